@@ -1,0 +1,45 @@
+"""The `nasplatform` command line: one sub-command per module, dispatched through argparse."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+#: Sub-command modules of this package; each defines `register(subparsers)` which adds its parser
+#: and sets `func` (a callable taking the parsed namespace and returning an exit code).
+COMMAND_MODULES: tuple[str, ...] = (
+    "space",
+    "arch",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nasplatform",
+        description="Differentiable architecture search of CycleGAN (CycleGANAS): search, retrain, evaluate, run grids.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"nasplatform.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"nasplatform {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+class CliError(Exception):
+    """A user error worth one clear line on stderr instead of a traceback."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The engine: data, the CycleGAN objective, search strategies, retraining, evaluation and checkpoints."""

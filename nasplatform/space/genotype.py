@@ -1,0 +1,168 @@
+"""Genotypes: frozen, JSON-serialisable descriptions of one discrete generator or discriminator."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Union
+
+from nasplatform.space.opsets import CellType, OP_SETS, OPS_PER_CELL
+from nasplatform.space.size import DISCRIMINATOR_CELLS
+
+
+class GenotypeError(ValueError):
+    """A genotype that does not fit the search space; the message names the field at fault."""
+
+
+Cell = tuple[str, str]
+
+
+def _check_cell(field: str, cell: Any, cell_type: CellType) -> Cell:
+    if isinstance(cell, str) or not hasattr(cell, "__len__") or len(cell) != OPS_PER_CELL:
+        raise GenotypeError(f"{field}: a cell is {OPS_PER_CELL} op names, got {cell!r}")
+    allowed = OP_SETS[cell_type]
+    all_ops = {op for ops in OP_SETS.values() for op in ops}
+    for i, op in enumerate(cell):
+        if not isinstance(op, str) or op not in all_ops:
+            raise GenotypeError(f"{field}[{i}]: unknown op {op!r}; known ops: {sorted(all_ops)}")
+        if op not in allowed:
+            raise GenotypeError(
+                f"{field}[{i}]: op {op!r} is not allowed in a {cell_type.name.lower()} cell; "
+                f"allowed: {list(allowed)}"
+            )
+    return (cell[0], cell[1])
+
+
+@dataclass(frozen=True)
+class GeneratorGenotype:
+    """A generator: encoding cell C1^e, residual cells C2^r..C_{N-1}^r, decoding cell C_N^d.
+
+    `encoding` and `decoding` are the two op names of C1^e and C_N^d; `residual` holds the two op
+    names of each residual cell, so N = len(residual) + 2.
+    """
+
+    encoding: Cell
+    residual: tuple[Cell, ...]
+    decoding: Cell
+
+    kind = "generator"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "encoding", _check_cell("encoding", self.encoding, CellType.ENCODING))
+        if isinstance(self.residual, str) or not hasattr(self.residual, "__len__") or len(self.residual) < 1:
+            raise GenotypeError(f"residual: need at least one residual cell (N >= 3), got {self.residual!r}")
+        cells = tuple(
+            _check_cell(f"residual[{i}]", c, CellType.RESIDUAL) for i, c in enumerate(self.residual)
+        )
+        object.__setattr__(self, "residual", cells)
+        object.__setattr__(self, "decoding", _check_cell("decoding", self.decoding, CellType.DECODING))
+
+    @property
+    def n_cells(self) -> int:
+        """N, the paper's number of cells."""
+        return len(self.residual) + 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "encoding": list(self.encoding),
+            "residual": [list(c) for c in self.residual],
+            "decoding": list(self.decoding),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "GeneratorGenotype":
+        _check_keys(data, cls.kind, {"encoding", "residual", "decoding"})
+        return cls(
+            encoding=tuple(data["encoding"]),
+            residual=tuple(tuple(c) if isinstance(c, list) else c for c in data["residual"]),
+            decoding=tuple(data["decoding"]),
+        )
+
+
+@dataclass(frozen=True)
+class DiscriminatorGenotype:
+    """A discriminator: two encoding cells (3->D s2, D->2D s2; 2D->4D s2, 4D->8D s1) before a
+    fixed 1-channel PatchGAN head."""
+
+    cells: tuple[Cell, Cell]
+
+    kind = "discriminator"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.cells, str) or not hasattr(self.cells, "__len__") or len(self.cells) != DISCRIMINATOR_CELLS:
+            raise GenotypeError(
+                f"cells: a discriminator has {DISCRIMINATOR_CELLS} encoding cells, got {self.cells!r}"
+            )
+        cells = tuple(_check_cell(f"cells[{i}]", c, CellType.ENCODING) for i, c in enumerate(self.cells))
+        object.__setattr__(self, "cells", cells)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "cells": [list(c) for c in self.cells]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DiscriminatorGenotype":
+        _check_keys(data, cls.kind, {"cells"})
+        return cls(cells=tuple(tuple(c) if isinstance(c, list) else c for c in data["cells"]))
+
+
+Genotype = Union[GeneratorGenotype, DiscriminatorGenotype]
+
+
+def _check_keys(data: Any, kind: str, required: set[str]) -> None:
+    if not isinstance(data, dict):
+        raise GenotypeError(f"a {kind} genotype is a JSON object, got {type(data).__name__}")
+    if data.get("kind", kind) != kind:
+        raise GenotypeError(f"kind: expected {kind!r}, got {data.get('kind')!r}")
+    missing = required - data.keys()
+    if missing:
+        raise GenotypeError(f"{sorted(missing)[0]}: missing from {kind} genotype")
+    unknown = data.keys() - required - {"kind"}
+    if unknown:
+        raise GenotypeError(f"{sorted(unknown)[0]}: unknown key in {kind} genotype")
+
+
+def genotype_from_dict(data: dict[str, Any]) -> Genotype:
+    """Parse either genotype kind; `kind` decides, else the keys present."""
+    if not isinstance(data, dict):
+        raise GenotypeError(f"a genotype is a JSON object, got {type(data).__name__}")
+    kind = data.get("kind")
+    if kind == "discriminator" or (kind is None and "cells" in data):
+        return DiscriminatorGenotype.from_dict(data)
+    if kind in ("generator", None):
+        return GeneratorGenotype.from_dict(data)
+    raise GenotypeError(f"kind: unknown genotype kind {kind!r}; expected 'generator' or 'discriminator'")
+
+
+def genotype_from_json(text: str) -> Genotype:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GenotypeError(f"genotype JSON does not parse: {exc}") from exc
+    return genotype_from_dict(data)
+
+
+#: The official CycleGAN ResNet-9 generator: conv3x3 downsampling, 9 ResNet blocks, transposed-conv upsampling.
+CYCLEGAN = GeneratorGenotype(
+    encoding=("conv3x3", "conv3x3"),
+    residual=(("conv3x3", "conv3x3"),) * 9,
+    decoding=("trans_conv3x3", "trans_conv3x3"),
+)
+#: The PatchGAN point of the discriminator space: conv4x4 everywhere (same parameter count as the
+#: official 70x70 PatchGAN; it differs by a norm on the first layer and size-keeping padding).
+PATCHGAN = DiscriminatorGenotype(cells=(("conv4x4", "conv4x4"), ("conv4x4", "conv4x4")))
+
+NAMED_GENOTYPES: dict[str, Genotype] = {"cyclegan": CYCLEGAN, "patchgan": PATCHGAN}
+
+
+def named_genotype(name: str) -> Genotype:
+    try:
+        return NAMED_GENOTYPES[name]
+    except KeyError:
+        raise GenotypeError(f"unknown named genotype {name!r}; known: {sorted(NAMED_GENOTYPES)}") from None
