@@ -12,6 +12,10 @@ from typing import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "space",
     "arch",
+    "data",
+    "search",
+    "retrain",
+    "report",
 )
 
 
@@ -32,9 +36,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
+    except user_errors() as exc:
         print(f"nasplatform {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Errors caused by what the user gave (a file, a key, a value): one line, no traceback."""
+    from nasplatform.engine.checkpoint import CheckpointError
+    from nasplatform.engine.config import ConfigError
+    from nasplatform.engine.data.dataset import DataError
+    from nasplatform.engine.data.download import DownloadError
+    from nasplatform.engine.data.images import BadImageError
+    from nasplatform.space.genotype import GenotypeError
+
+    return (CliError, ConfigError, GenotypeError, DataError, BadImageError, DownloadError, CheckpointError,
+            FileNotFoundError)
 
 
 class CliError(Exception):

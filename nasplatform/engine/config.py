@@ -1,0 +1,471 @@
+"""Typed run settings (objective, optimizers, search, retrain): load from YAML or dicts, dotted `key=value` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Literal, Mapping, Optional, Union
+
+import torch
+import yaml
+
+from nasplatform.engine.data.config import DataConfig
+
+GanMode = Literal["lsgan", "vanilla"]
+Scheme = Literal["OF", "TF", "TH", "THS"]
+MixedOpMode = Literal["merged", "reference"]
+DiscriminatorKind = Literal["patchgan", "searched"]
+
+
+class ConfigError(ValueError):
+    """A config key that is unknown or holds a bad value; `key` is its dotted path (e.g. "optim.lr")."""
+
+    def __init__(self, key: str, reason: str, source: Optional[str] = None):
+        self.key, self.reason, self.source = key, reason, source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{key}: {reason}" if key else f"{where}{reason}")
+
+    def under(self, prefix: str) -> ConfigError:
+        """The same error seen from the config that holds this one's section at `prefix`."""
+        return ConfigError(_join(prefix, self.key), self.reason, self.source)
+
+    def in_file(self, source: str | Path) -> ConfigError:
+        return ConfigError(self.key, self.reason, str(source))
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix and key else prefix or key
+
+
+# ---------------------------------------------------------------- type checking
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    """Resolved annotations (the modules use `from __future__ import annotations`) of the init fields of `cls`."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
+
+
+def _describe(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """`value` checked against the annotation `tp` (and made canonical: int -> float, list -> tuple)."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return value if isinstance(value, tp) else from_dict(tp, value, prefix=key)
+    if origin in (Union, types.UnionType):
+        return _coerce_union(value, typing.get_args(tp), key)
+    if origin is Literal:
+        return _coerce_literal(value, typing.get_args(tp), key)
+    if tp is tuple or origin is tuple:
+        return _coerce_tuple(value, typing.get_args(tp), key)
+    if tp in _SCALARS:
+        return _SCALARS[tp](value, key)
+    if tp is Any:
+        return value
+    raise TypeError(f"{key}: config fields of type {tp!r} are not supported")
+
+
+def _coerce_union(value: Any, options: tuple, key: str) -> Any:
+    if value is None and type(None) in options:
+        return None
+    for option in options:
+        if option is type(None):
+            continue
+        try:
+            return _coerce(value, option, key)
+        except ConfigError:
+            pass
+    names = " or ".join("null" if o is type(None) else getattr(o, "__name__", str(o)) for o in options)
+    raise ConfigError(key, f"expected {names}, got {_describe(value)}")
+
+
+def _coerce_literal(value: Any, choices: tuple, key: str) -> Any:
+    # `type(...) is` so that True does not pass for 1 (bool is an int)
+    if any(value == c and type(value) is type(c) for c in choices):
+        return value
+    hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+    suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+    raise ConfigError(key, f"must be one of {', '.join(repr(c) for c in choices)}, got {value!r}{suggestion}")
+
+
+def _coerce_tuple(value: Any, args: tuple, key: str) -> tuple:
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(key, f"expected a list, got {_describe(value)}")
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+    if not args:
+        return tuple(value)
+    if len(value) != len(args):
+        raise ConfigError(key, f"expected a list of {len(args)} items, got {len(value)}")
+    return tuple(_coerce(v, t, f"{key}[{i}]") for i, (v, t) in enumerate(zip(value, args)))
+
+
+def _to_bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(key, f"expected true or false, got {_describe(value)}")
+
+
+def _to_int(value: Any, key: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ConfigError(key, f"expected an integer, got {_describe(value)}")
+
+
+def _to_float(value: Any, key: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    # PyYAML reads "1e-4" (no dot) as a string, so exponent notation arrives here as text
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ConfigError(key, f"expected a number, got {_describe(value)}")
+
+
+def _to_str(value: Any, key: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise ConfigError(key, f"expected a string, got {_describe(value)}")
+
+
+def _to_none(value: Any, key: str) -> None:
+    if value is None:
+        return None
+    raise ConfigError(key, f"expected null, got {_describe(value)}")
+
+
+_SCALARS = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str, type(None): _to_none}
+
+
+# ---------------------------------------------------------------- dicts, overrides, YAML
+
+
+def _unknown_key(cls: type, key: str, prefix: str) -> ConfigError:
+    names = list(_field_types(cls))
+    hints = difflib.get_close_matches(key, names, n=3)
+    # a leaf key given at the wrong level ("lr" instead of "optim.lr")
+    hints += [p for p in _leaf_paths(cls) if p.rsplit(".", 1)[-1] == key and p != key]
+    if hints:
+        return ConfigError(_join(prefix, key), f"unknown key; did you mean {' or '.join(repr(_join(prefix, h)) for h in hints)}?")
+    return ConfigError(_join(prefix, key), f"unknown key; {cls.__name__} keys are: {', '.join(names)}")
+
+
+def _leaf_paths(cls: type) -> list[str]:
+    paths = []
+    for name, tp in _field_types(cls).items():
+        paths += [f"{name}.{p}" for p in _leaf_paths(tp)] if dataclasses.is_dataclass(tp) else [name]
+    return paths
+
+
+def from_dict(cls: type, data: Optional[Mapping[str, Any]], *, prefix: str = ""):
+    """An instance of the dataclass `cls` from a (nested) mapping; keys left out keep their defaults.
+
+    `prefix` is the dotted path of `data` inside a larger config, used only in error messages.
+    """
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise TypeError(f"from_dict needs a dataclass type, got {cls!r}")
+    if data is None:  # an empty YAML section ("loss:") reads as None
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(prefix, f"expected a mapping of {cls.__name__} keys, got {_describe(data)}")
+    types_ = _field_types(cls)
+    kwargs = {}
+    for key, value in data.items():
+        if key not in types_:
+            raise _unknown_key(cls, str(key), prefix)
+        kwargs[key] = _coerce(value, types_[key], _join(prefix, key))
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise exc.under(prefix) from None
+    except (TypeError, ValueError) as exc:
+        raise _foreign_error(cls, exc, prefix) from None
+
+
+def _foreign_error(cls: type, exc: Exception, prefix: str) -> ConfigError:
+    """A plain ValueError/TypeError from a dataclass's own checks, keyed by the field it names ("cache: ...")."""
+    message = str(exc)
+    name, sep, rest = message.partition(":")
+    if sep and name.strip() in _field_types(cls):
+        return ConfigError(_join(prefix, name.strip()), rest.strip())
+    return ConfigError(prefix or cls.__name__, message)
+
+
+def to_dict(cfg: Any) -> Any:
+    """The resolved config as plain YAML-ready data (nested dicts, lists for tuples)."""
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg) if f.init}
+    if isinstance(cfg, (list, tuple)):
+        return [to_dict(v) for v in cfg]
+    return cfg
+
+
+def _field_type_at(cls: type, parts: list[str]) -> Any:
+    """The annotation of the field at a dotted path, with an unknown-key error naming the whole path."""
+    tp: Any = cls
+    for depth, part in enumerate(parts):
+        prefix = ".".join(parts[:depth])
+        if not dataclasses.is_dataclass(tp):
+            raise ConfigError(prefix, f"is a value, not a section; cannot set {'.'.join(parts)!r}")
+        if part not in _field_types(tp):
+            raise _unknown_key(tp, part, prefix)
+        tp = _field_types(tp)[part]
+    return tp
+
+
+def _parse_override(raw: str, tp: Any, key: str) -> Any:
+    """`raw` read as YAML, falling back to the literal text (so `data.root=2024` or `cache=off` stay strings)."""
+    try:
+        parsed = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        parsed = raw
+    try:
+        return _coerce(parsed, tp, key)
+    except ConfigError as first:
+        if parsed == raw:
+            raise
+        try:
+            return _coerce(raw, tp, key)
+        except ConfigError:
+            raise first from None
+
+
+def apply_overrides(cfg: Any, overrides: Iterable[str]):
+    """A copy of `cfg` with each "dotted.key=value" applied in order (values parsed with yaml.safe_load)."""
+    data = to_dict(cfg)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(item, "an override must look like key=value, e.g. optim.lr=1e-4")
+        parts = key.split(".")
+        value = _parse_override(raw.strip(), _field_type_at(type(cfg), parts), key)
+        target = data
+        for part in parts[:-1]:
+            target = target[part]
+        target[parts[-1]] = to_dict(value)
+    return from_dict(type(cfg), data)
+
+
+def load_yaml(cls: type, path: str | Path, overrides: Iterable[str] = ()):
+    """`cls` from the YAML file at `path`, then the dotted `overrides`; errors name the file and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("", f"cannot read config file ({exc.strerror})", str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("", f"not valid YAML ({exc})", str(path)) from None
+    try:
+        cfg = from_dict(cls, data)
+    except ConfigError as exc:
+        raise exc.in_file(path) from None
+    return apply_overrides(cfg, overrides)
+
+
+def save_yaml(cfg: Any, path: str | Path) -> None:
+    """Write the resolved config; `load_yaml(type(cfg), path)` gives back an equal object."""
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
+
+
+# ---------------------------------------------------------------- the config dataclasses
+
+
+class _Config:
+    """Shared behaviour: field types are checked on construction, then `validate()` checks value ranges."""
+
+    def __post_init__(self) -> None:
+        for name, tp in _field_types(type(self)).items():
+            # frozen dataclasses: canonical values (int -> float, list -> tuple) are stored this way
+            object.__setattr__(self, name, _coerce(getattr(self, name), tp, name))
+        self.validate()
+
+    def validate(self) -> None:
+        """Value-range checks; raise ConfigError naming the key."""
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+    def save_yaml(self, path: str | Path) -> None:
+        save_yaml(self, path)
+
+
+def _at_least(cfg: Any, name: str, low: float) -> None:
+    value = getattr(cfg, name)
+    if value is not None and not value >= low:
+        raise ConfigError(name, f"must be >= {low}, got {value!r}")
+
+
+def _positive(cfg: Any, name: str) -> None:
+    value = getattr(cfg, name)
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(name, f"must be a finite number > 0, got {value!r}")
+
+
+def _beta(cfg: Any, name: str) -> None:
+    value = getattr(cfg, name)
+    if not 0.0 <= value < 1.0:
+        raise ConfigError(name, f"must be in [0, 1), got {value!r}")
+
+
+def _device(cfg: Any) -> None:
+    try:
+        torch.device(cfg.device)
+    except (RuntimeError, ValueError):
+        raise ConfigError("device", f"not a torch device: {cfg.device!r} (e.g. 'cpu', 'cuda', 'cuda:1')") from None
+
+
+def _image_size(cfg: Any) -> None:
+    # generators downsample by 4 and discriminators by 8; odd intermediate sizes would misalign mixed-op members
+    if cfg.data.crop_size % 8:
+        raise ConfigError("data.crop_size", f"must be a multiple of 8, got {cfg.data.crop_size}")
+
+
+@dataclass(frozen=True)
+class LossConfig(_Config):
+    """Weights of L = l1*Ladv(G_A,D_B) + l2*Ladv(G_B,D_A) + l3*Lcyc + l4*Lidt(G_A) + l5*Lidt(G_B) (paper §3.3).
+
+    lambda_adv_a = lambda_1, lambda_adv_b = lambda_2, lambda_cyc = lambda_3, lambda_idt_a = lambda_4,
+    lambda_idt_b = lambda_5; defaults (1, 1, 10, 5, 5). The identity weights are absolute (official CycleGAN:
+    lambda_A * lambda_identity = 10 * 0.5). gan_mode: "lsgan" (CycleGAN's default) or "vanilla" (paper Eq. 1).
+    pool_size: the image pool feeding the discriminators (0 = no pool).
+    """
+
+    gan_mode: GanMode = "lsgan"
+    lambda_adv_a: float = 1.0
+    lambda_adv_b: float = 1.0
+    lambda_cyc: float = 10.0
+    lambda_idt_a: float = 5.0
+    lambda_idt_b: float = 5.0
+    pool_size: int = 50
+
+    def validate(self) -> None:
+        for name in ("lambda_adv_a", "lambda_adv_b", "lambda_cyc", "lambda_idt_a", "lambda_idt_b"):
+            _at_least(self, name, 0.0)
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(name, f"must be finite, got {getattr(self, name)!r}")
+        _at_least(self, "pool_size", 0)
+
+
+@dataclass(frozen=True)
+class OptimConfig(_Config):
+    """Adam for the network weights w (lr, beta1, beta2) and, in two-step schemes, for the alphas (arch_*, DARTS)."""
+
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    arch_lr: float = 3e-4
+    arch_beta1: float = 0.5
+    arch_beta2: float = 0.999
+    arch_weight_decay: float = 1e-3
+
+    def validate(self) -> None:
+        _positive(self, "lr")
+        _positive(self, "arch_lr")
+        for name in ("beta1", "beta2", "arch_beta1", "arch_beta2"):
+            _beta(self, name)
+        _at_least(self, "arch_weight_decay", 0.0)
+
+
+@dataclass(frozen=True)
+class SearchConfig(_Config):
+    """One architecture search (paper Algorithm 1).
+
+    scheme: OF (one-step, single-level) or TF / TH / THS (two-step, bi-level). n_cells = N (cells per generator,
+    C_1^e .. C_N^d); hidden_dim = H (the generators' base width, ngf); ndf = D (the discriminators' base width).
+    swap_epoch: THS only, the epoch at which the two data halves swap roles (None = epochs // 2).
+    gumbel*: optional Gumbel-softmax mixing with temperature annealed from gumbel_tau_start to gumbel_tau_end.
+    max_iters_per_epoch: cap on iterations per epoch (None = one pass over the data).
+    """
+
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    scheme: Scheme = "OF"
+    epochs: int = 400
+    n_cells: int = 11
+    hidden_dim: int = 16
+    ndf: int = 64
+    mixed_op_mode: MixedOpMode = "merged"
+    gumbel: bool = False
+    gumbel_tau_start: float = 5.0
+    gumbel_tau_end: float = 0.1
+    swap_epoch: Optional[int] = None
+    seed: int = 0
+    batch_size: int = 1
+    checkpoint_every: int = 1
+    sample_every: int = 1
+    max_iters_per_epoch: Optional[int] = None
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        for name, low in (("epochs", 1), ("n_cells", 3), ("hidden_dim", 1), ("ndf", 1), ("seed", 0),
+                          ("batch_size", 1), ("checkpoint_every", 1), ("sample_every", 1),
+                          ("max_iters_per_epoch", 1)):
+            _at_least(self, name, low)
+        _positive(self, "gumbel_tau_start")
+        _positive(self, "gumbel_tau_end")
+        if self.swap_epoch is not None and not 1 <= self.swap_epoch <= self.epochs:
+            raise ConfigError("swap_epoch", f"must be within 1..epochs ({self.epochs}), got {self.swap_epoch}")
+        _image_size(self)
+        _device(self)
+
+
+@dataclass(frozen=True)
+class RetrainConfig(_Config):
+    """Retraining of derived (or named) genotypes from scratch, like CycleGAN (paper §4).
+
+    genotypes: a named genotype ("cyclegan") or a path to a genotypes.json. hidden_dim = H of G_A, hidden_dim_b = H
+    of G_B (None = same as hidden_dim). n_epochs at constant lr, then n_epochs_decay of linear decay to 0.
+    val_fraction: share of train held out for model selection; val_every: validate every so many epochs
+    (0 = only at the end).
+    """
+
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    genotypes: str = "cyclegan"
+    hidden_dim: int = 64
+    hidden_dim_b: Optional[int] = None
+    ndf: int = 64
+    discriminator: DiscriminatorKind = "patchgan"
+    n_epochs: int = 100
+    n_epochs_decay: int = 100
+    val_fraction: float = 0.0
+    val_every: int = 0
+    seed: int = 0
+    batch_size: int = 1
+    checkpoint_every: int = 1
+    sample_every: int = 1
+    max_iters_per_epoch: Optional[int] = None
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        if not self.genotypes.strip():
+            raise ConfigError("genotypes", "must name a genotype (e.g. 'cyclegan') or a genotypes.json path")
+        for name, low in (("hidden_dim", 1), ("hidden_dim_b", 1), ("ndf", 1), ("n_epochs", 0), ("n_epochs_decay", 0),
+                          ("val_every", 0), ("seed", 0), ("batch_size", 1), ("checkpoint_every", 1),
+                          ("sample_every", 1), ("max_iters_per_epoch", 1)):
+            _at_least(self, name, low)
+        if self.n_epochs + self.n_epochs_decay < 1:
+            raise ConfigError("n_epochs", "n_epochs + n_epochs_decay must be >= 1")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError("val_fraction", f"must be in [0, 1), got {self.val_fraction!r}")
+        _image_size(self)
+        _device(self)

@@ -1,0 +1,161 @@
+"""Architecture search: four supernets trained by one of the OF/TF/TH/THS strategies on unpaired data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from nasplatform.engine.config import SearchConfig, load_yaml
+from nasplatform.engine.data.dataset import ImageFolder, UnpairedDataset
+from nasplatform.engine.loop import EpochCallback, MeanMeter, RunOutcome, Schedule, drive, endless_batches, epoch_batches, progress_bar
+from nasplatform.engine.networks import build_supernets, genotypes_to_json
+from nasplatform.engine.rundir import RunDirectory
+from nasplatform.engine.samples import save_samples
+from nasplatform.engine.strategies import FULL, HALF1, HALF2, build_strategy
+
+SAMPLE_COUNT = 4
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def split_halves(n: int, seed: int, domain: str) -> tuple[list[int], list[int]]:
+    """A seeded random split of one domain's n images into two halves (TH/THS)."""
+    order = np.random.default_rng([seed, ord(domain)]).permutation(n).tolist()
+    return sorted(order[: n // 2]), sorted(order[n // 2 :])
+
+
+def fixed_samples(cfg: SearchConfig, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
+    """The first few images of each domain, deterministic transform: the same rows in every sample grid."""
+    root = Path(cfg.data.root)
+    images = []
+    for domain in ("A", "B"):
+        folder = ImageFolder(root / f"{split}{domain}", cfg.data.crop_size, max_images=SAMPLE_COUNT)
+        images.append(torch.stack([folder[i][0] for i in range(min(SAMPLE_COUNT, len(folder)))]))
+    n = min(len(images[0]), len(images[1]))
+    return images[0][:n].to(cfg.device), images[1][:n].to(cfg.device)
+
+
+class SearchJob:
+    """Everything a search run holds: supernets, strategy (optimizers, pools), data splits and histories."""
+
+    def __init__(self, cfg: SearchConfig, run: RunDirectory):
+        self.cfg, self.run = cfg, run
+        seed_everything(cfg.seed)
+        self.nets = build_supernets(cfg.n_cells, cfg.hidden_dim, cfg.ndf, cfg.mixed_op_mode).to(cfg.device)
+        self.strategy = build_strategy(self.nets, cfg)
+        self.data = self._datasets()
+        self.samples = fixed_samples(cfg)
+        self.alpha_rows: list[dict] = []
+        self._record_alphas(0)
+
+    def _datasets(self) -> dict:
+        cfg = self.cfg
+        full = UnpairedDataset(cfg.data, "train", seed=cfg.seed)
+        data = {FULL: full}
+        if cfg.scheme in ("TH", "THS"):
+            halves = {d: split_halves(full.domain_size(d), cfg.seed, d) for d in ("A", "B")}
+            self.run.write_json(self.run.splits, {d: {HALF1: h[0], HALF2: h[1]} for d, h in halves.items()})
+            for k, name in enumerate((HALF1, HALF2)):
+                data[name] = UnpairedDataset(cfg.data, "train", seed=cfg.seed + 1 + k,
+                                             indices_a=halves["A"][k], indices_b=halves["B"][k])
+        elif cfg.scheme == "TF":
+            # a second view of the full data with its own pairing draws feeds the alpha steps
+            data["full_alpha"] = UnpairedDataset(cfg.data, "train", seed=cfg.seed + 1)
+        return data
+
+    def _alpha_source(self, role: str):
+        return self.data["full_alpha"] if role == FULL else self.data[role]
+
+    def train_epoch(self, epoch: int, meter: MeanMeter, progress: bool) -> None:
+        cfg = self.cfg
+        self._set_gumbel(epoch)
+        w_role, alpha_role = self.strategy.data_roles(epoch)
+        w_data = self.data[w_role]
+        total = len(w_data) if cfg.max_iters_per_epoch is None else min(len(w_data), cfg.max_iters_per_epoch)
+        batches = epoch_batches(w_data, epoch, cfg.seed, cfg.batch_size, cfg.device, cfg.max_iters_per_epoch)
+        alpha_batches = (
+            endless_batches(self._alpha_source(alpha_role), epoch, cfg.seed + 1, cfg.batch_size, cfg.device)
+            if alpha_role is not None else None
+        )
+        self.roles = (w_role, alpha_role)
+        self.nets.train(True)
+        bar = progress_bar(batches, total, f"search {cfg.scheme} epoch {epoch}/{cfg.epochs}", progress)
+        for batch in bar:
+            losses = self.strategy.step(batch, next(alpha_batches) if alpha_batches is not None else None)
+            meter.add(losses)
+            bar.set_postfix(g=f"{losses['loss_g']:.3f}", d_a=f"{losses['loss_d_a']:.3f}", refresh=False)
+
+    def _set_gumbel(self, epoch: int) -> Optional[float]:
+        cfg = self.cfg
+        tau = None
+        if cfg.gumbel:
+            frac = (epoch - 1) / max(cfg.epochs - 1, 1)
+            tau = cfg.gumbel_tau_start * (cfg.gumbel_tau_end / cfg.gumbel_tau_start) ** frac
+        for _, net in self.nets.items():
+            net.set_gumbel_tau(tau)
+        self.tau = tau
+        return tau
+
+    def epoch_metrics(self, epoch: int) -> dict:
+        genotypes = self.strategy.get_final_architecture()
+        row = {f"genotype_{name}": g.to_json() for name, g in genotypes.items()}
+        row.update({"lr": self.cfg.optim.lr, "w_data": self.roles[0], "alpha_data": self.roles[1] or "",
+                    "gumbel_tau": float("nan") if self.tau is None else self.tau})
+        return row
+
+    def after_epoch(self, epoch: int, write_samples: bool) -> None:
+        self._record_alphas(epoch)
+        self.run.write_rows(self.run.alpha_history, self.alpha_rows)
+        self.run.write_text(self.run.genotypes, genotypes_to_json(self.strategy.get_final_architecture()))
+        if write_samples:
+            save_samples(self.nets, *self.samples, self.run.samples, epoch)
+
+    def _record_alphas(self, epoch: int) -> None:
+        for name, net in self.nets.items():
+            self.alpha_rows += [{"epoch": epoch, "network": name, **row} for row in net.mixing_table()]
+
+    def state_dict(self) -> dict:
+        return {"networks": self.nets.state_dict(), "strategy": self.strategy.state_dict(),
+                "alpha_rows_epochs": len(self.alpha_rows)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.nets.load_state_dict(state["networks"])
+        self.strategy.load_state_dict(state["strategy"])
+        saved = self.run.read_rows(self.run.alpha_history)
+        self.alpha_rows = saved[: int(state["alpha_rows_epochs"])]
+
+
+@dataclass
+class SearchResult:
+    run_dir: Path
+    outcome: RunOutcome
+    genotypes: dict
+
+
+def run_search(cfg: SearchConfig, run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None,
+               progress: bool = True) -> SearchResult:
+    """Search (or continue searching) in `run_dir`; a checkpoint there is resumed from."""
+    run = RunDirectory(run_dir)
+    run.bind_config(cfg)
+    job = SearchJob(cfg, run.prepare())
+    outcome = drive(job, run, Schedule(cfg.epochs, cfg.checkpoint_every, cfg.sample_every),
+                    on_epoch=on_epoch, progress=progress)
+    return SearchResult(run.root, outcome, job.strategy.get_final_architecture())
+
+
+def resume_search(run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None, progress: bool = True) -> SearchResult:
+    """Continue the run in `run_dir` with the configuration saved there."""
+    run = RunDirectory(run_dir)
+    if not run.config.exists():
+        raise FileNotFoundError(f"{run.config}: no saved config; is {run.root} a search run directory?")
+    return run_search(load_yaml(SearchConfig, run.config), run_dir, on_epoch=on_epoch, progress=progress)

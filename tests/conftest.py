@@ -1,0 +1,34 @@
+"""Shared fixtures: small generated datasets in the CycleGAN layout, and torch settings for fast, repeatable tests."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+torch.set_num_threads(2)
+
+
+def write_domain(folder: Path, n: int, size: int, seed: int, tint) -> None:
+    """n smooth random RGB images: low-frequency noise upsampled, so they look like blurry photos."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        low = rng.uniform(0, 255, size=(5, 5, 3)).astype(np.uint8)
+        image = Image.fromarray(low).resize((size, size), Image.BICUBIC)
+        array = np.clip(np.asarray(image, dtype=np.float32) * tint, 0, 255).astype(np.uint8)
+        Image.fromarray(array).save(folder / f"{i:03d}.png")
+
+
+def make_cyclegan_layout(root: Path, counts=(6, 7, 3, 3), size: int = 40, seed: int = 0) -> Path:
+    for (split, n), k in zip(zip(("trainA", "trainB", "testA", "testB"), counts), range(4)):
+        tint = np.array([1.0, 0.9, 0.8]) if split.endswith("A") else np.array([0.8, 0.9, 1.1])
+        write_domain(root / split, n, size, seed * 10 + k, tint)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """trainA 6, trainB 7, testA 3, testB 3 images of 40x40."""
+    return make_cyclegan_layout(tmp_path_factory.mktemp("tiny") / "tiny")
