@@ -1,0 +1,4 @@
+"""Paper figures, alpha trajectories and an HTML report from result Parquet files alone (no torch, no Ray).
+
+Entry point: `python -m analysis report RESULTS.parquet --out DIR`, or `analysis.report.build_report`.
+"""

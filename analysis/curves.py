@@ -1,0 +1,37 @@
+"""Training curves of one run from its metrics.parquet: generator and discriminator losses per epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
+
+from analysis.style import CYCLEGAN_RED, MISSING_COLOR, FigureFiles, new_figure, save_figure, suptitle
+
+GENERATOR_LOSSES = ("loss_g", "loss_adv_a2b", "loss_adv_b2a", "loss_cyc", "loss_idt")
+DISCRIMINATOR_LOSSES = ("loss_d_a", "loss_d_b")
+
+
+def loss_curves(metrics: pd.DataFrame, title: str, folder: Path, stem: str) -> FigureFiles:
+    """Left: L and its parts (L_adv per direction, L_cyc, L_idt, before the lambdas); right: D_A, D_B
+    losses. Epochs whose status is not ok are shaded."""
+    metrics = metrics.sort_values("epoch")
+    fig, axes = new_figure(1, 2, panel_w=5.0, panel_h=3.2)
+    for ax, columns, name in ((axes[0][0], GENERATOR_LOSSES, "generator losses"),
+                              (axes[0][1], DISCRIMINATOR_LOSSES, "discriminator losses")):
+        for column in columns:
+            ax.plot(metrics["epoch"], metrics[column], "-", marker="." if len(metrics) < 30 else None, label=column)
+        for epoch in metrics.loc[metrics["status"] != "ok", "epoch"]:
+            ax.axvspan(epoch - 0.5, epoch + 0.5, color=CYCLEGAN_RED, alpha=0.15, hatch="//", lw=0)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("mean loss per epoch", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    bad = int((metrics["status"] != "ok").sum())
+    note = f" — {bad} epoch(s) not ok (shaded)" if bad else ""
+    suptitle(fig, title + note, color=MISSING_COLOR if bad else "black")
+    table = metrics[["epoch", "status", *GENERATOR_LOSSES, *DISCRIMINATOR_LOSSES]]
+    return save_figure(fig, table, folder, stem)

@@ -1,0 +1,193 @@
+"""Build a report folder: paper figures, search-run figures, samples, tables, report.json and index.html."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from analysis import html_page
+from analysis.architecture import alpha_heatmap, genotype_diagram, parse_genotypes
+from analysis.curves import loss_curves
+from analysis.fig_hidden import hidden_dim_figure
+from analysis.figures import asymmetry_figure, schemes_figure, size_matched_figure
+from analysis.load import AnalysisInputError, load_alpha_history, load_metrics, load_results, resolve_run_dir
+from analysis.samples import copy_sample, latest_sample
+from analysis.style import FigureFiles, FigureResult
+from analysis.tables import TableFiles, write_tables
+
+#: (figure value, builder) of the paper's figures; quickstart reuses the size-matched figure.
+PAPER_FIGURES = (
+    ("fig3", schemes_figure),
+    ("fig4", hidden_dim_figure),
+    ("fig5", lambda results, folder: size_matched_figure(results, folder, "fig5")),
+    ("fig6", asymmetry_figure),
+    ("quickstart", lambda results, folder: size_matched_figure(results, folder, "quickstart")),
+)
+
+
+@dataclass
+class RunFigures:
+    """The architecture figures of one search run, and why any are absent."""
+
+    trial_id: str
+    title: str
+    figures: list[tuple[FigureFiles, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    out_dir: Path
+    index: Path
+    figures: list[FigureResult]
+    skipped: list[str]
+    runs: list[RunFigures]
+    samples: list[tuple[Path, str]]
+    tables: list[TableFiles]
+    warnings: list[str]
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name or "run")[:80]
+
+
+def _describe(row: pd.Series) -> str:
+    """A short human label of a trial, e.g. 'fig3 search horse2zebra OF (trial t1)'."""
+    parts = [row["figure"], row["stage"], row["dataset"], row["architecture"], row["scheme"]]
+    dims = [f"{int(h)}" if pd.notna(h) else "?" for h in (row["hidden_dim_a"], row["hidden_dim_b"])]
+    if dims != ["?", "?"]:
+        parts.append(f"H={dims[0]}/{dims[1]}" if dims[0] != dims[1] else f"H={dims[0]}")
+    if row["stage"] == "retrain" and pd.notna(row["repeat"]):
+        parts.append(f"repeat {int(row['repeat'])}")
+    return " ".join(str(p) for p in parts if p) + f" (trial {row['trial_id']})"
+
+
+def paper_figures(results: pd.DataFrame, folder: Path) -> tuple[list[FigureResult], list[str]]:
+    made, skipped = [], []
+    for figure, build in tqdm(PAPER_FIGURES, desc="paper figures", file=sys.stderr):
+        result = build(results, folder)
+        if result is None:
+            skipped.append(f"{figure}: skipped, the table has no retrain rows with figure == {figure!r}")
+        else:
+            made.append(result)
+    others = sorted({f for f in results["figure"] if f and f not in dict(PAPER_FIGURES)})
+    if others:
+        skipped.append(f"figure values without a dedicated figure (see the tables): {', '.join(others)}")
+    return made, skipped
+
+
+def search_run_figures(row: pd.Series, run_dir: Path | None, folder: Path, stem: str) -> RunFigures:
+    """Alpha heatmap, genotype diagram and loss curves of one search trial, each only if its input exists."""
+    run = RunFigures(row["trial_id"], _describe(row))
+    history = run_dir / "alpha_history.parquet" if run_dir else None
+    if history and history.is_file():
+        run.figures.append((alpha_heatmap(load_alpha_history(history), run.title, folder, f"{stem}_alpha"),
+                            f"Mixing weights over the search epochs ({history.name})"))
+    else:
+        run.notes.append(f"no alpha_history.parquet in {run_dir}" if run_dir else "no run_dir in the table")
+    genotypes = parse_genotypes(row, f"results row of trial {row['trial_id']}")
+    if genotypes:
+        run.figures.append((genotype_diagram(genotypes, run.title, folder, f"{stem}_genotype"),
+                            "Derived genotypes (genotype_* columns of the results table)"))
+    else:
+        run.notes.append("no genotype JSON in the table's genotype_* columns")
+    metrics = run_dir / "metrics.parquet" if run_dir else None
+    if metrics and metrics.is_file():
+        run.figures.append((loss_curves(load_metrics(metrics), run.title, folder, f"{stem}_losses"),
+                            f"Losses per epoch ({metrics.name})"))
+    return run
+
+
+def architecture_figures(results: pd.DataFrame, runs_root: Path, folder: Path) -> tuple[list[RunFigures], list[str]]:
+    searches = results[results["stage"] == "search"]
+    runs, warnings = [], []
+    for i, (_, row) in enumerate(tqdm(list(searches.iterrows()), desc="search runs", file=sys.stderr)):
+        run_dir = resolve_run_dir(row["run_dir"], runs_root)
+        try:
+            runs.append(search_run_figures(row, run_dir, folder, f"{i:03d}_{_safe(row['trial_id'])}"))
+        except AnalysisInputError as exc:
+            # One damaged run folder should not hide the rest of the report; it is listed instead.
+            warnings.append(f"search trial {row['trial_id']}: {exc}")
+    return runs, warnings
+
+
+def sample_links(results: pd.DataFrame, runs_root: Path, folder: Path) -> tuple[list[tuple[Path, str]], list[str]]:
+    samples, without = [], []
+    for i, (_, row) in enumerate(tqdm(list(results.iterrows()), desc="samples", file=sys.stderr)):
+        run_dir = resolve_run_dir(row["run_dir"], runs_root)
+        source = latest_sample(run_dir) if run_dir else None
+        if source is None:
+            without.append(row["trial_id"])
+            continue
+        target = copy_sample(source, folder, f"{i:03d}_{_safe(row['trial_id'])}")
+        samples.append((target, f"{_describe(row)} — {source.name}"))
+    notes = [f"{len(without)} trial(s) without samples/*.png: {', '.join(map(str, without[:20]))}"
+             + (" ..." if len(without) > 20 else "")] if without else []
+    return samples, notes
+
+
+def build_report(results_path: Path | str, out_dir: Path | str, runs_root: Path | str | None = None) -> Report:
+    """Write the whole report into `out_dir`; `run_dir` values are relative to `runs_root` (default:
+    the folder holding the results table)."""
+    results_path, out_dir = Path(results_path), Path(out_dir)
+    runs_root = Path(runs_root) if runs_root is not None else results_path.parent
+    results = load_results(results_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures, skipped = paper_figures(results, out_dir / "figures")
+    runs, warnings = architecture_figures(results, runs_root, out_dir / "architecture")
+    samples, sample_notes = sample_links(results, runs_root, out_dir / "samples")
+    tables = write_tables(results, out_dir / "tables")
+    report = Report(out_dir, out_dir / "index.html", figures, skipped, runs, samples, tables, warnings + sample_notes)
+    write_manifest(report, results_path, len(results))
+    report.index.write_text(index_html(report, results_path, len(results)))
+    return report
+
+
+def index_html(report: Report, results_path: Path, n_rows: int) -> str:
+    root = report.out_dir
+    runs = ["<h2>Architecture search runs</h2>"]
+    if not report.runs:
+        runs.append('<p class="note">The table has no search trials.</p>')
+    for run in report.runs:
+        runs.append(f"<h3>{html.escape(run.title)}</h3>")
+        runs += [html_page.figure_block(files, caption, root) for files, caption in run.figures]
+        runs += [f'<p class="note">{html.escape(n)}</p>' for n in run.notes]
+    tables = ["<h2>Summary tables</h2>"] + [
+        html_page.table_block(t.title, t.table, t.csv, t.markdown, root) for t in report.tables
+    ]
+    intro = (f'<p class="note">From {html.escape(str(results_path))}: {n_rows} trial row(s). '
+             f'<a href="report.json">report.json</a> lists every output.</p>')
+    return html_page.page("nasplatform report", [
+        intro, html_page.paper_figures_section(report.figures, report.skipped, root), "\n".join(runs),
+        html_page.samples_section(report.samples, root), "\n".join(tables),
+        html_page.list_section("Notes and warnings", report.warnings),
+    ])
+
+
+def write_manifest(report: Report, results_path: Path, n_rows: int) -> None:
+    """report.json: what was drawn, what was skipped and what each figure lacks (for scripts and CI)."""
+    def rel(path: Path) -> str:
+        return Path(path).relative_to(report.out_dir).as_posix()
+
+    data = {
+        "results": str(results_path), "rows": n_rows,
+        "figures": [
+            {"name": f.name, "title": f.title, "caption": f.caption, "n_missing": f.n_missing,
+             "png": rel(f.files.png), "svg": rel(f.files.svg), "csv": rel(f.files.csv)}
+            for f in report.figures
+        ],
+        "skipped": report.skipped,
+        "search_runs": [{"trial_id": r.trial_id, "figures": [rel(f.png) for f, _ in r.figures], "notes": r.notes}
+                        for r in report.runs],
+        "samples": [rel(p) for p, _ in report.samples],
+        "tables": [rel(t.csv) for t in report.tables] + [rel(t.markdown) for t in report.tables],
+        "warnings": report.warnings,
+    }
+    (report.out_dir / "report.json").write_text(json.dumps(data, indent=2))

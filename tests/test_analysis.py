@@ -1,0 +1,400 @@
+"""The analysis package: paper figures, CSVs with the plotted numbers, gaps, architecture plots and index.html."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from analysis.load import (
+    ALPHA_COLUMNS, RESULTS_FLOAT_COLUMNS, RESULTS_INT_COLUMNS, RESULTS_STRING_COLUMNS, AnalysisInputError,
+)
+from analysis.report import build_report
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The documented schema (docs/formats.md), spelled out here so the test does not trust analysis.load.
+SCHEMA = pa.schema(
+    [(c, pa.string()) for c in RESULTS_STRING_COLUMNS]
+    + [(c, pa.int64()) for c in RESULTS_INT_COLUMNS]
+    + [(c, pa.float64()) for c in RESULTS_FLOAT_COLUMNS]
+)
+CYCLEGAN_PARAMS = {16: 715_651, 32: 2_850_563, 64: 11_378_179}
+GEN = {"kind": "generator", "encoding": ["conv3x3", "max_pool"],
+       "residual": [["conv5x5", "dil_conv3x3"], ["conv3x3", "conv7x7"]], "decoding": ["bilinear", "trans_conv3x3"]}
+DISC = {"kind": "discriminator", "cells": [["conv4x4", "avg_pool"], ["conv3x3", "dil_conv5x5"]]}
+
+
+def trial(**fields) -> dict:
+    """A results row: every column present, null unless given."""
+    row = {name: None for name in SCHEMA.names}
+    row.update(status="ok", experiment="t", image_size=64, epochs_done=2, epochs_planned=2)
+    row.update(fields)
+    return row
+
+
+def retrain(figure, dataset, arch, repeat, fid_a2b, fid_b2a, params_a, params_b, ha=32, hb=32, scheme=None,
+            status="ok", run_dir=None):
+    ok = status == "ok"
+    return trial(
+        stage="retrain", figure=figure, dataset=dataset, architecture=arch, scheme=scheme, repeat=repeat, seed=repeat,
+        trial_id=f"{figure}-{dataset}-{arch}-{scheme}-{ha}-{repeat}", hidden_dim_a=ha, hidden_dim_b=hb,
+        params_g_a=params_a, params_g_b=params_b, mb_g_a=4 * params_a / 1e6, mb_g_b=4 * params_b / 1e6,
+        ref_params_g_a=CYCLEGAN_PARAMS.get(ha, 1000 * ha), ref_params_g_b=CYCLEGAN_PARAMS.get(hb, 1000 * hb),
+        fid_a2b=fid_a2b if ok else None, fid_b2a=fid_b2a if ok else None,
+        kid_a2b=fid_a2b / 1000 if ok else None, kid_b2a=fid_b2a / 1000 if ok else None,
+        train_time_s=100.0 + repeat, status=status, error=None if ok else "CUDA out of memory", run_dir=run_dir,
+    )
+
+
+def fig3_rows() -> list[dict]:
+    """4 schemes x 2 datasets x 3 repeats, minus one absent repeat (facades THS 2) and with one failed
+    trial (horse2zebra TH 2), plus one search row per (dataset, scheme)."""
+    rows = []
+    for d, dataset in enumerate(("facades", "horse2zebra")):
+        for s, scheme in enumerate(("OF", "TF", "TH", "THS")):
+            pa_, pb_ = 2_850_563 + 100_000 * s, 2_850_563 + 300_000 * s + 50_000 * d
+            rows.append(trial(stage="search", figure="fig3", dataset=dataset, scheme=scheme, architecture="searched",
+                              trial_id=f"search-{dataset}-{scheme}", search_time_s=500.0 + s,
+                              genotype_g_a=json.dumps(GEN), genotype_g_b=json.dumps(GEN),
+                              genotype_d_a=json.dumps(DISC), genotype_d_b=json.dumps(DISC),
+                              run_dir="runs/search_of" if (d, s) == (0, 0) else None))
+            for r in range(3):
+                if (dataset, scheme, r) == ("facades", "THS", 2):
+                    continue
+                status = "error" if (dataset, scheme, r) == ("horse2zebra", "TH", 2) else "ok"
+                rows.append(retrain("fig3", dataset, "searched", r, 50 + 3 * s + r + 10 * d, 80 + 2 * s - r, pa_, pb_,
+                                    scheme=scheme, status=status,
+                                    run_dir="runs/retrain_of" if (d, s, r) == (0, 0, 0) else None))
+    return rows
+
+
+def fig4_rows() -> list[dict]:
+    rows = []
+    for arch, base in (("cyclegan", 60.0), ("searched", 55.0)):
+        for h in (16, 32):
+            for r in range(2):
+                rows.append(retrain("fig4", "facades", arch, r, base + h / 8 + 2 * r, base + 20 - r, 1000 * h, 1100 * h,
+                                    ha=h, hb=h))
+    return rows
+
+
+def labelled_rows(figure, labels, datasets, repeats) -> list[dict]:
+    """Size-matched models: `labels` maps label -> (params_a, params_b, H_a, H_b, base FID)."""
+    rows = []
+    for dataset in datasets:
+        for label, (pa_, pb_, ha, hb, fid) in labels.items():
+            for r in range(repeats):
+                rows.append(retrain(figure, dataset, label, r, fid + r, fid + 30 - 2 * r, pa_, pb_, ha=ha, hb=hb))
+    return rows
+
+
+FIG5 = {"C32": (2_850_563, 2_850_563, 32, 32, 70.0), "C64": (11_378_179, 11_378_179, 64, 64, 60.0),
+        "N32": (2_500_000, 3_100_000, 28, 28, 66.0), "N64": (10_000_000, 12_600_000, 56, 56, 52.0)}
+FIG6 = {"C64": (11_378_179, 11_378_179, 64, 64, 46.0), "C'64": (10_000_000, 12_600_000, 60, 67, 45.0),
+        "N64": (10_000_000, 12_600_000, 56, 56, 38.0)}
+QUICK = {"C16": (715_651, 715_651, 16, 16, 90.0), "C32": (2_850_563, 2_850_563, 32, 32, 85.0),
+         "N16": (700_000, 800_000, 15, 15, 88.0)}
+
+
+def write_results(rows: list[dict], path: Path) -> Path:
+    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    pq.write_table(table, path)
+    return path
+
+
+def write_alpha_history(path: Path) -> pd.DataFrame:
+    """A tiny search: generator N=4 (enc, 2 residual cells, dec), discriminators with 2 cells; epochs 0..3."""
+    ops = {"e": ["max_pool", "avg_pool", "conv3x3", "conv4x4", "conv5x5", "conv7x7", "dil_conv3x3", "dil_conv5x5"],
+           "r": ["conv3x3", "conv5x5", "conv7x7", "dil_conv3x3", "dil_conv5x5"],
+           "d": ["nearest", "bilinear", "trans_conv3x3"]}
+    gen = [("enc.0", 0, "e", 0), ("enc.1", 0, "e", 1), ("res1.0", 1, "r", 0), ("res1.1", 1, "r", 1),
+           ("res2.0", 2, "r", 0), ("res2.1", 2, "r", 1), ("dec.0", 3, "d", 0), ("dec.1", 3, "d", 1)]
+    disc = [("enc1.0", 0, "e", 0), ("enc1.1", 0, "e", 1), ("enc2.0", 1, "e", 0), ("enc2.1", 1, "e", 1)]
+    rng = np.random.default_rng(0)
+    records = []
+    for network, slots in (("g_a", gen), ("g_b", gen), ("d_a", disc), ("d_b", disc)):
+        for mixed_op, cell, cell_type, position in slots:
+            alpha = rng.normal(0, 1e-3, len(ops[cell_type]))
+            drift = rng.normal(0, 0.6, len(ops[cell_type]))
+            for epoch in range(4):
+                a = alpha + epoch * drift
+                w = np.exp(a) / np.exp(a).sum()
+                records += [{"epoch": epoch, "network": network, "mixed_op": mixed_op, "cell": cell,
+                             "cell_type": cell_type, "position": position, "op": op,
+                             "alpha": float(x), "weight": float(y)}
+                            for op, x, y in zip(ops[cell_type], a, w)]
+    frame = pd.DataFrame.from_records(records, columns=list(ALPHA_COLUMNS))
+    frame.to_parquet(path)
+    return frame
+
+
+def write_metrics(path: Path) -> None:
+    losses = ["loss_g", "loss_adv_a2b", "loss_adv_b2a", "loss_cyc", "loss_idt", "loss_d_a", "loss_d_b"]
+    rows = [{"epoch": e, "iterations": 6, "wall_time_s": 1.0, "elapsed_s": float(e), "lr": 2e-4,
+             "status": "ok" if e < 3 else "diverged", **{k: 1.0 / e + i for i, k in enumerate(losses)}}
+            for e in (1, 2, 3)]
+    pd.DataFrame(rows).to_parquet(path)
+
+
+def write_sample(path: Path, shade: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((24, 36, 3), shade, dtype=np.uint8)).save(path)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("exp")
+    rows = (fig3_rows() + fig4_rows() + labelled_rows("fig5", FIG5, ("facades", "horse2zebra"), 3)
+            + labelled_rows("fig6", FIG6, ("horse2zebra",), 2) + labelled_rows("quickstart", QUICK, ("tiny",), 2))
+    results = write_results(rows, root / "results.parquet")
+    search = root / "runs" / "search_of"
+    search.mkdir(parents=True)
+    history = write_alpha_history(search / "alpha_history.parquet")
+    write_metrics(search / "metrics.parquet")
+    write_sample(search / "samples" / "epoch_0001.png", 40)
+    write_sample(search / "samples" / "epoch_0002.png", 200)
+    write_sample(root / "runs" / "retrain_of" / "samples" / "epoch_0010.png", 90)
+    report = build_report(results, root / "report")
+    return {"root": root, "rows": rows, "report": report, "out": root / "report", "history": history}
+
+
+def _csv(built, name: str) -> pd.DataFrame:
+    return pd.read_csv(built["out"] / "figures" / f"{name}.csv")
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def test_every_paper_figure_has_png_svg_csv_and_appears_in_index(built):
+    index = (built["out"] / "index.html").read_text()
+    for name in ("fig3_schemes", "fig4_hidden_dim", "fig5_size_matched", "fig6_asymmetry", "quickstart_size_matched"):
+        for ext in ("png", "svg", "csv"):
+            path = built["out"] / "figures" / f"{name}.{ext}"
+            assert path.is_file() and path.stat().st_size > 0, path
+        assert f"figures/{name}.png" in index
+    assert {f.name for f in built["report"].figures} == {
+        "fig3_schemes", "fig4_hidden_dim", "fig5_size_matched", "fig6_asymmetry", "quickstart_size_matched"}
+    for name in ("scores", "runs", "trial_status"):
+        assert (built["out"] / "tables" / f"{name}.csv").is_file()
+        assert (built["out"] / "tables" / f"{name}.md").read_text().count("|") > 10
+
+
+def _expected_scatter(rows, figure, group_key, reference, size_of, ref_size_of):
+    """{(dataset, direction, group, trial_id): (x, y)} computed row by row, independently of analysis."""
+    expected = {}
+    for direction, fid_key in (("A->B", "fid_a2b"), ("B->A", "fid_b2a")):
+        for row in rows:
+            if row["figure"] != figure or row["stage"] != "retrain" or row["status"] != "ok":
+                continue
+            refs = [r for r in rows if r["figure"] == figure and r["stage"] == "retrain" and r["status"] == "ok"
+                    and r["dataset"] == row["dataset"] and r[group_key] == reference]
+            y = row[fid_key] / _mean(r[fid_key] for r in refs)
+            x = size_of(row, direction) / ref_size_of(row, direction, refs)
+            expected[(row["dataset"], direction, row[group_key], row["trial_id"])] = (x, y)
+    return expected
+
+
+def _check_trials(table: pd.DataFrame, expected: dict) -> None:
+    trials = table[table["kind"] == "trial"]
+    got = {(r.dataset, r.direction, r.group, r.trial_id): (r.x, r.y) for r in trials.itertuples()}
+    assert set(got) == set(expected)
+    for key, (x, y) in expected.items():
+        assert got[key][0] == pytest.approx(x, rel=1e-9) and got[key][1] == pytest.approx(y, rel=1e-9), key
+
+
+def test_fig3_normalizes_each_generator_to_cyclegan_and_fid_to_mean_of_of(built):
+    gen = {"A->B": "a", "B->A": "b"}
+    expected = _expected_scatter(
+        built["rows"], "fig3", "scheme", "OF",
+        lambda row, d: row[f"params_g_{gen[d]}"], lambda row, d, refs: row[f"ref_params_g_{gen[d]}"])
+    table = _csv(built, "fig3_schemes")
+    _check_trials(table, expected)
+    mean = table[(table["kind"] == "mean") & (table["dataset"] == "facades") & (table["direction"] == "A->B")
+                 & (table["group"] == "OF")]
+    assert mean["y"].iloc[0] == pytest.approx(1.0)
+
+
+def test_fig5_normalizes_summed_size_and_fid_to_c32(built):
+    expected = _expected_scatter(
+        built["rows"], "fig5", "architecture", "C32",
+        lambda row, d: row["params_g_a"] + row["params_g_b"],
+        lambda row, d, refs: _mean(r["params_g_a"] + r["params_g_b"] for r in refs))
+    table = _csv(built, "fig5_size_matched")
+    _check_trials(table, expected)
+    n64 = table[(table["kind"] == "trial") & (table["group"] == "N64")]
+    assert n64["x"].iloc[0] == pytest.approx((10_000_000 + 12_600_000) / (2 * 2_850_563))
+
+
+def test_fig6_normalizes_per_generator_to_c64(built):
+    gen = {"A->B": "a", "B->A": "b"}
+    expected = _expected_scatter(
+        built["rows"], "fig6", "architecture", "C64",
+        lambda row, d: row[f"params_g_{gen[d]}"],
+        lambda row, d, refs: _mean(r[f"params_g_{gen[d]}"] for r in refs))
+    _check_trials(_csv(built, "fig6_asymmetry"), expected)
+
+
+def test_quickstart_is_normalized_to_the_smallest_c_model(built):
+    expected = _expected_scatter(
+        built["rows"], "quickstart", "architecture", "C16",
+        lambda row, d: row["params_g_a"] + row["params_g_b"],
+        lambda row, d, refs: _mean(r["params_g_a"] + r["params_g_b"] for r in refs))
+    _check_trials(_csv(built, "quickstart_size_matched"), expected)
+
+
+def test_fig4_mean_min_max_per_family_and_h(built):
+    table = _csv(built, "fig4_hidden_dim")
+    for arch, family in (("cyclegan", "CycleGAN"), ("searched", "searched")):
+        for h in (16, 32):
+            fids = [r["fid_b2a"] for r in built["rows"] if r["figure"] == "fig4" and r["architecture"] == arch
+                    and r["hidden_dim_b"] == h]
+            got = table[(table["family"] == family) & (table["H"] == h) & (table["direction"] == "B->A")]
+            assert len(got) == 1
+            assert got["fid_mean"].iloc[0] == pytest.approx(_mean(fids))
+            assert (got["fid_min"].iloc[0], got["fid_max"].iloc[0]) == (min(fids), max(fids))
+            assert got["n"].iloc[0] == 2 and got["n_missing"].iloc[0] == 0
+
+
+def test_incomplete_grid_is_marked_and_counted(built):
+    fig3 = next(f for f in built["report"].figures if f.name == "fig3_schemes")
+    # One failed trial and one absent repeat, each lacking both directions.
+    assert fig3.n_missing == 4
+    assert "lacks 4 trial" in fig3.caption and "1 failed" not in fig3.caption
+    missing = _csv(built, "fig3_schemes").query("kind == 'missing'")
+    got = {(r.dataset, r.group, r.direction): r.n for r in missing.itertuples()}
+    assert got == {("facades", "THS", "A->B"): 1, ("facades", "THS", "B->A"): 1,
+                   ("horse2zebra", "TH", "A->B"): 1, ("horse2zebra", "TH", "B->A"): 1}
+    assert missing["x"].notna().all()
+    complete = next(f for f in built["report"].figures if f.name == "fig5_size_matched")
+    assert complete.n_missing == 0 and "Incomplete" not in complete.caption
+    index = (built["out"] / "index.html").read_text()
+    assert "this figure lacks 4 trial result(s)" in index
+    manifest = json.loads((built["out"] / "report.json").read_text())
+    assert {f["name"]: f["n_missing"] for f in manifest["figures"]}["fig3_schemes"] == 4
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.links += [v for k, v in attrs if k in ("href", "src") and v]
+
+
+def test_every_link_in_index_resolves_and_is_relative(built):
+    parser = _Links()
+    parser.feed((built["out"] / "index.html").read_text())
+    assert len(parser.links) > 20
+    for link in parser.links:
+        assert "://" not in link and not link.startswith("/"), link
+        assert (built["out"] / unquote(link)).is_file(), link
+
+
+def test_architecture_figures_of_the_search_run(built):
+    runs = {r.trial_id: r for r in built["report"].runs}
+    assert len(runs) == 8
+    run = runs["search-facades-OF"]
+    stems = sorted(files.png.name for files, _ in run.figures)
+    assert [s.rsplit("_", 1)[-1] for s in stems] == ["alpha.png", "genotype.png", "losses.png"]
+    assert all("search-facades-OF" in s for s in stems)
+    alpha = pd.read_csv(next(f.csv for f, _ in run.figures if f.csv.name.endswith("_alpha.csv")))
+    history = built["history"]
+    merged = alpha.merge(history, on=["network", "mixed_op", "op", "epoch"], suffixes=("", "_src"))
+    assert len(merged) == len(history) == len(alpha)
+    assert np.allclose(merged["weight"], merged["weight_src"])
+    genotype = pd.read_csv(next(f.csv for f, _ in run.figures if f.csv.name.endswith("_genotype.csv")))
+    g_a_ops = genotype[(genotype["network"] == "g_a") & genotype["cell_type"].isin(["e", "r", "d"])]["op"].tolist()
+    assert g_a_ops == GEN["encoding"] + sum(GEN["residual"], []) + GEN["decoding"]
+    # The other search rows have no run folder: they still get genotype diagrams, and the gap is said.
+    other = runs["search-horse2zebra-TH"]
+    assert len(other.figures) == 1 and any("run_dir" in n for n in other.notes)
+
+
+def test_latest_sample_of_each_run_is_copied(built):
+    samples = built["report"].samples
+    assert len(samples) == 2
+    search = next(p for p, caption in samples if "search-facades-OF" in caption)
+    assert search.name.endswith("epoch_0002.png")
+    assert np.asarray(Image.open(search))[0, 0, 0] == 200
+
+
+def test_tables_hold_scores_and_status_counts(built):
+    scores = pd.read_csv(built["out"] / "tables" / "scores.csv")
+    th = scores[(scores["figure"] == "fig3") & (scores["dataset"] == "horse2zebra") & (scores["scheme"] == "TH")
+                & (scores["direction"] == "A->B")]
+    fids = [r["fid_a2b"] for r in built["rows"] if r["figure"] == "fig3" and r["stage"] == "retrain"
+            and r["dataset"] == "horse2zebra" and r["scheme"] == "TH" and r["status"] == "ok"]
+    assert th["n_trials"].iloc[0] == 3 and th["n_valid"].iloc[0] == 2
+    assert th["fid_mean"].iloc[0] == pytest.approx(_mean(fids)) and th["fid_max"].iloc[0] == max(fids)
+    assert th["kid_min"].iloc[0] == pytest.approx(min(fids) / 1000)
+    status = pd.read_csv(built["out"] / "tables" / "trial_status.csv")
+    fig3 = status[(status["figure"] == "fig3") & (status["stage"] == "retrain")]
+    assert (fig3["ok"].iloc[0], fig3["error"].iloc[0], fig3["total"].iloc[0]) == (22, 1, 23)
+
+
+def test_failed_reference_and_absent_model_are_marked_not_dropped(tmp_path):
+    rows = labelled_rows("fig5", FIG5, ("facades", "horse2zebra"), 2)
+    for row in rows:
+        if row["dataset"] == "horse2zebra" and row["architecture"] == "C32":
+            row.update(status="diverged", fid_a2b=None, fid_b2a=None)
+    rows = [r for r in rows if not (r["dataset"] == "facades" and r["architecture"] == "N64")]
+    report = build_report(write_results(rows, tmp_path / "results.parquet"), tmp_path / "report")
+    fig5 = report.figures[0]
+    assert fig5.n_missing == 8 and "4 failed or without FID, 4 absent" in fig5.caption
+    table = pd.read_csv(fig5.files.csv)
+    horse = table[(table["kind"] == "trial") & (table["dataset"] == "horse2zebra")]
+    # Without a valid C32 FID the horse2zebra trials stay in the CSV, unnormalized (y empty), sizes still normalized.
+    assert len(horse) == 12 and horse["y"].isna().all()
+    n64 = horse[horse["group"] == "N64"]
+    assert n64["x"].iloc[0] == pytest.approx((10_000_000 + 12_600_000) / (2 * 2_850_563))
+    missing = table[table["kind"] == "missing"]
+    assert set(zip(missing["dataset"], missing["group"], missing["n"])) == {
+        ("facades", "N64", 2), ("horse2zebra", "C32", 2)}
+
+
+def test_figures_without_rows_are_skipped_and_said(tmp_path):
+    results = write_results(labelled_rows("quickstart", QUICK, ("tiny",), 1), tmp_path / "results.parquet")
+    report = build_report(results, tmp_path / "report")
+    assert [f.name for f in report.figures] == ["quickstart_size_matched"]
+    skipped = " ".join(report.skipped)
+    for figure in ("fig3", "fig4", "fig5", "fig6"):
+        assert f"figure == '{figure}'" in skipped
+    assert "Skipped figures" in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_missing_column_names_file_and_column(tmp_path):
+    path = tmp_path / "bad.parquet"
+    rows = labelled_rows("quickstart", QUICK, ("tiny",), 1)
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA).drop(["ref_params_g_b"]), path)
+    with pytest.raises(AnalysisInputError, match=r"bad\.parquet.*ref_params_g_b"):
+        build_report(path, tmp_path / "out")
+
+
+def test_cli_builds_a_report_without_importing_torch_or_ray(tmp_path):
+    results = write_results(labelled_rows("quickstart", QUICK, ("tiny",), 1), tmp_path / "results.parquet")
+    code = (
+        "import sys; from analysis.cli import main; "
+        f"rc = main(['report', {str(results)!r}, '--out', {str(tmp_path / 'out')!r}]); "
+        "assert rc == 0; bad = [m for m in ('torch', 'ray', 'nasplatform') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "index.html").is_file()
+    missing = subprocess.run([sys.executable, "-m", "analysis", "report", str(tmp_path / "nope.parquet"), "--out",
+                              str(tmp_path / "o2")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "nope.parquet" in missing.stderr
