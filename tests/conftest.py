@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-torch.set_num_threads(2)
+# tiny test networks run fastest on one thread, and a busy machine makes OpenMP spin-waits costly
+torch.set_num_threads(1)
 
 
 def write_domain(folder: Path, n: int, size: int, seed: int, tint) -> None:

@@ -57,7 +57,7 @@ def test_search_each_scheme(tiny_data, tmp_path, scheme):
     last = alphas[alphas.epoch == 2]["alpha"].to_numpy()
     assert np.abs(first - last).max() > 1e-5
     grid = Image.open(run / "samples" / "epoch_0002.png")
-    assert grid.size == (6 * 32, 3 * 32)  # one row per test pair (3 here)
+    assert grid.size == (6 * 96, 3 * 96)  # one row per test pair (3 here), 32 px tiles shown at 96
     state = load_checkpoint(run / "checkpoints" / "last.pt")
     assert int(state["epoch"]) == 2
 

@@ -10,6 +10,9 @@ from PIL import Image
 
 from nasplatform.engine.networks import CycleGANNetworks
 
+#: Tiles are shown at least this many pixels wide.
+MIN_TILE = 96
+
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """[-1, 1] NCHW floats -> NHWC uint8."""
@@ -29,7 +32,10 @@ def translation_grid(nets: CycleGANNetworks, real_a: torch.Tensor, real_b: torch
         nets.train(was_training)
     tiles = [to_uint8(c) for c in columns]
     rows = [np.concatenate([t[i] for t in tiles], axis=1) for i in range(real_a.shape[0])]
-    return Image.fromarray(np.concatenate(rows, axis=0))
+    grid = Image.fromarray(np.concatenate(rows, axis=0))
+    # small demo images are enlarged (nearest, pixels kept visible) so the grid can be read
+    scale = max(1, MIN_TILE // real_a.shape[-1])
+    return grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST) if scale > 1 else grid
 
 
 def save_samples(nets: CycleGANNetworks, real_a: torch.Tensor, real_b: torch.Tensor, folder: Path, epoch: int) -> Path:
