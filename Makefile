@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml requirements-extra.txt
 	touch $@
 
 demo: venv
-	$(PY) -m nasplatform demo --out runs/demo
+	$(PY) -m nasplatform run experiments/quickstart.yaml
 
 test: venv
 	$(PY) -m pytest -q

@@ -3,7 +3,8 @@
 Run: `python -m benchmarks.data_loading` (`--quick` for a smoke run). Builds a photo2winter demo dataset in a
 temporary folder and reads it through a `torch.utils.data.DataLoader` (num_workers=0, batch 1). An item is one
 (a, b) pair, i.e. two images. Target: the loader delivers >= 5x the pairs per second that a search step
-consumes; the search-step rate is a separate figure to add to `main()`'s dict.
+consumes once cached. The search-step rate is measured in the same run: one OF iteration (`OneStepFull.step` on the
+four supernets, N=11, H=16, ndf=64, batch 1) at 256x256 on one thread, as `benchmarks.iteration` measures it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.harness import publish
+from benchmarks.iteration import Setting, command_line, interleaved_times, search_step
 from nasplatform.engine.data import DataConfig, UnpairedDataset, build_demo
 
 LOAD_SIZE, CROP_SIZE = 286, 256
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="8 images per domain, 2 passes")
     args = parser.parse_args(argv)
     n, passes = (8, 2) if args.quick else (args.images, args.passes)
+    search = search_rate(quick=args.quick)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         root = build_demo(tmp, image_size=args.image_size, n_train=n, n_test=1, progress=False)
@@ -91,8 +94,26 @@ def main(argv: list[str] | None = None) -> dict:
         figures["loader"] = loader_figures(root, Path(tmp) / "cache", passes)
     figures["cached_over_cold"] = round(figures["loader"]["memory"]["cached_pairs_per_s"]
                                         / figures["loader"]["memory"]["cold_pairs_per_s"], 2)
-    return figures
+    figures["search_step"] = search
+    # a search iteration consumes one (a, b) pair at batch 1
+    cached = min(figures["loader"][k]["cached_pairs_per_s"] for k in ("memory", "mmap"))
+    figures["loader_over_search_step"] = round(cached / search["it_per_s"], 1)
+    figures["targets"] = {"cached_loader>=5x_search_step": figures["loader_over_search_step"] >= 5}
+    figures["command"] = command_line("data_loading", argv)
+    return publish("data_loading_quick" if args.quick else "data_loading", figures)
+
+
+def search_rate(quick: bool) -> dict:
+    """OF search iterations/s at the crop size (32x32 with tiny networks when quick), one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    setting = Setting(image_size=32, n_cells=3, hidden_dim=4, ndf=8) if quick else Setting(image_size=CROP_SIZE)
+    step = search_step(setting)
+    times = interleaved_times({"OF": step.run}, "cpu", repeats=1 if quick else 2, desc="search step")["OF"]
+    torch.set_num_threads(threads)
+    return {"image_size": setting.image_size, "n_cells": setting.n_cells, "hidden_dim": setting.hidden_dim,
+            "ndf": setting.ndf, "threads": 1, **{k: round(v, 4) for k, v in times.items()}}
 
 
 if __name__ == "__main__":
-    publish("data_loading", main())
+    main()

@@ -15,7 +15,15 @@ COMMAND_MODULES: tuple[str, ...] = (
     "data",
     "search",
     "retrain",
+    "evaluate",
+    "translate",
+    "export",
     "report",
+    "fid",
+    "run",
+    "resume",
+    "collect",
+    "status",
 )
 
 

@@ -70,6 +70,12 @@ def assemble_kernel(
     return AssembleKernel.apply(beta, embeddings, size, *weights)
 
 
+def _autocast_dtype(x: torch.Tensor) -> torch.dtype | None:
+    """The dtype autocast gives convolutions on x's device, or None when autocast is off there."""
+    device_type = x.device.type
+    return torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else None
+
+
 class StrideOneConv(torch.autograd.Function):
     """conv2d(x, K, b) at stride 1 (x already padded), whose input gradient is a forward conv.
 
@@ -80,6 +86,12 @@ class StrideOneConv(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, kernel, bias):
+        dtype = _autocast_dtype(x)
+        if dtype is not None:
+            # backward runs outside the autocast block: saving the cast tensors keeps its convolutions in the
+            # dtype autocast chose for the forward one (mixed float32/bfloat16 arguments would be refused)
+            x, kernel = x.to(dtype), kernel.to(dtype)
+            bias = bias.to(dtype) if bias is not None else None
         ctx.save_for_backward(x, kernel)
         ctx.has_bias = bias is not None
         return torch.nn.functional.conv2d(x, kernel, bias)

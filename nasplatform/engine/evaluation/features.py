@@ -12,8 +12,8 @@ from cleanfid.utils import EXTENSIONS
 
 from nasplatform.engine.evaluation.inception import InceptionExtractor
 
-#: Images per Inception batch; on 2 CPU cores small batches run fastest (see benchmarks/fid.py).
-DEFAULT_BATCH_SIZE = 8
+#: Images per Inception batch; on 2 CPU cores small batches run fastest (benchmarks/fid.py: 4 ~ 8 > 16 > 32).
+DEFAULT_BATCH_SIZE = 4
 
 
 def image_files(folder: str | Path) -> list[Path]:

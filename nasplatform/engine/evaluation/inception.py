@@ -87,8 +87,15 @@ def _load_scripted(path: Path) -> torch.jit.ScriptModule:
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.* is deprecated", category=FutureWarning)
         try:
             return torch.jit.load(str(path), map_location="cpu")
-        except RuntimeError as exc:
-            raise InceptionWeightsError(f"{path}: not a readable TorchScript Inception file ({exc})") from exc
+        except (RuntimeError, ValueError) as exc:
+            raise InceptionWeightsError(f"{path}: not a readable TorchScript Inception file ({exc}); "
+                                        "delete it if it is a broken download") from exc
+
+
+def _freeze(layers: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.freeze.* is deprecated", category=FutureWarning)
+        return torch.jit.freeze(layers)
 
 
 def _network_body(module: torch.nn.Module, weights: ResolvedWeights) -> torch.nn.Module:
@@ -144,6 +151,6 @@ def load_inception(device: str | torch.device = "cpu", *, channels_last: bool = 
     ident = weights_id(layers)
     device = torch.device(device)
     # Freezing inlines the weights as constants: faster on CPU, numerically identical.
-    frozen = torch.jit.freeze(layers.to(device))
+    frozen = _freeze(layers.to(device))
     return InceptionExtractor(frozen, source=weights.source, path=weights.path, weights=ident,
                               device=device, channels_last=channels_last)

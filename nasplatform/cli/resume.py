@@ -1,0 +1,27 @@
+"""`nasplatform resume`: continue an experiment from its folder alone (errored and interrupted trials resume)."""
+
+from __future__ import annotations
+
+import argparse
+
+from nasplatform.cli import CliError
+from nasplatform.cli.run import add_verbosity, print_outcome
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("resume", help="continue an experiment: finished trials are kept, others resume")
+    parser.add_argument("experiment", metavar="EXP_DIR", help="experiment folder (local, s3://... or gs://...)")
+    parser.add_argument("--address", metavar="ADDR", help="join a running Ray cluster; default: start a local Ray")
+    add_verbosity(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nasplatform.tune.runner import ExperimentError, resume_experiment
+    from nasplatform.tune.storage import StorageError
+
+    try:
+        outcome = resume_experiment(args.experiment, address=args.address, verbose=args.verbose)
+    except (ExperimentError, StorageError) as exc:
+        raise CliError(str(exc)) from None
+    return print_outcome(outcome)

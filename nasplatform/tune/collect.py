@@ -1,0 +1,158 @@
+"""The results table (docs/formats.md) rebuilt from an experiment folder alone: no Ray, local or object storage.
+
+Each stage's newest Tune `experiment_state-*.json` (by name) gives every trial's status and last reported
+result; the trial plans give what was planned, including trials Tune has not created yet.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pandas as pd
+
+from nasplatform.tune.experiment import STAGES, read_plans, read_record
+from nasplatform.tune.plan import TrialPlan
+from nasplatform.tune.storage import Storage, StorageError
+
+GENOTYPE_COLUMNS = ("genotype_g_a", "genotype_g_b", "genotype_d_a", "genotype_d_b")
+#: The results-table schema of docs/formats.md, in column order: name -> pandas dtype.
+RESULT_COLUMNS: dict[str, str] = {
+    **{name: "string" for name in ("experiment", "stage", "figure", "trial_id", "dataset", "scheme", "architecture",
+                                   "search_trial_id", *GENOTYPE_COLUMNS)},
+    **{name: "Int64" for name in ("hidden_dim_a", "hidden_dim_b", "seed", "repeat", "image_size", "params_g_a",
+                                  "params_g_b")},
+    **{name: "float64" for name in ("mb_g_a", "mb_g_b")},
+    **{name: "Int64" for name in ("macs_g_a", "macs_g_b", "ref_params_g_a", "ref_params_g_b")},
+    **{name: "float64" for name in ("fid_a2b", "fid_b2a", "kid_a2b", "kid_b2a", "fid_a2b_best_val", "fid_b2a_best_val",
+                                    "kid_a2b_best_val", "kid_b2a_best_val", "l1_a2b", "psnr_a2b", "search_time_s",
+                                    "train_time_s")},
+    **{name: "Int64" for name in ("epochs_done", "epochs_planned")},
+    **{name: "string" for name in ("status", "error", "run_dir", "versions")},
+}
+#: Columns copied from a trial's last reported result when present.
+RESULT_METRICS = tuple(c for c in RESULT_COLUMNS if c.startswith(("genotype_", "params_", "mb_", "macs_", "fid_", "kid_",
+                                                                      "l1_", "psnr_")))
+STATE_PREFIX = "experiment_state-"
+
+
+@dataclass
+class TrialRecord:
+    """One planned trial and what Tune knows of it (tune_status NOT_STARTED when Tune has no such trial yet)."""
+
+    plan: TrialPlan
+    tune_status: str = "NOT_STARTED"
+    trial_id: Optional[str] = None
+    trial_dir: Optional[str] = None
+    last_result: dict = field(default_factory=dict)
+    num_failures: int = 0
+    error: Optional[str] = None
+
+    @property
+    def status(self) -> str:
+        """ok, diverged, error, running or pending (the `status` column)."""
+        if self.tune_status == "TERMINATED":
+            return str(self.last_result.get("trial_status", "error"))
+        return {"ERROR": "error", "RUNNING": "running"}.get(self.tune_status, "pending")
+
+
+def newest_state_file(exp: Storage, stage: str) -> Optional[str]:
+    """The newest Tune experiment-state file of a stage (timestamped names sort by time), or None."""
+    names = [n for n, is_dir in exp.list_names(stage) if not is_dir and n.startswith(STATE_PREFIX) and n.endswith(".json")]
+    return max(names) if names else None
+
+
+def _tune_trials(exp: Storage, stage: str) -> list[tuple[dict, dict]]:
+    """(trial state, runtime metadata) pairs of the newest experiment state; [] before the stage started."""
+    name = newest_state_file(exp, stage)
+    if name is None:
+        return []
+    try:
+        state = json.loads(exp.read_text(stage, name))
+        return [(json.loads(a), json.loads(b)) for a, b in state["trial_data"]]
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise StorageError(f"{exp.uri}/{stage}/{name}: not a readable Tune experiment state ({exc})") from None
+
+
+def error_message(exp: Storage, stage: str, trial_dir: str) -> str:
+    """The last line of the trial's error.txt (the exception and its message)."""
+    if not exp.exists(stage, trial_dir, "error.txt"):
+        return "failed (no error.txt)"
+    lines = [line.strip() for line in exp.read_text(stage, trial_dir, "error.txt").splitlines() if line.strip()]
+    return lines[-1] if lines else "failed (empty error.txt)"
+
+
+def read_stage(exp: Storage, stage: str) -> list[TrialRecord]:
+    """Every planned trial of a stage in plan order, with Tune's status and last result where it has them."""
+    plans = read_plans(exp, stage) or []
+    records = {p.key: TrialRecord(p) for p in plans}
+    for trial, runtime in _tune_trials(exp, stage):
+        plan = TrialPlan.from_dict(trial["config"]["plan"])
+        record = records.setdefault(plan.key, TrialRecord(plan))
+        record.tune_status, record.trial_id = trial["status"], trial["trial_id"]
+        record.trial_dir = trial["relative_logdir"]
+        record.last_result = runtime.get("last_result") or {}
+        record.num_failures = int(runtime.get("num_failures") or 0)
+        if record.tune_status == "ERROR":
+            # only an errored state reads error.txt: one left from before a successful resume is history
+            record.error = error_message(exp, stage, record.trial_dir)
+    return list(records.values())
+
+
+def run_dir_of(exp: Storage, stage: str, record: TrialRecord) -> Optional[str]:
+    """The trial's run directory relative to the experiment folder: the engine's own (local storage) or
+    its newest Tune checkpoint, which holds the same small files."""
+    if record.trial_dir is None:
+        return None
+    if record.plan.run_dir_in_trial and exp.exists(stage, record.trial_dir, "run"):
+        return f"{stage}/{record.trial_dir}/run"
+    checkpoints = [n for n, is_dir in exp.list_names(stage, record.trial_dir) if is_dir and n.startswith("checkpoint_")]
+    return f"{stage}/{record.trial_dir}/{max(checkpoints)}" if checkpoints else None
+
+
+def _number(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def trial_row(exp: Storage, record: TrialRecord, experiment: str, figure: str, search_times: dict[str, float]) -> dict:
+    """One results-table row (docs/formats.md)."""
+    plan, result = record.plan, record.last_result
+    search = plan.stage == "search"
+    row = {"experiment": experiment, "stage": plan.stage, "figure": figure, "trial_id": record.trial_id,
+           "dataset": plan.dataset, "scheme": plan.scheme, "architecture": plan.architecture,
+           "search_trial_id": record.trial_id if search else plan.search_trial_id,
+           "hidden_dim_a": plan.hidden_dim_a, "hidden_dim_b": plan.hidden_dim_b, "seed": plan.seed,
+           "repeat": plan.repeat, "image_size": plan.image_size, "ref_params_g_a": plan.ref_params_g_a,
+           "ref_params_g_b": plan.ref_params_g_b, "epochs_planned": plan.epochs_planned}
+    row.update({name: _number(result.get(name)) for name in RESULT_METRICS})
+    elapsed = _number(result.get("elapsed_s"))
+    row["search_time_s"] = elapsed if search else search_times.get(plan.search_key or "")
+    row["train_time_s"] = None if search else elapsed
+    row["epochs_done"] = result.get("epochs_done", result.get("epoch", 0 if record.trial_id else None))
+    row.update({"status": record.status, "error": record.error or (result.get("message") or None),
+                "run_dir": run_dir_of(exp, plan.stage, record), "versions": result.get("versions")})
+    return row
+
+
+def results_frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows as a DataFrame with exactly the schema's columns and dtypes (nullable integers and strings)."""
+    frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    return frame.astype(RESULT_COLUMNS)
+
+
+def collect_table(exp: Storage) -> pd.DataFrame:
+    """The whole results table of the experiment folder `exp`: one row per planned or started trial."""
+    spec = read_record(exp).spec
+    records = {stage: read_stage(exp, stage) for stage in STAGES}
+    search_times = {r.plan.key: _number(r.last_result.get("elapsed_s")) for r in records["search"]}
+    rows = [trial_row(exp, r, spec.name, spec.figure, search_times) for stage in STAGES for r in records[stage]]
+    return results_frame(rows)
+
+
+def table_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()

@@ -1,0 +1,218 @@
+"""Stage plans: the trials of the search and retrain stages, with size matching of N- and C'-models (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from nasplatform.engine.config import to_dict
+from nasplatform.nets import Generator, count_params
+from nasplatform.space import GeneratorGenotype, genotype_from_dict, named_genotype
+from nasplatform.tune.spec import ArchitectureLabel, ExperimentSpec, retrain_config, search_config
+
+#: The retrain engine reads a searched genotype from this file in its run directory (written by the trial).
+SOURCE_GENOTYPES = "source_genotypes.json"
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """Everything one Tune trial needs, and the results-table fields known before it runs.
+
+    key: unique in the experiment ("photo2winter/OF/s0", "photo2winter/N16/OF-s0/r1"). architecture: the
+    results label (C32, N32, C'64, cyclegan, searched); label: the spec label. hidden_dim_a/b = H of G_A/G_B.
+    ref_params_g_a/b: parameters of the cyclegan generator at those H. engine: the SearchConfig/RetrainConfig
+    as a dict. genotypes: searched genotypes to retrain ({g_a, g_b, d_a, d_b} dicts), None for cyclegan.
+    run_dir_in_trial: the engine run dir lives in the trial folder (local storage) rather than the worker's.
+    """
+
+    key: str
+    stage: str
+    dataset: str
+    scheme: Optional[str]
+    seed: int
+    repeat: Optional[int]
+    architecture: Optional[str]
+    label: Optional[str]
+    search_key: Optional[str]
+    search_trial_id: Optional[str]
+    hidden_dim_a: int
+    hidden_dim_b: int
+    ref_params_g_a: Optional[int]
+    ref_params_g_b: Optional[int]
+    image_size: int
+    epochs_planned: int
+    engine: dict
+    genotypes: Optional[dict]
+    evaluate: dict
+    cpus: float
+    gpus: float
+    fail_at_epoch: Optional[int]
+    run_dir_in_trial: bool
+
+    @property
+    def dirname(self) -> str:
+        """A folder-safe form of the key (trial folders are named after it)."""
+        return self.key.replace("/", "_").replace("'", "p").replace("@", "at")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrialPlan:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """What the retrain plan needs from one finished search trial."""
+
+    key: str
+    trial_id: str
+    dataset: str
+    scheme: str
+    seed: int
+    genotypes: dict
+
+
+# ---------------------------------------------------------------- size matching
+
+
+@dataclass(frozen=True)
+class ParamPolynomial:
+    """Parameters of one generator genotype as a function of H: a*H^2 + b*H + c.
+
+    Exact, not a fit: every conv's weights scale with H^2 (channels in x channels out), its bias and nothing
+    else with H, and the stem/head add constants (InstanceNorm has no affine parameters).
+    """
+
+    a: int
+    b: int
+    c: int
+
+    def __call__(self, hidden_dim: int) -> int:
+        return self.a * hidden_dim * hidden_dim + self.b * hidden_dim + self.c
+
+
+def real_params(genotype: GeneratorGenotype, hidden_dim: int) -> int:
+    """The parameter count of the real network, built on the meta device (no memory, no init cost)."""
+    with torch.device("meta"):
+        return count_params(Generator(genotype, hidden_dim))
+
+
+@functools.lru_cache(maxsize=None)
+def param_polynomial(genotype: GeneratorGenotype) -> ParamPolynomial:
+    """The quadratic through the real counts at H = 1, 2, 3, checked against the real count at H = 7."""
+    p1, p2, p3 = (real_params(genotype, h) for h in (1, 2, 3))
+    a = (p3 - 2 * p2 + p1) // 2
+    b = p2 - p1 - 3 * a
+    poly = ParamPolynomial(a, b, p1 - a - b)
+    if poly(7) != real_params(genotype, 7):
+        raise RuntimeError(f"parameter count of {genotype.to_json()} is not quadratic in H; size matching needs it")
+    return poly
+
+
+def match_hidden_dim(genotypes: list[GeneratorGenotype], target: int) -> int:
+    """The H >= 1 at which the summed parameters of `genotypes` are closest to `target` (ties: the smaller H).
+
+    Solves the summed quadratic for H, then compares the real counts of the two integer neighbours.
+    """
+    polys = [param_polynomial(g) for g in genotypes]
+    a, b, c = (sum(getattr(p, k) for p in polys) for k in "abc")
+    root = (-b + math.sqrt(max(b * b - 4 * a * (c - target), 0.0))) / (2 * a)
+    candidates = sorted({max(1, math.floor(root)), max(1, math.ceil(root))})
+    return min(candidates, key=lambda h: (abs(sum(real_params(g, h) for g in genotypes) - target), h))
+
+
+@dataclass(frozen=True)
+class MatchedDims:
+    """H of G_A and G_B for one label and one searched genotype pair."""
+
+    hidden_dim_a: int
+    hidden_dim_b: int
+
+
+def label_dims(label: ArchitectureLabel, g_a: Optional[GeneratorGenotype], g_b: Optional[GeneratorGenotype]) -> MatchedDims:
+    """The generators' H for a label: C<H>/cyclegan@H/searched@H use H; N<H> shares one H whose total size
+    matches C<H>; C'<H> gives each cyclegan generator the H matching the N<H> generator of its direction."""
+    h = label.hidden_dim
+    if label.family in ("C", "cyclegan", "searched"):
+        return MatchedDims(h, h)
+    cyclegan = named_genotype("cyclegan")
+    h_n = match_hidden_dim([g_a, g_b], 2 * param_polynomial(cyclegan)(h))
+    if label.family == "N":
+        return MatchedDims(h_n, h_n)
+    return MatchedDims(match_hidden_dim([cyclegan], param_polynomial(g_a)(h_n)),
+                       match_hidden_dim([cyclegan], param_polynomial(g_b)(h_n)))
+
+
+# ---------------------------------------------------------------- the stages' trials
+
+
+def _common(spec: ExperimentSpec, stage: str, run_dir_in_trial: bool) -> dict:
+    resources = spec.search_resources if stage == "search" else spec.retrain_resources
+    stage_spec = spec.search if stage == "search" else spec.retrain
+    return {"stage": stage, "image_size": spec.image_size, "evaluate": to_dict(spec.evaluate), "cpus": resources.cpus,
+            "gpus": resources.gpus, "fail_at_epoch": stage_spec.fail_at_epoch, "run_dir_in_trial": run_dir_in_trial}
+
+
+def search_plans(spec: ExperimentSpec, data_root: Path, run_dir_in_trial: bool) -> list[TrialPlan]:
+    """One trial per dataset x scheme x seed."""
+    plans = []
+    for dataset in spec.datasets:
+        for scheme in spec.search.schemes:
+            for seed in spec.search.seeds:
+                cfg = search_config(spec, str(data_root / dataset), scheme, seed)
+                h = spec.search.hidden_dim
+                plans.append(TrialPlan(
+                    key=f"{dataset}/{scheme}/s{seed}", dataset=dataset, scheme=scheme, seed=seed, repeat=None,
+                    architecture=None, label=None, search_key=None, search_trial_id=None, hidden_dim_a=h,
+                    hidden_dim_b=h, ref_params_g_a=None, ref_params_g_b=None, epochs_planned=cfg.epochs,
+                    engine=to_dict(cfg), genotypes=None, **_common(spec, "search", run_dir_in_trial)))
+    return plans
+
+
+def _retrain_plan(spec: ExperimentSpec, data_root: Path, dataset: str, label: ArchitectureLabel, repeat: int,
+                  search: Optional[SearchOutcome], run_dir_in_trial: bool) -> TrialPlan:
+    g_a = genotype_from_dict(search.genotypes["g_a"]) if search else None
+    g_b = genotype_from_dict(search.genotypes["g_b"]) if search else None
+    dims = label_dims(label, g_a, g_b)
+    cyclegan = param_polynomial(named_genotype("cyclegan"))
+    source = SOURCE_GENOTYPES if label.family in ("N", "searched") else "cyclegan"
+    cfg = retrain_config(spec, str(data_root / dataset), repeat, (dims.hidden_dim_a, dims.hidden_dim_b), source)
+    key = f"{dataset}/{label.text}/{search.scheme}-s{search.seed}/r{repeat}" if search else f"{dataset}/{label.text}/r{repeat}"
+    return TrialPlan(
+        key=key, dataset=dataset, scheme=search.scheme if search and source != "cyclegan" else None, seed=repeat,
+        repeat=repeat, architecture=label.result_label, label=label.text, search_key=search.key if search else None,
+        search_trial_id=search.trial_id if search else None, hidden_dim_a=dims.hidden_dim_a,
+        hidden_dim_b=dims.hidden_dim_b, ref_params_g_a=cyclegan(dims.hidden_dim_a),
+        ref_params_g_b=cyclegan(dims.hidden_dim_b), epochs_planned=spec.retrain.epochs, engine=to_dict(cfg),
+        genotypes=search.genotypes if source != "cyclegan" else None, **_common(spec, "retrain", run_dir_in_trial))
+
+
+def retrain_plans(spec: ExperimentSpec, data_root: Path, searches: list[SearchOutcome],
+                  run_dir_in_trial: bool) -> list[TrialPlan]:
+    """Per dataset, label and repeat: one trial for cyclegan-based labels that need no search (C<H>,
+    cyclegan@H), one per finished search of that dataset for the others (N<H>, C'<H>, searched@H)."""
+    plans = []
+    for dataset in spec.datasets:
+        found = [s for s in searches if s.dataset == dataset]
+        for label in spec.retrain.labels:
+            sources: list[Optional[SearchOutcome]] = found if label.needs_search else [None]
+            for search in sources:
+                for repeat in range(spec.retrain.repeats):
+                    plans.append(_retrain_plan(spec, data_root, dataset, label, repeat, search, run_dir_in_trial))
+    return plans
+
+
+def plans_to_json(plans: list[TrialPlan]) -> list[dict[str, Any]]:
+    return [p.to_dict() for p in plans]
+
+
+def plans_from_json(data: list[dict[str, Any]]) -> list[TrialPlan]:
+    return [TrialPlan.from_dict(d) for d in data]

@@ -1,0 +1,277 @@
+"""The experiment driver: joins or starts Ray, runs each stage as its own Tune experiment, writes the results.
+
+Stages: search (one trial per dataset x scheme x seed) -> size matching in the driver, from the searches'
+genotypes -> retrain+evaluate (one trial per run). The experiment folder holds the resolved spec and each
+stage's plan, so running the same spec again, or `resume`, continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+import ray
+from ray import tune
+
+from nasplatform.engine.data import DEMO_NAME, DataError, build_demo, describe_root, list_images
+from nasplatform.tune.collect import TrialRecord, collect_table, read_stage, table_bytes
+from nasplatform.tune.experiment import (
+    EXPERIMENT_FILE, REPORT_DIR, RESULTS_FILE, ExperimentRecord, read_plans, read_record, write_plans, write_record,
+)
+from nasplatform.tune.plan import SearchOutcome, TrialPlan, retrain_plans, search_plans
+from nasplatform.tune.spec import ExperimentSpec
+from nasplatform.tune.storage import Storage, open_storage
+from nasplatform.tune.trainables import TRAINABLES, trial_dirname, trial_name
+
+#: Seconds between saves of Tune's experiment state (Tune's own default adapts upwards from 10 s). Every
+#: epoch's checkpoint is in the saved state soon after it is written, so killing the driver loses at most
+#: the epoch in flight. Read by Tune from the environment when a stage starts; a user's value wins.
+STATE_SAVE_PERIOD_S = "2"
+#: Tune checkpoints kept per trial. Tune also forces a state save every this many checkpoints, so the
+#: checkpoint a saved state points at has not been deleted yet.
+CHECKPOINTS_KEPT = 2
+SPLIT_FOLDERS = ("trainA", "trainB", "testA", "testB")
+#: Side of the demo images built when a spec uses photo2winter and it is not there yet.
+DEMO_IMAGE_SIZE = 64
+
+Log = Callable[[str], None]
+
+
+class ExperimentError(RuntimeError):
+    """A run that cannot start or continue as asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line choices of `nasplatform run`: storage folder or URI, data root (None: the spec's),
+    Ray address (None: start a local Ray), --smoke, and Tune's verbosity (0-3)."""
+
+    storage: str = "runs"
+    data_root: Optional[str] = None
+    address: Optional[str] = None
+    smoke: bool = False
+    verbose: int = 1
+
+
+@dataclass
+class ExperimentOutcome:
+    """Where the experiment is and how its trials ended."""
+
+    exp: Storage
+    stages: dict[str, list[TrialRecord]] = field(default_factory=dict)
+    stopped: str = ""
+    results: Optional[str] = None
+    report: Optional[str] = None
+
+    @property
+    def all_finished(self) -> bool:
+        return not self.stopped and all(r.status in ("ok", "diverged") for rs in self.stages.values() for r in rs)
+
+
+# ---------------------------------------------------------------- Ray and the cluster's resources
+
+
+@contextlib.contextmanager
+def ray_connection(address: Optional[str]) -> Iterator[None]:
+    """Join the cluster at `address` ("auto": the one running here) or start a local Ray; a Ray already
+    initialised in this process (a test session, a notebook) is used as it is and left running."""
+    if ray.is_initialized():
+        yield
+        return
+    try:
+        ray.init(address=address) if address else ray.init(include_dashboard=False)
+    except ConnectionError as exc:
+        raise ExperimentError(f"cannot join a Ray cluster at {address!r} ({exc}); start one with `ray start --head` "
+                              "or leave out --address to start a local Ray") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _stage_resources(spec: ExperimentSpec) -> dict[str, tuple[float, float]]:
+    """(CPUs, GPUs) per trial of each stage the spec runs."""
+    stages = {}
+    if spec.search.schemes:
+        stages["search"] = (spec.search_resources.cpus, spec.search_resources.gpus)
+    if spec.retrain.architectures:
+        stages["retrain"] = (spec.retrain_resources.cpus, spec.retrain_resources.gpus)
+    return stages
+
+
+def without_gpus(spec: ExperimentSpec) -> ExperimentSpec:
+    no_gpu = lambda res: dataclasses.replace(res, gpus=0.0 if res.gpus is not None else None)
+    return dataclasses.replace(spec, resources=dataclasses.replace(spec.resources, gpus=0.0),
+                               search=dataclasses.replace(spec.search, resources=no_gpu(spec.search.resources)),
+                               retrain=dataclasses.replace(spec.retrain, resources=no_gpu(spec.retrain.resources)))
+
+
+def fit_to_cluster(spec: ExperimentSpec, smoke: bool, log: Log) -> ExperimentSpec:
+    """Refuse at once what Tune would wait for forever: GPUs on a cluster without any (--smoke drops them
+    instead, and says so), or more CPUs per trial than the whole cluster has."""
+    cluster = ray.cluster_resources()
+    cpus, gpus = cluster.get("CPU", 0.0), cluster.get("GPU", 0.0)
+    wanted = _stage_resources(spec)
+    if gpus <= 0 and any(g > 0 for _, g in wanted.values()):
+        asks = ", ".join(f"{g:g} GPU per {stage} trial" for stage, (_, g) in wanted.items() if g > 0)
+        if not smoke:
+            raise ExperimentError(
+                f"the spec asks for {asks}, but the Ray cluster has no GPU ({cpus:g} CPUs, 0 GPUs) and Tune would "
+                "wait for one forever. Run it on a cluster with GPUs (--address), run it on CPUs with "
+                "--set resources.gpus=0, or dry-run it with --smoke")
+        log(f"--smoke: the cluster has no GPU; dropping the spec's GPU requests ({asks}): trials run on CPUs")
+        spec = without_gpus(spec)
+    for stage, (c, _) in _stage_resources(spec).items():
+        if c > cpus:
+            raise ExperimentError(f"a {stage} trial asks for {c:g} CPUs but the Ray cluster has {cpus:g} in all; "
+                                  f"lower resources.cpus (--set resources.cpus={max(int(cpus), 1)})")
+    return spec
+
+
+# ---------------------------------------------------------------- data
+
+
+def prepare_data(spec: ExperimentSpec, data_root: Path, log: Log) -> None:
+    """Check that every dataset folder has the CycleGAN layout; build the offline demo dataset if it is missing."""
+    for dataset in spec.datasets:
+        folder = data_root / dataset
+        if dataset == DEMO_NAME and not folder.exists():
+            log(f"building the demo dataset {folder} (offline, once)")
+            build_demo(data_root, image_size=max(DEMO_IMAGE_SIZE, spec.image_size))
+        empty = [s for s in SPLIT_FOLDERS if not (folder / s).is_dir() or not list_images(folder / s)]
+        if empty:
+            raise DataError(f"dataset {dataset}: {folder} lacks images in {', '.join(empty)} (the CycleGAN layout is "
+                            f"trainA/trainB/testA/testB); {describe_root(folder)}\nget it with `nasplatform data "
+                            f"download {dataset} --root {data_root}` or point --data-root at the folder holding it")
+
+
+# ---------------------------------------------------------------- stages
+
+
+def ensure_plans(exp: Storage, stage: str, make: Callable[[], list[TrialPlan]]) -> list[TrialPlan]:
+    """The stage's saved plan, or a new one, saved before any of its trials starts."""
+    plans = read_plans(exp, stage)
+    if plans is None:
+        plans = make()
+        write_plans(exp, stage, plans)
+    return plans
+
+
+def stage_tuner(exp: Storage, stage: str, plans: list[TrialPlan], spec: ExperimentSpec, verbose: int, log: Log):
+    """A new Tune experiment EXP/<stage> over the plans, or the existing one restored (errored and
+    interrupted trials continue from their last checkpoints; finished ones are kept)."""
+    path = exp.child(stage).uri
+    trainable = tune.with_resources(TRAINABLES[stage], {"cpu": plans[0].cpus, "gpu": plans[0].gpus})
+    if tune.Tuner.can_restore(path):
+        log(f"{stage}: continuing the Tune experiment in {path}")
+        return tune.Tuner.restore(path, trainable, resume_errored=True)
+    return tune.Tuner(
+        trainable,
+        param_space={"plan": tune.grid_search([p.to_dict() for p in plans])},
+        tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=trial_dirname,
+                                    trial_name_creator=trial_name),
+        run_config=tune.RunConfig(name=stage, storage_path=exp.uri, verbose=verbose,
+                                  failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT)))
+
+
+def run_stage(exp: Storage, stage: str, plans: list[TrialPlan], spec: ExperimentSpec, verbose: int,
+              log: Log) -> list[TrialRecord]:
+    """Run (or continue) one stage; a stage whose trials all finished is not started again."""
+    if not plans:
+        log(f"{stage}: no trials to run")
+        return []
+    records = read_stage(exp, stage)
+    if all(r.tune_status == "TERMINATED" for r in records):
+        log(f"{stage}: all {len(records)} trial(s) finished earlier; nothing to run")
+        return records
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", STATE_SAVE_PERIOD_S)
+    # frequent state saves are the point (see STATE_SAVE_PERIOD_S), so Tune's warning about them is noise
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    log(f"{stage}: {len(plans)} trial(s) in {exp.child(stage).uri}")
+    stage_tuner(exp, stage, plans, spec, verbose, log).fit()
+    return read_stage(exp, stage)
+
+
+def search_outcome(record: TrialRecord) -> SearchOutcome:
+    """A finished search's genotypes, as reported in its last result."""
+    genotypes = {n: json.loads(record.last_result[f"genotype_{n}"]) for n in ("g_a", "g_b", "d_a", "d_b")}
+    plan = record.plan
+    return SearchOutcome(plan.key, record.trial_id, plan.dataset, plan.scheme, plan.seed, genotypes)
+
+
+def continue_experiment(exp: Storage, record: ExperimentRecord, verbose: int, log: Log) -> ExperimentOutcome:
+    """Run every stage that is not finished, then write results.parquet (and the report, when possible)."""
+    spec, data_root, in_trial = record.spec, Path(record.data_root), exp.is_local
+    outcome = ExperimentOutcome(exp)
+    searches: list[SearchOutcome] = []
+    if spec.search.schemes:
+        plans = ensure_plans(exp, "search", lambda: search_plans(spec, data_root, in_trial))
+        records = outcome.stages["search"] = run_stage(exp, "search", plans, spec, verbose, log)
+        unfinished = [r for r in records if r.status not in ("ok", "diverged")]
+        if unfinished and spec.retrain.architectures:
+            outcome.stopped = (f"{len(unfinished)} search trial(s) did not finish, so the retrain stage (planned from "
+                               f"all searches) has not started; continue with `nasplatform resume {exp.uri}`")
+        searches = [search_outcome(r) for r in records if r.status == "ok"]
+        for r in records:
+            if r.status == "diverged":
+                log(f"search {r.plan.key} diverged ({r.last_result.get('message')}); its genotypes are not retrained")
+    if spec.retrain.architectures and not outcome.stopped:
+        if read_plans(exp, "retrain") is None:
+            log("retrain: size matching and planning from the searches' genotypes")
+        plans = ensure_plans(exp, "retrain", lambda: retrain_plans(spec, data_root, searches, in_trial))
+        outcome.stages["retrain"] = run_stage(exp, "retrain", plans, spec, verbose, log)
+    write_results(exp, outcome, log)
+    return outcome
+
+
+def write_results(exp: Storage, outcome: ExperimentOutcome, log: Log) -> None:
+    """EXP/results.parquet, and EXP/report/ when the analysis package is importable and the storage is local."""
+    exp.write_bytes(table_bytes(collect_table(exp)), RESULTS_FILE)
+    outcome.results = exp.child(RESULTS_FILE).uri
+    if not exp.is_local:
+        return
+    try:
+        from analysis.report import build_report
+    except ImportError:
+        return
+    try:
+        report = build_report(exp.local_path(RESULTS_FILE), exp.local_path(REPORT_DIR), exp.local_path())
+        outcome.report = str(report.index)
+    except Exception as exc:  # the report is an extra: a figure that cannot be drawn must not fail a finished run
+        log(f"the report was not written ({type(exc).__name__}: {exc}); try `nasplatform report {outcome.results}`")
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def run_experiment(spec: ExperimentSpec, options: RunOptions, log: Log = print) -> ExperimentOutcome:
+    """Start the experiment `spec` under options.storage, or continue it if that folder holds it already."""
+    data_root = Path(options.data_root or spec.data_root).expanduser().resolve()
+    exp = open_storage(options.storage).child(spec.name)
+    with ray_connection(options.address):
+        record = ExperimentRecord(fit_to_cluster(spec, options.smoke, log), str(data_root))
+        if exp.exists(EXPERIMENT_FILE):
+            differ = read_record(exp).differences(record)
+            if differ:
+                raise ExperimentError(f"{exp.uri} holds experiment {spec.name} with other settings ({', '.join(differ)} "
+                                      "differ); continue it with `nasplatform resume`, or start another with --name")
+            log(f"continuing experiment {exp.uri}")
+        prepare_data(record.spec, data_root, log)
+        write_record(exp, record)
+        return continue_experiment(exp, record, options.verbose, log)
+
+
+def resume_experiment(exp_uri: str, address: Optional[str] = None, verbose: int = 1, log: Log = print) -> ExperimentOutcome:
+    """Continue the experiment in `exp_uri` from its saved spec and plans alone."""
+    exp = open_storage(exp_uri)
+    record = read_record(exp)
+    with ray_connection(address):
+        fit_to_cluster(record.spec, smoke=False, log=log)
+        prepare_data(record.spec, Path(record.data_root), log)
+        return continue_experiment(exp, record, verbose, log)

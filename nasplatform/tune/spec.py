@@ -1,0 +1,375 @@
+"""Experiment specs (YAML): datasets, stages and their settings, validated on load with errors naming the dotted key."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+import yaml
+
+from nasplatform.engine.config import ConfigError, RetrainConfig, Scheme, SearchConfig, from_dict, to_dict
+
+#: Architecture labels: C<H>, N<H>, C'<H> (size-matched, DESIGN.md §5) and cyclegan@<H>, searched@<H> (fixed H).
+LABEL_PATTERN = re.compile(r"^(?:(C'|C|N)(\d+)|(cyclegan|searched)@(\d+))$")
+#: Names that become folder names (experiments, datasets).
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+#: What `--smoke` shrinks every spec to: the smallest run that still passes through every stage.
+SMOKE_IMAGE_SIZE = 32
+SMOKE_MAX_IMAGES = 8
+SMOKE_NDF = 8
+SMOKE_SEARCH_HIDDEN_DIM = 4
+SMOKE_N_CELLS = 3
+
+#: Engine keys a stage's `settings` may not set, because the spec sets them (value: the spec key that does).
+SEARCH_OWNED = {"scheme": "search.schemes", "seed": "search.seeds", "epochs": "search.epochs",
+                "hidden_dim": "search.hidden_dim", "n_cells": "search.n_cells", "data.root": "data_root",
+                "data.crop_size": "image_size"}
+RETRAIN_OWNED = {"genotypes": "retrain.architectures", "hidden_dim": "retrain.architectures",
+                 "hidden_dim_b": "retrain.architectures", "seed": "retrain.repeats", "n_epochs": "retrain.n_epochs",
+                 "n_epochs_decay": "retrain.n_epochs_decay", "data.root": "data_root", "data.crop_size": "image_size"}
+
+
+def load_size_for(image_size: int) -> int:
+    """CycleGAN's load 286 -> crop 256 ratio at any crop size (36 for 32)."""
+    return int(round(image_size * 286 / 256))
+
+
+@dataclass(frozen=True)
+class ArchitectureLabel:
+    """One retrained architecture of a spec.
+
+    family "C": the cyclegan genotype at H for both generators (C64 = official CycleGAN). "N": the searched
+    genotype with one H for both generators, chosen so size(G_A)+size(G_B) is closest to that of C<H>.
+    "C'": the cyclegan genotype with one H per generator, each matched to the N<H> generator of its direction.
+    "cyclegan" / "searched": that genotype at exactly H (the Fig. 4 sweep). hidden_dim is the H of the label.
+    """
+
+    family: str
+    hidden_dim: int
+
+    @classmethod
+    def parse(cls, text: Any, key: str = "") -> ArchitectureLabel:
+        match = LABEL_PATTERN.match(text) if isinstance(text, str) else None
+        if not match or int(match.group(2) or match.group(4)) < 1:
+            raise ConfigError(key, f"not an architecture label: {text!r} "
+                              "(expected C<H>, N<H>, C'<H>, cyclegan@<H> or searched@<H> with H >= 1, e.g. C32, C'64)")
+        if match.group(1):
+            return cls(match.group(1), int(match.group(2)))
+        return cls(match.group(3), int(match.group(4)))
+
+    @property
+    def text(self) -> str:
+        return f"{self.family}@{self.hidden_dim}" if self.family in ("cyclegan", "searched") else f"{self.family}{self.hidden_dim}"
+
+    @property
+    def needs_search(self) -> bool:
+        return self.family in ("N", "C'", "searched")
+
+    @property
+    def result_label(self) -> str:
+        """The `architecture` column of the results table: `cyclegan`/`searched` for fixed-H labels."""
+        return self.family if self.family in ("cyclegan", "searched") else self.text
+
+
+def _check(condition: bool, key: str, reason: str) -> None:
+    if not condition:
+        raise ConfigError(key, reason)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Ray resources of one trial: CPUs and GPUs (fractional GPUs share one device). None = inherit."""
+
+    cpus: Optional[float] = None
+    gpus: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        _check(self.cpus is None or self.cpus > 0, "cpus", f"must be > 0, got {self.cpus}")
+        _check(self.gpus is None or self.gpus >= 0, "gpus", f"must be >= 0, got {self.gpus}")
+
+    def over(self, base: Resources) -> Resources:
+        """These resources, with keys left out taken from `base` (and 1 CPU, 0 GPUs when both leave them out)."""
+        pick = lambda mine, theirs, default: mine if mine is not None else theirs if theirs is not None else default
+        return Resources(pick(self.cpus, base.cpus, 1.0), pick(self.gpus, base.gpus, 0.0))
+
+
+EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def yaml_number(value: Any) -> Any:
+    """PyYAML (YAML 1.1) reads `1e-4` (no dot) as a string: such strings become floats."""
+    return float(value) if isinstance(value, str) and EXPONENT_NUMBER.fullmatch(value) else value
+
+
+def flatten_settings(settings: Any, key: str) -> dict[str, Any]:
+    """A stage's `settings` as {dotted engine key: value}; nested mappings are flattened."""
+    if settings is None:
+        return {}
+    _check(isinstance(settings, Mapping), key, "expected a mapping of engine config keys to values, e.g. {optim.lr: 1e-4}")
+    flat: dict[str, Any] = {}
+    for name, value in settings.items():
+        _check(isinstance(name, str) and bool(name), key, f"keys must be non-empty strings, got {name!r}")
+        if isinstance(value, Mapping):
+            flat.update({f"{name}.{k}": v for k, v in flatten_settings(value, f"{key}.{name}").items()})
+        else:
+            flat[name] = yaml_number(value)
+    return flat
+
+
+@dataclass(frozen=True)
+class SearchStage:
+    """The search stage: one trial per dataset x scheme x seed (none when `schemes` is empty).
+
+    hidden_dim = H and n_cells = N of the supernets; settings: any other SearchConfig keys (dotted);
+    fail_at_epoch: test aid, every trial raises once right after that epoch's checkpoint.
+    """
+
+    schemes: tuple[Scheme, ...] = ()
+    seeds: tuple[int, ...] = (0,)
+    epochs: int = 400
+    hidden_dim: int = 16
+    n_cells: int = 11
+    resources: Resources = field(default_factory=Resources)
+    settings: Any = None
+    fail_at_epoch: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", flatten_settings(self.settings, "settings"))
+        _check(len(set(self.schemes)) == len(self.schemes), "schemes", f"lists a scheme twice: {list(self.schemes)}")
+        _check(len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds) and min(self.seeds) >= 0,
+               "seeds", f"must be distinct integers >= 0, at least one, got {list(self.seeds)}")
+        for name, low in (("epochs", 1), ("hidden_dim", 1), ("n_cells", 3)):
+            _check(getattr(self, name) >= low, name, f"must be >= {low}, got {getattr(self, name)}")
+        _check(self.fail_at_epoch is None or self.fail_at_epoch >= 1, "fail_at_epoch", "must be >= 1 or null")
+        for key in self.settings:
+            _check(key not in SEARCH_OWNED, f"settings.{key}", f"is set by the spec key {SEARCH_OWNED.get(key)}; remove it here")
+
+
+@dataclass(frozen=True)
+class RetrainStage:
+    """The retrain+evaluate stage: one trial per dataset x architecture (x search trial, for searched ones) x repeat.
+
+    Repeat r trains with seed r. n_epochs at constant lr, then n_epochs_decay of linear decay.
+    """
+
+    architectures: tuple[str, ...] = ()
+    repeats: int = 3
+    n_epochs: int = 100
+    n_epochs_decay: int = 100
+    resources: Resources = field(default_factory=Resources)
+    settings: Any = None
+    fail_at_epoch: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", flatten_settings(self.settings, "settings"))
+        labels = [ArchitectureLabel.parse(a, f"architectures[{i}]").text for i, a in enumerate(self.architectures)]
+        _check(len(set(labels)) == len(labels), "architectures", f"lists a label twice: {labels}")
+        object.__setattr__(self, "architectures", tuple(labels))
+        _check(self.repeats >= 1, "repeats", f"must be >= 1, got {self.repeats}")
+        _check(self.n_epochs >= 0 and self.n_epochs_decay >= 0 and self.n_epochs + self.n_epochs_decay >= 1,
+               "n_epochs", "n_epochs and n_epochs_decay must be >= 0 with a sum >= 1")
+        _check(self.fail_at_epoch is None or self.fail_at_epoch >= 1, "fail_at_epoch", "must be >= 1 or null")
+        for key in self.settings:
+            _check(key not in RETRAIN_OWNED, f"settings.{key}", f"is set by the spec key {RETRAIN_OWNED.get(key)}; remove it here")
+
+    @property
+    def labels(self) -> list[ArchitectureLabel]:
+        return [ArchitectureLabel.parse(a) for a in self.architectures]
+
+    @property
+    def epochs(self) -> int:
+        return self.n_epochs + self.n_epochs_decay
+
+
+@dataclass(frozen=True)
+class EvaluateStage:
+    """Scoring after retraining (FID/KID both directions, paired error, size): cache_dir holds the real-image
+    statistics (None = the engine's default, ~/.cache/nasplatform or $NASPLATFORM_CACHE)."""
+
+    enabled: bool = True
+    cache_dir: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """One experiment: datasets under data_root, trained at image_size, through the search and retrain stages.
+
+    `figure` tags the results (fig3..fig6, quickstart) for the analysis. `resources` are per trial and can be
+    overridden per stage. max_failures: retries of a failed trial, each from its last checkpoint.
+    """
+
+    name: str = ""
+    figure: str = ""
+    datasets: tuple[str, ...] = ()
+    data_root: str = "data"
+    image_size: int = 256
+    resources: Resources = field(default_factory=Resources)
+    search: SearchStage = field(default_factory=SearchStage)
+    retrain: RetrainStage = field(default_factory=RetrainStage)
+    evaluate: EvaluateStage = field(default_factory=EvaluateStage)
+    max_failures: int = 2
+
+    def __post_init__(self) -> None:
+        _check(bool(SAFE_NAME.match(self.name)), "name", f"must be a folder-safe name (letters, digits, . _ -), got {self.name!r}")
+        _check(bool(self.figure), "figure", "must name the figure the results belong to (fig3, fig4, fig5, fig6, quickstart)")
+        _check(len(self.datasets) >= 1, "datasets", "must list at least one dataset")
+        for i, name in enumerate(self.datasets):
+            _check(bool(SAFE_NAME.match(name)), f"datasets[{i}]", f"not a dataset folder name: {name!r}")
+        _check(len(set(self.datasets)) == len(self.datasets), "datasets", f"lists a dataset twice: {list(self.datasets)}")
+        _check(self.image_size >= 8 and self.image_size % 8 == 0, "image_size", f"must be a multiple of 8, got {self.image_size}")
+        _check(self.max_failures >= 0, "max_failures", f"must be >= 0, got {self.max_failures}")
+        _check(bool(self.search.schemes) or bool(self.retrain.architectures), "retrain.architectures",
+               "the spec runs nothing: list search.schemes and/or retrain.architectures")
+        needing = [lab.text for lab in self.retrain.labels if lab.needs_search]
+        _check(not needing or bool(self.search.schemes), "search.schemes",
+               f"architectures {needing} are derived from a search: list at least one scheme")
+        check_settings(self)
+
+    @property
+    def search_resources(self) -> Resources:
+        return self.search.resources.over(self.resources)
+
+    @property
+    def retrain_resources(self) -> Resources:
+        return self.retrain.resources.over(self.resources)
+
+
+# ---------------------------------------------------------------- engine configs of the trials
+
+
+def _set_dotted(data: dict, key: str, value: Any, where: str) -> None:
+    parts = key.split(".")
+    for depth, part in enumerate(parts[:-1]):
+        data = data.setdefault(part, {})
+        _check(isinstance(data, dict), where, f"{'.'.join(parts[: depth + 1])} is a value, not a section")
+    data[parts[-1]] = value
+
+
+def _engine_config(cls: type, base: dict, settings: dict, where: str):
+    data = base
+    for key, value in settings.items():
+        _set_dotted(data, key, value, f"{where}.{key}")
+    try:
+        return from_dict(cls, data)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.{exc.key}", exc.reason) from None
+
+
+def _data_section(spec: ExperimentSpec, dataset_dir: str) -> dict:
+    return {"root": dataset_dir, "crop_size": spec.image_size, "load_size": load_size_for(spec.image_size)}
+
+
+def search_config(spec: ExperimentSpec, dataset_dir: str, scheme: str, seed: int) -> SearchConfig:
+    """The SearchConfig of one search trial: the spec's fields, then `search.settings`."""
+    s = spec.search
+    base = {"data": _data_section(spec, dataset_dir), "scheme": scheme, "seed": seed, "epochs": s.epochs,
+            "hidden_dim": s.hidden_dim, "n_cells": s.n_cells, "device": "cuda" if spec.search_resources.gpus else "cpu"}
+    return _engine_config(SearchConfig, base, s.settings, "search.settings")
+
+
+def retrain_config(spec: ExperimentSpec, dataset_dir: str, seed: int, hidden_dims: tuple[int, int],
+                   genotypes: str = "cyclegan") -> RetrainConfig:
+    """The RetrainConfig of one retrain trial (H_A, H_B = hidden_dims): the spec's fields, then `retrain.settings`."""
+    r = spec.retrain
+    base = {"data": _data_section(spec, dataset_dir), "genotypes": genotypes, "seed": seed,
+            "hidden_dim": hidden_dims[0], "hidden_dim_b": hidden_dims[1], "n_epochs": r.n_epochs,
+            "n_epochs_decay": r.n_epochs_decay, "device": "cuda" if spec.retrain_resources.gpus else "cpu"}
+    return _engine_config(RetrainConfig, base, r.settings, "retrain.settings")
+
+
+def check_settings(spec: ExperimentSpec) -> None:
+    """Build one engine config per stage so a bad settings key fails at load time, not in a trial."""
+    search_config(spec, "", (spec.search.schemes or ("OF",))[0], spec.search.seeds[0])
+    retrain_config(spec, "", 0, (1, 1))
+
+
+# ---------------------------------------------------------------- loading, overrides, smoke
+
+
+def apply_spec_overrides(data: dict, overrides: Iterable[str]) -> dict:
+    """`key=value` items set into the raw spec mapping; below a `settings` key the rest is one engine key
+    (`retrain.settings.optim.lr=1e-4` sets `optim.lr` in retrain.settings). Values are read as YAML."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        parts = key.strip().split(".")
+        _check(bool(sep) and all(parts), item, "an override must look like key=value, e.g. search.epochs=2")
+        try:
+            value = yaml_number(yaml.safe_load(raw.strip()))
+        except yaml.YAMLError:
+            value = raw.strip()
+        target = data
+        for depth, part in enumerate(parts):
+            if part == "settings" and depth < len(parts) - 1:
+                settings = target.get("settings") or {}
+                _check(isinstance(settings, dict), ".".join(parts[: depth + 1]), "is not a mapping")
+                settings[".".join(parts[depth + 1:])] = value
+                target["settings"] = settings
+                break
+            if depth == len(parts) - 1:
+                target[part] = value
+                break
+            if target.get(part) is None:  # an empty YAML section ("search:") reads as None
+                target[part] = {}
+            target = target[part]
+            _check(isinstance(target, dict), ".".join(parts[: depth + 1]), "is a value, not a section")
+    return data
+
+
+def spec_from_dict(data: Any, source: str = "", overrides: Iterable[str] = ()) -> ExperimentSpec:
+    """An ExperimentSpec from a mapping (a YAML file or a saved spec.json); errors name `source` and the key."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("", f"an experiment spec is a mapping of keys (name, figure, datasets, ...), got {data!r}", source)
+    data = apply_spec_overrides(copy.deepcopy(dict(data)), overrides)
+    try:
+        return from_dict(ExperimentSpec, data)
+    except ConfigError as exc:
+        raise ConfigError(exc.key, exc.reason, source or None) from None
+
+
+def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentSpec:
+    """The spec in the YAML file at `path`, with `--set` overrides applied."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError("", f"cannot read the experiment spec ({exc.strerror})", str(path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("", f"not valid YAML ({exc})", str(path)) from None
+    return spec_from_dict(data, str(path), overrides)
+
+
+def spec_to_dict(spec: ExperimentSpec) -> dict:
+    return to_dict(spec)
+
+
+def smoke_hidden_dim(hidden_dim: int) -> int:
+    """A label's H under --smoke: 16x smaller (C64 -> C4), at least 2."""
+    return max(2, hidden_dim // 16)
+
+
+def _smoke_labels(labels: list[ArchitectureLabel]) -> tuple[str, ...]:
+    texts = [dataclasses.replace(lab, hidden_dim=smoke_hidden_dim(lab.hidden_dim)).text for lab in labels]
+    return tuple(dict.fromkeys(texts))
+
+
+def smoke_spec(spec: ExperimentSpec) -> ExperimentSpec:
+    """The smallest meaningful run of `spec`: first dataset and seed, every scheme and label (at small H),
+    1 epoch, 1 repeat, 32 px, at most 8 images per domain, 1 CPU per trial. GPU requests are kept here;
+    the runner drops them when the cluster has none."""
+    shrink = {"data.max_images": SMOKE_MAX_IMAGES, "ndf": SMOKE_NDF, "max_iters_per_epoch": SMOKE_MAX_IMAGES}
+    drop = {"swap_epoch", "data.load_size", "val_every"}
+    small = lambda settings: {**{k: v for k, v in settings.items() if k not in drop}, **shrink}
+    one_cpu = lambda res: dataclasses.replace(res, cpus=1.0 if res.cpus is not None else None)
+    search = dataclasses.replace(
+        spec.search, seeds=spec.search.seeds[:1], epochs=1, hidden_dim=min(SMOKE_SEARCH_HIDDEN_DIM, spec.search.hidden_dim),
+        n_cells=SMOKE_N_CELLS, settings=small(spec.search.settings), resources=one_cpu(spec.search.resources))
+    retrain = dataclasses.replace(
+        spec.retrain, architectures=_smoke_labels(spec.retrain.labels), repeats=1, n_epochs=1, n_epochs_decay=0,
+        settings=small(spec.retrain.settings), resources=one_cpu(spec.retrain.resources))
+    return dataclasses.replace(spec, name=f"{spec.name}-smoke", datasets=spec.datasets[:1], image_size=SMOKE_IMAGE_SIZE,
+                               resources=dataclasses.replace(spec.resources, cpus=1.0), search=search, retrain=retrain)

@@ -1,0 +1,95 @@
+"""Experiment folders on a local disk or in object storage (s3://, gs://), read and written through pyarrow file systems."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pyarrow.fs as pafs
+
+
+class StorageError(ValueError):
+    """A storage location that cannot be opened or lacks a file it should hold; the message names it."""
+
+
+@dataclass(frozen=True)
+class Storage:
+    """One folder (an experiment folder, usually) on a pyarrow file system.
+
+    uri: as the user gave it (absolute local path or s3://... / gs://...); root: the folder's path on `fs`.
+    """
+
+    fs: pafs.FileSystem
+    root: str
+    uri: str
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, pafs.LocalFileSystem)
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.root.rstrip("/"))
+
+    def path(self, *parts: str) -> str:
+        return posixpath.join(self.root, *parts)
+
+    def child(self, *parts: str) -> Storage:
+        return Storage(self.fs, self.path(*parts), posixpath.join(self.uri, *parts))
+
+    def local_path(self, *parts: str) -> Optional[Path]:
+        """The path on this machine, for local storage; None for object storage."""
+        return Path(self.path(*parts)) if self.is_local else None
+
+    def exists(self, *parts: str) -> bool:
+        return self.fs.get_file_info(self.path(*parts)).type != pafs.FileType.NotFound
+
+    def read_text(self, *parts: str) -> str:
+        path = self.path(*parts)
+        try:
+            with self.fs.open_input_stream(path) as stream:
+                return stream.read().decode("utf-8")
+        except (FileNotFoundError, OSError) as exc:
+            raise StorageError(f"{posixpath.join(self.uri, *parts)}: cannot read ({exc})") from None
+
+    def write_bytes(self, data: bytes, *parts: str) -> None:
+        """Write a whole file; on a local disk through a temporary file and a rename (never half a file)."""
+        path = self.path(*parts)
+        if self.is_local:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
+            return
+        self.fs.create_dir(posixpath.dirname(path), recursive=True)
+        with self.fs.open_output_stream(path) as stream:
+            stream.write(data)
+
+    def write_text(self, text: str, *parts: str) -> None:
+        self.write_bytes(text.encode("utf-8"), *parts)
+
+    def list_names(self, *parts: str) -> list[tuple[str, bool]]:
+        """(name, is_folder) of the entries of a folder, sorted by name; [] if it does not exist."""
+        if not self.exists(*parts):
+            return []
+        infos = self.fs.get_file_info(pafs.FileSelector(self.path(*parts), recursive=False))
+        return sorted((info.base_name, info.type == pafs.FileType.Directory) for info in infos)
+
+
+def open_storage(uri: str | Path) -> Storage:
+    """A Storage for a local folder (made absolute) or an s3:// / gs:// URI."""
+    text = str(uri)
+    if "://" not in text:
+        path = Path(text).expanduser().resolve()
+        return Storage(pafs.LocalFileSystem(), path.as_posix(), path.as_posix())
+    try:
+        fs, path = pafs.FileSystem.from_uri(text)
+    except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise StorageError(f"{text}: not a storage location pyarrow can open ({exc})") from None
+    return Storage(fs, path.rstrip("/"), text.rstrip("/"))

@@ -1,0 +1,152 @@
+"""Experiment specs, --smoke shrinking, size matching and stage plans (no Ray needed)."""
+
+from pathlib import Path
+
+import pytest
+
+from nasplatform.engine.config import ConfigError
+from nasplatform.space import GeneratorGenotype, named_genotype
+from nasplatform.tune.plan import (
+    SearchOutcome, label_dims, match_hidden_dim, param_polynomial, real_params, retrain_plans, search_plans,
+)
+from nasplatform.tune.spec import ArchitectureLabel, load_spec, smoke_spec, spec_from_dict
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+PAPER = {"fig3_schemes": 3, "fig4_hidden_dims": 3, "fig5_size_matched": 3, "fig6_asymmetry": 5}
+
+#: A searched-looking pair: heavy 7x7 convs in G_A, light ops in G_B (asymmetric), 5 cells each.
+G_A = GeneratorGenotype(("conv7x7", "conv5x5"), (("conv7x7", "dil_conv5x5"),) * 3, ("bilinear", "nearest"))
+G_B = GeneratorGenotype(("max_pool", "conv3x3"), (("conv3x3", "dil_conv3x3"),) * 3, ("trans_conv3x3", "nearest"))
+
+
+def minimal(**changes) -> dict:
+    data = {"name": "t", "figure": "quickstart", "datasets": ["tiny"], "image_size": 32,
+            "search": {"schemes": ["OF"], "epochs": 2, "hidden_dim": 4, "n_cells": 3},
+            "retrain": {"architectures": ["C4", "N4"], "repeats": 2, "n_epochs": 1, "n_epochs_decay": 1}}
+    for key, value in changes.items():
+        section, _, leaf = key.partition("__")
+        if leaf:
+            data[section] = {**data[section], leaf: value}
+        else:
+            data[section] = value
+    return data
+
+
+@pytest.mark.parametrize("name", sorted(PAPER))
+def test_paper_specs_carry_the_paper_settings(name):
+    spec = load_spec(EXPERIMENTS / f"{name}.yaml")
+    assert spec.figure == name.split("_")[0]
+    assert spec.image_size == 256 and spec.search.epochs == 400
+    assert (spec.retrain.n_epochs, spec.retrain.n_epochs_decay) == (100, 100)
+    assert spec.retrain.repeats == PAPER[name]
+    assert spec.retrain_resources.gpus > 0 and spec.search_resources.gpus > 0
+
+
+def test_paper_grids_match_design_section_6():
+    fig3 = load_spec(EXPERIMENTS / "fig3_schemes.yaml")
+    assert set(fig3.search.schemes) == {"OF", "TF", "TH", "THS"}
+    assert set(fig3.datasets) == {"facades", "horse2zebra", "iphone2dslr_flower"}
+    assert set(load_spec(EXPERIMENTS / "fig5_size_matched.yaml").retrain.architectures) == {"C32", "C64", "N32", "N64"}
+    fig6 = load_spec(EXPERIMENTS / "fig6_asymmetry.yaml")
+    assert set(fig6.retrain.architectures) == {"C64", "C'64", "N64"}
+    assert set(fig6.datasets) == {"horse2zebra", "iphone2dslr_flower"}
+    fig4 = load_spec(EXPERIMENTS / "fig4_hidden_dims.yaml")
+    families = {ArchitectureLabel.parse(a).family for a in fig4.retrain.architectures}
+    assert families == {"cyclegan", "searched"} and len(fig4.datasets) == 6
+
+
+def test_quickstart_is_small_and_runs_c_and_n_with_two_seeds():
+    spec = load_spec(EXPERIMENTS / "quickstart.yaml")
+    assert spec.datasets == ("photo2winter",) and spec.image_size == 32 and spec.search.schemes == ("OF",)
+    assert {lab.family for lab in spec.retrain.labels} == {"C", "N"} and spec.retrain.repeats >= 2
+    assert spec.evaluate.enabled and spec.resources.gpus == 0
+
+
+@pytest.mark.parametrize("changes, key", [
+    ({"search__schemes": ["XF"]}, "search.schemes[0]"),
+    ({"retrain__architectures": ["C4", "D32"]}, "retrain.architectures[1]"),
+    ({"search__settings": {"optim.lrr": 1.0}}, "search.settings.optim.lrr"),
+    ({"retrain__settings": {"optim": {"lr": "fast"}}}, "retrain.settings.optim.lr"),
+    ({"search__settings": {"scheme": "TF"}}, "search.settings.scheme"),
+    ({"resources": {"cpus": 0}}, "resources.cpus"),
+    ({"search__schemes": []}, "search.schemes"),
+    ({"image_size": 30}, "image_size"),
+    ({"datasetz": ["x"]}, "datasetz"),
+    ({"retrain__architectures": ["C4", "C4"]}, "retrain.architectures"),
+])
+def test_bad_specs_name_the_dotted_key(changes, key):
+    with pytest.raises(ConfigError) as info:
+        spec_from_dict(minimal(**changes), "spec.yaml")
+    assert info.value.key == key and str(info.value).startswith("spec.yaml: ")
+
+
+def test_spec_file_errors_name_the_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: t\nfigure: f\ndatasets: [x]\nretrain: {architectures: [C4], repeats: 0}\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: retrain\.repeats: must be >= 1"):
+        load_spec(path)
+
+
+def test_overrides_reach_stage_settings_and_plain_keys():
+    spec = spec_from_dict(minimal(), "", ["retrain.settings.optim.lr=1e-4", "search.epochs=3", "datasets=[a, b]"])
+    assert spec.retrain.settings == {"optim.lr": 1e-4} and spec.search.epochs == 3 and spec.datasets == ("a", "b")
+    with pytest.raises(ConfigError, match="search.epoch"):
+        spec_from_dict(minimal(), "", ["search.epoch=3"])
+
+
+def test_smoke_shrinks_every_dimension():
+    spec = load_spec(EXPERIMENTS / "fig4_hidden_dims.yaml")
+    small = smoke_spec(spec)
+    assert small.name == f"{spec.name}-smoke" and small.image_size == 32 and small.datasets == spec.datasets[:1]
+    assert small.search.epochs == 1 and small.search.n_cells == 3 and len(small.search.seeds) == 1
+    assert (small.retrain.n_epochs, small.retrain.n_epochs_decay, small.retrain.repeats) == (1, 0, 1)
+    assert small.retrain.settings["data.max_images"] == 8 and small.search.settings["data.max_images"] == 8
+    assert max(lab.hidden_dim for lab in small.retrain.labels) <= 8
+    assert {lab.family for lab in small.retrain.labels} == {lab.family for lab in spec.retrain.labels}
+    assert small.search.schemes == spec.search.schemes
+
+
+def test_parameter_polynomial_is_exact():
+    cyclegan = param_polynomial(named_genotype("cyclegan"))
+    # DESIGN.md §7: the official ResNet-9 generator at ngf 16, 32, 64
+    assert (cyclegan(16), cyclegan(32), cyclegan(64)) == (715_651, 2_850_563, 11_378_179)
+    for h in (5, 13, 24):
+        assert param_polynomial(G_A)(h) == real_params(G_A, h)
+
+
+def test_match_hidden_dim_is_the_best_integer():
+    target = 2 * param_polynomial(named_genotype("cyclegan"))(32)
+    best = match_hidden_dim([G_A, G_B], target)
+    brute = min(range(1, 200), key=lambda h: (abs(param_polynomial(G_A)(h) + param_polynomial(G_B)(h) - target), h))
+    assert best == brute
+
+
+def test_label_dims_size_match_n_and_c_prime():
+    cyclegan = named_genotype("cyclegan")
+    n = label_dims(ArchitectureLabel.parse("N64"), G_A, G_B)
+    assert n.hidden_dim_a == n.hidden_dim_b
+    total = real_params(G_A, n.hidden_dim_a) + real_params(G_B, n.hidden_dim_b)
+    c64 = 2 * real_params(cyclegan, 64)
+    for h in (n.hidden_dim_a - 1, n.hidden_dim_a + 1):  # no neighbour is closer
+        assert abs(total - c64) <= abs(real_params(G_A, h) + real_params(G_B, h) - c64)
+    c_prime = label_dims(ArchitectureLabel.parse("C'64"), G_A, G_B)
+    assert c_prime.hidden_dim_a > c_prime.hidden_dim_b  # G_A is the heavy generator, so its CycleGAN twin is wider
+    for h, g in ((c_prime.hidden_dim_a, G_A), (c_prime.hidden_dim_b, G_B)):
+        gap = abs(real_params(cyclegan, h) - real_params(g, n.hidden_dim_a))
+        assert gap <= min(abs(real_params(cyclegan, k) - real_params(g, n.hidden_dim_a)) for k in (h - 1, h + 1))
+
+
+def test_plans_one_search_per_scheme_seed_and_retrains_per_label(tmp_path):
+    spec = spec_from_dict(minimal(search__seeds=[0, 1], retrain__architectures=["C4", "N4", "C'4"]))
+    searches = search_plans(spec, tmp_path, True)
+    assert [p.key for p in searches] == ["tiny/OF/s0", "tiny/OF/s1"]
+    found = [SearchOutcome(p.key, f"id{i}", "tiny", "OF", p.seed, {"g_a": G_A.to_dict(), "g_b": G_B.to_dict()})
+             for i, p in enumerate(searches)]
+    plans = retrain_plans(spec, tmp_path, found, True)
+    # C4: one per repeat; N4 and C'4: one per search and repeat
+    assert len(plans) == 2 + 2 * 2 + 2 * 2 and len({p.key for p in plans}) == len(plans)
+    c4 = [p for p in plans if p.label == "C4"]
+    assert all(p.scheme is None and p.genotypes is None and p.engine["genotypes"] == "cyclegan" for p in c4)
+    n4 = [p for p in plans if p.label == "N4"]
+    assert {p.search_trial_id for p in n4} == {"id0", "id1"} and all(p.scheme == "OF" for p in n4)
+    assert [p.seed for p in c4] == [0, 1] and all(p.engine["data"]["root"] == str(tmp_path / "tiny") for p in plans)
