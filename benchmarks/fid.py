@@ -9,6 +9,7 @@ compute_fid batch size (32), and clean-fid's scipy-sqrtm Fréchet distance.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 import warnings
@@ -138,6 +139,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="few images and 256-d Fréchet, for a smoke run")
     args = parser.parse_args(argv)
     n_images, repeats, dim = (8, 1, 256) if args.quick else (32, 2, 2048)
+    load_before = os.getloadavg()[0]  # other jobs on these 2 cores slow every figure; readers should know
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         reference = write_images(tmp / "reference", n_images, 256, seed=0)
@@ -147,6 +149,7 @@ def main(argv=None) -> dict:
         cache = bench_cache(generated, reference, tmp / "cache")
     figures = {
         "setting": {"image_size": 256, "images": n_images, "repeats": repeats, "quick": args.quick},
+        "load_average_1min": {"start": load_before, "end": os.getloadavg()[0]},
         "inception": inception,
         "frechet": frechet,
         "reference_cache": cache,

@@ -13,7 +13,7 @@ from benchmarks.__main__ import BEGIN, END, discover, last_json_line, refresh_pe
 from benchmarks.iteration import SavedTensorPeak
 from benchmarks.projection import EXPERIMENTS, discrete_time, iterations_per_epoch, spec_hours
 from benchmarks.quickstart import stage_seconds
-from benchmarks.scaling import growth, local_exponents, loglog_exponent
+from benchmarks.scaling import affine, growth, local_exponents, loglog_exponent
 from nasplatform.tune.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +111,9 @@ def test_growth_exponents_and_superlinear_flag():
     assert growth("n_cells", ns, {n: {"t": 2.0 + n} for n in ns}, "t")["superlinear"] is False
     assert growth("n_cells", ns, {n: {"t": n**2} for n in ns}, "t")["superlinear"] is True
     assert growth("image_size", [64, 128, 256], {s: {"t": s**2} for s in (64, 128, 256)}, "t")["superlinear"] is False
+    fit = affine(ns, [2.0 + 0.5 * n for n in ns])
+    assert fit["slope"] == pytest.approx(0.5) and fit["fixed"] == pytest.approx(2.0)
+    assert fit["local_slopes"] == pytest.approx([0.5, 0.5, 0.5])
 
 
 def test_projection_cost_model():
