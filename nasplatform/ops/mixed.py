@@ -119,7 +119,7 @@ class MixedOp(nn.Module):
         pad_right = (size // s - 1) * s + plan["last_tap"] - (size - 1)
         if s == 1 and plan["padding_mode"] == "constant" and pad_right == plan["pad_left"]:
             # zero padding inside the convolution: no padded copy of x, and the input gradient covers x alone, not
-            # the padded frame StrideOneConv would compute (-13% fwd+bwd of a discriminator supernet, see
+            # the padded frame StrideOneConv would compute (-11% fwd+bwd of a discriminator supernet, see
             # PERFORMANCE.md); at stride 2 oneDNN's padded kernels were slower than padding first, so those stay
             return F.conv2d(x, kernel, bias, padding=plan["pad_left"])
         pads = (plan["pad_left"], pad_right, plan["pad_left"], pad_right)
