@@ -6,11 +6,7 @@ import argparse
 
 from nasplatform.cli import CliError
 from nasplatform.engine.config import ConfigError, apply_overrides, from_dict, load_yaml
-
-
-def load_size_for(image_size: int) -> int:
-    """CycleGAN's load 286 -> crop 256 ratio at any crop size (72 for 64, 36 for 32)."""
-    return int(round(image_size * 286 / 256))
+from nasplatform.engine.data.config import load_size_for
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ import random
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 import torch
@@ -62,12 +62,20 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     if not isinstance(state, dict):
         raise TypeError(f"checkpoint state for {path} must be a dict, got {type(state).__name__}")
     _check_loadable(state, "state")
+    atomic_write(path, lambda f: torch.save(state, f))
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call `write(file)` on a temp file beside `path`, fsync it, then os.replace it into place.
+
+    Readers never see half a file; a failure leaves the previous file at `path` as it was and no temp file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping, Optional
 import yaml
 
 from nasplatform.engine.config import ConfigError, RetrainConfig, Scheme, SearchConfig, from_dict, to_dict
+from nasplatform.engine.data.config import load_size_for
 
 #: Architecture labels: C<H>, N<H>, C'<H> (size-matched, DESIGN.md §5) and cyclegan@<H>, searched@<H> (fixed H).
 LABEL_PATTERN = re.compile(r"^(?:(C'|C|N)(\d+)|(cyclegan|searched)@(\d+))$")
@@ -32,11 +33,6 @@ SEARCH_OWNED = {"scheme": "search.schemes", "seed": "search.seeds", "epochs": "s
 RETRAIN_OWNED = {"genotypes": "retrain.architectures", "hidden_dim": "retrain.architectures",
                  "hidden_dim_b": "retrain.architectures", "seed": "retrain.repeats", "n_epochs": "retrain.n_epochs",
                  "n_epochs_decay": "retrain.n_epochs_decay", "data.root": "data_root", "data.crop_size": "image_size"}
-
-
-def load_size_for(image_size: int) -> int:
-    """CycleGAN's load 286 -> crop 256 ratio at any crop size (36 for 32)."""
-    return int(round(image_size * 286 / 256))
 
 
 @dataclass(frozen=True)

@@ -40,3 +40,8 @@ class DataConfig:
             raise ValueError(f"crop_size ({self.crop_size}) must not exceed load_size ({self.load_size})")
         if self.max_images is not None and self.max_images < 1:
             raise ValueError(f"max_images: expected a positive count or null, got {self.max_images}")
+
+
+def load_size_for(crop_size: int) -> int:
+    """CycleGAN's load 286 -> crop 256 ratio at any crop size (72 for 64, 36 for 32)."""
+    return int(round(crop_size * 286 / 256))
