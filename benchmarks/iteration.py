@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import collections
 import dataclasses
+import functools
 import os
 import statistics
 import sys
@@ -72,27 +73,18 @@ def random_batch(setting: Setting, seed: int) -> dict[str, torch.Tensor]:
     return {k: to_memory_format(v.to(setting.device), setting.accel) for k, v in batch.items()}
 
 
-def _under_autocast(fn: Callable[[], None], setting: Setting) -> Callable[[], None]:
-    # the engine's steps do not take an AccelConfig yet, so the whole step runs in the block; the networks'
-    # outputs are float32 (prepare_networks), so the losses are float32 either way
-    def run() -> None:
-        with autocast(setting.accel, setting.device):
-            fn()
-
-    return run
-
-
 def search_step(setting: Setting, mode: str = "merged", scheme: str = "OF", seed: int = 0) -> Step:
     """`scheme`'s real strategy step on four supernets; two-step schemes get a second batch for the alpha step."""
     torch.manual_seed(seed)
     size = setting.image_size
     cfg = SearchConfig(data={"crop_size": size, "load_size": size}, scheme=scheme, n_cells=setting.n_cells,
-                       hidden_dim=setting.hidden_dim, ndf=setting.ndf, mixed_op_mode=mode, device=setting.device)
+                       hidden_dim=setting.hidden_dim, ndf=setting.ndf, mixed_op_mode=mode, device=setting.device,
+                       accel=setting.accel)
     nets = prepare_networks(build_supernets(cfg.n_cells, cfg.hidden_dim, cfg.ndf, mode), setting.accel, setting.device)
     strategy = build_strategy(nets, cfg)
     w_batch, alpha_batch = random_batch(setting, seed), random_batch(setting, seed + 1)
     alpha = alpha_batch if strategy.data_roles(1)[1] is not None else None
-    return Step(f"{scheme}/{mode}", _under_autocast(lambda: strategy.step(w_batch, alpha), setting), nets)
+    return Step(f"{scheme}/{mode}", lambda: strategy.step(w_batch, alpha), nets)
 
 
 def discrete_step(setting: Setting, hidden_dim: int, seed: int = 0) -> Step:
@@ -105,8 +97,9 @@ def discrete_step(setting: Setting, hidden_dim: int, seed: int = 0) -> Step:
     loss = LossConfig()
     pools, gan = (ImagePool(loss.pool_size, seed=seed), ImagePool(loss.pool_size, seed=seed + 1)), GANLoss(loss.gan_mode)
     batch = random_batch(setting, seed)
-    run = lambda: cyclegan_step(nets, opt_g, opt_d, pools, batch["a"], batch["b"], gan, loss)  # noqa: E731
-    return Step(f"C{hidden_dim}", _under_autocast(run, setting), nets)
+    precision = functools.partial(autocast, setting.accel, setting.device)
+    run = lambda: cyclegan_step(nets, opt_g, opt_d, pools, batch["a"], batch["b"], gan, loss, precision)  # noqa: E731
+    return Step(f"C{hidden_dim}", run, nets)
 
 
 def command_line(module: str, argv: list[str] | None) -> str:

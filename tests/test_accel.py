@@ -111,3 +111,76 @@ def test_configure_backends_leaves_cudnn_alone_on_cpu():
     before = torch.backends.cudnn.benchmark
     configure_backends(AccelConfig(cudnn_benchmark=not before), "cpu")
     assert torch.backends.cudnn.benchmark == before
+
+
+# ---------------------------------------------------------------- the switches wired into search and retrain
+
+ACCEL_TINY = ["n_cells=3", "hidden_dim=2", "ndf=4", "max_iters_per_epoch=2", "data.crop_size=32",
+              "data.load_size=36"]
+
+
+def _record_forward_precision(nets, seen: list):
+    """Hooks that log (network, autocast on?, input memory format NHWC?, output dtype) for every forward pass."""
+    def hook(name):
+        def record(module, args, output):
+            x = args[0]
+            seen.append((name, torch.is_autocast_enabled("cpu"),
+                         x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous(), output.dtype))
+        return record
+    for name, net in nets.items():
+        net.register_forward_hook(hook(name))
+
+
+@pytest.mark.parametrize("scheme", ["OF", "TH"])
+def test_search_runs_networks_under_bf16_and_nhwc_with_fp32_losses(tiny_data, tmp_path, scheme):
+    from nasplatform.engine.config import SearchConfig, apply_overrides
+    from nasplatform.engine.loop import MeanMeter
+    from nasplatform.engine.rundir import RunDirectory
+    from nasplatform.engine.search import SearchJob
+
+    cfg = apply_overrides(SearchConfig(), [f"data.root={tiny_data}", *ACCEL_TINY, f"scheme={scheme}", "epochs=1",
+                                           "accel.bf16=true", "accel.channels_last=true"])
+    job = SearchJob(cfg, RunDirectory(tmp_path / "run").prepare())
+    conv_weights = [p for _, net in job.nets.items() for p in net.parameters() if p.dim() == 4]
+    assert conv_weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in conv_weights)
+    seen: list = []
+    _record_forward_precision(job.nets, seen)
+    before = {k: v.clone() for k, v in job.nets.g_a.state_dict().items()}
+    meter = MeanMeter()
+    job.train_epoch(1, meter, progress=False)
+    assert {name for name, *_ in seen} == {"g_a", "g_b", "d_a", "d_b"}
+    # every forward pass of a training step ran under autocast on NHWC inputs, and handed float32 to the losses
+    assert all(on for _, on, _, _ in seen)
+    assert all(nhwc for name, _, nhwc, _ in seen if name in ("g_a", "g_b"))
+    assert {dtype for *_, dtype in seen} == {torch.float32}
+    assert not torch.is_autocast_enabled("cpu")  # the block closed: backward and optimizer steps ran outside
+    means = meter.means()
+    assert all(torch.isfinite(torch.tensor(v)) for v in means.values())
+    if scheme == "TH":
+        assert "alpha_loss_g" in means
+    after = job.nets.g_a.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # the step trained the weights and alphas
+    assert all(v.dtype == torch.float32 for v in after.values() if v.is_floating_point())  # master weights fp32
+
+
+def test_retrain_under_accel_resumes_from_its_config(tiny_data, tmp_path):
+    from nasplatform.engine.config import RetrainConfig, apply_overrides, load_yaml
+    from nasplatform.engine.retrain import resume_retrain, run_retrain
+
+    cfg = apply_overrides(RetrainConfig(), [f"data.root={tiny_data}", "hidden_dim=4", "ndf=4", "max_iters_per_epoch=2",
+                                            "data.crop_size=32", "data.load_size=36", "n_epochs=1",
+                                            "n_epochs_decay=1", "accel.bf16=true", "accel.channels_last=true"])
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(row, checkpoint):
+        if row["epoch"] == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_retrain(cfg, tmp_path / "run", on_epoch=stop_after_first, progress=False)
+    saved = load_yaml(RetrainConfig, tmp_path / "run" / "config.yaml")
+    assert saved.accel == AccelConfig(channels_last=True, bf16=True)
+    result = resume_retrain(tmp_path / "run", progress=False)
+    assert result.outcome.status == "ok" and result.outcome.epochs_done == 2

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Literal, Mapping, Optional, Union
 import torch
 import yaml
 
+from nasplatform.engine.accel import AccelConfig
 from nasplatform.engine.data.config import DataConfig
 
 GanMode = Literal["lsgan", "vanilla"]
@@ -392,6 +393,7 @@ class SearchConfig(_Config):
     swap_epoch: THS only, the epoch at which the two data halves swap roles (None = epochs // 2).
     gumbel*: optional Gumbel-softmax mixing with temperature annealed from gumbel_tau_start to gumbel_tau_end.
     max_iters_per_epoch: cap on iterations per epoch (None = one pass over the data).
+    accel: how the networks execute on `device` (channels_last, bf16 autocast, torch.compile, cudnn.benchmark).
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -413,6 +415,7 @@ class SearchConfig(_Config):
     sample_every: int = 1
     max_iters_per_epoch: Optional[int] = None
     device: str = "cpu"
+    accel: AccelConfig = field(default_factory=AccelConfig)
 
     def validate(self) -> None:
         for name, low in (("epochs", 1), ("n_cells", 3), ("hidden_dim", 1), ("ndf", 1), ("seed", 0),
@@ -434,7 +437,7 @@ class RetrainConfig(_Config):
     genotypes: a named genotype ("cyclegan") or a path to a genotypes.json. hidden_dim = H of G_A, hidden_dim_b = H
     of G_B (None = same as hidden_dim). n_epochs at constant lr, then n_epochs_decay of linear decay to 0.
     val_fraction: share of train held out for model selection; val_every: validate every so many epochs
-    (0 = only at the end).
+    (0 = only at the end). accel: as in SearchConfig.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -455,6 +458,7 @@ class RetrainConfig(_Config):
     sample_every: int = 1
     max_iters_per_epoch: Optional[int] = None
     device: str = "cpu"
+    accel: AccelConfig = field(default_factory=AccelConfig)
 
     def validate(self) -> None:
         if not self.genotypes.strip():

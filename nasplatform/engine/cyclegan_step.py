@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from typing import Callable, ContextManager
 
 import torch
 
@@ -61,22 +63,27 @@ def cyclegan_step(
     real_b: torch.Tensor,
     gan: GANLoss,
     cfg: LossConfig,
+    autocast: Callable[[], ContextManager] = contextlib.nullcontext,
 ) -> dict[str, float]:
     """G step on L (discriminators frozen), then D_A and D_B on images from the 50-image pools.
 
     `opt_g`/`opt_d` decide what is trained: weights only (retrain, bi-level w-step) or weights and alphas (OF).
+    `autocast` opens the precision context (engine.accel.autocast) around each forward pass and its loss terms;
+    the backward passes run outside it.
     """
     pool_a, pool_b = pools
-    t = translate_both(nets, real_a, real_b, cfg)
     set_requires_grad(nets.discriminators(), False)
     opt_g.zero_grad(set_to_none=True)
-    loss_g, parts = generator_loss(nets, real_a, real_b, t, gan, cfg)
+    with autocast():
+        t = translate_both(nets, real_a, real_b, cfg)
+        loss_g, parts = generator_loss(nets, real_a, real_b, t, gan, cfg)
     loss_g.backward()
     opt_g.step()
     set_requires_grad(nets.discriminators(), True)
     opt_d.zero_grad(set_to_none=True)
     fake_a, fake_b = pool_a.query(t.fake_a.detach()), pool_b.query(t.fake_b.detach())
-    loss_d_a, loss_d_b = discriminator_losses(nets, real_a, real_b, fake_a, fake_b, gan)
+    with autocast():
+        loss_d_a, loss_d_b = discriminator_losses(nets, real_a, real_b, fake_a, fake_b, gan)
     (loss_d_a + loss_d_b).backward()
     opt_d.step()
     return {"loss_g": loss_g.item(), **_floats(parts), "loss_d_a": loss_d_a.item(), "loss_d_b": loss_d_b.item()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -9,6 +10,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from nasplatform.engine.accel import autocast, configure_backends, prepare_networks
 from nasplatform.engine.checkpoint import save_checkpoint
 from nasplatform.engine.config import RetrainConfig, load_yaml
 from nasplatform.engine.cyclegan_step import cyclegan_step
@@ -19,7 +21,7 @@ from nasplatform.engine.networks import build_discrete, genotypes_to_json, load_
 from nasplatform.engine.pool import ImagePool
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.samples import save_samples
-from nasplatform.engine.search import fixed_samples, seed_everything
+from nasplatform.engine.search import fixed_samples, in_memory_format, seed_everything
 from nasplatform.engine.validation import ValidationSelector, due, validation_files
 
 
@@ -43,7 +45,9 @@ class RetrainJob:
         seed_everything(cfg.seed)
         self.genotypes = load_genotypes(cfg.genotypes)
         self.hidden_dims = (cfg.hidden_dim, cfg.hidden_dim_b if cfg.hidden_dim_b is not None else cfg.hidden_dim)
-        self.nets = build_discrete(self.genotypes, *self.hidden_dims, cfg.ndf, cfg.discriminator).to(cfg.device)
+        configure_backends(cfg.accel, cfg.device)
+        self.nets = prepare_networks(build_discrete(self.genotypes, *self.hidden_dims, cfg.ndf, cfg.discriminator),
+                                     cfg.accel, cfg.device)
         o = cfg.optim
         self.opt_g = torch.optim.Adam([*self.nets.g_a.parameters(), *self.nets.g_b.parameters()], lr=o.lr, betas=(o.beta1, o.beta2))
         self.opt_d = torch.optim.Adam([*self.nets.d_a.parameters(), *self.nets.d_b.parameters()], lr=o.lr, betas=(o.beta1, o.beta2))
@@ -78,7 +82,9 @@ class RetrainJob:
         self.nets.train(True)
         bar = progress_bar(batches, total, f"retrain epoch {epoch}/{self.total_epochs}", progress)
         for batch in bar:
-            losses = cyclegan_step(self.nets, self.opt_g, self.opt_d, self.pools, batch["a"], batch["b"], self.gan, cfg.loss)
+            batch = in_memory_format(batch, cfg)
+            losses = cyclegan_step(self.nets, self.opt_g, self.opt_d, self.pools, batch["a"], batch["b"], self.gan,
+                                   cfg.loss, functools.partial(autocast, cfg.accel, cfg.device))
             meter.add(losses)
             bar.set_postfix(g=f"{losses['loss_g']:.3f}", refresh=False)
         self.lr = self.opt_g.param_groups[0]["lr"]

@@ -9,6 +9,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from nasplatform.engine.accel import configure_backends, prepare_networks, to_memory_format
 from nasplatform.engine.config import SearchConfig, load_yaml
 from nasplatform.engine.data.dataset import ImageFolder, UnpairedDataset
 from nasplatform.engine.loop import EpochCallback, MeanMeter, RunOutcome, Schedule, drive, endless_batches, epoch_batches, progress_bar
@@ -45,13 +46,21 @@ def fixed_samples(cfg: SearchConfig, split: str = "test") -> tuple[torch.Tensor,
     return images[0][:n].to(cfg.device), images[1][:n].to(cfg.device)
 
 
+def in_memory_format(batch: Optional[dict], cfg) -> Optional[dict]:
+    """A batch's images in the memory format `cfg.accel` gives the networks (NHWC under channels_last)."""
+    return None if batch is None else {k: to_memory_format(v, cfg.accel) for k, v in batch.items()}
+
+
 class SearchJob:
     """Everything a search run holds: supernets, strategy (optimizers, pools), data splits and histories."""
 
     def __init__(self, cfg: SearchConfig, run: RunDirectory):
         self.cfg, self.run = cfg, run
         seed_everything(cfg.seed)
-        self.nets = build_supernets(cfg.n_cells, cfg.hidden_dim, cfg.ndf, cfg.mixed_op_mode).to(cfg.device)
+        configure_backends(cfg.accel, cfg.device)
+        # before the strategy builds its optimizers: preparing keeps parameter identity, but moves them
+        self.nets = prepare_networks(build_supernets(cfg.n_cells, cfg.hidden_dim, cfg.ndf, cfg.mixed_op_mode),
+                                     cfg.accel, cfg.device)
         self.strategy = build_strategy(self.nets, cfg)
         self.data = self._datasets()
         self.samples = fixed_samples(cfg)
@@ -91,7 +100,8 @@ class SearchJob:
         self.nets.train(True)
         bar = progress_bar(batches, total, f"search {cfg.scheme} epoch {epoch}/{cfg.epochs}", progress)
         for batch in bar:
-            losses = self.strategy.step(batch, next(alpha_batches) if alpha_batches is not None else None)
+            alpha_batch = next(alpha_batches) if alpha_batches is not None else None
+            losses = self.strategy.step(in_memory_format(batch, cfg), in_memory_format(alpha_batch, cfg))
             meter.add(losses)
             bar.set_postfix(g=f"{losses['loss_g']:.3f}", d_a=f"{losses['loss_d_a']:.3f}", refresh=False)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from typing import Optional
 
 import torch
 
+from nasplatform.engine.accel import autocast
 from nasplatform.engine.config import SearchConfig
 from nasplatform.engine.cyclegan_step import (
     cyclegan_step,
@@ -34,6 +36,7 @@ class SearchStrategy(ABC):
         self.nets, self.cfg = nets, cfg
         self.gan = GANLoss(cfg.loss.gan_mode)
         self.pools = (ImagePool(cfg.loss.pool_size, seed=cfg.seed), ImagePool(cfg.loss.pool_size, seed=cfg.seed + 1))
+        self.autocast = functools.partial(autocast, cfg.accel, cfg.device)
 
     @abstractmethod
     def data_roles(self, epoch: int) -> tuple[str, Optional[str]]: ...
@@ -60,6 +63,11 @@ class SearchStrategy(ABC):
         for pool, pool_state in zip(self.pools, state["pools"]):
             pool.load_state_dict(pool_state)
 
+    def _weight_step(self, batch: dict) -> dict[str, float]:
+        """One CycleGAN iteration on the weight data through this strategy's G and D optimizers."""
+        return cyclegan_step(self.nets, self.opt_g, self.opt_d, self.pools, batch["a"], batch["b"], self.gan,
+                             self.cfg.loss, self.autocast)
+
     def _adam(self, params, arch: bool = False) -> torch.optim.Adam:
         o = self.cfg.optim
         if arch:
@@ -85,7 +93,7 @@ class OneStepFull(SearchStrategy):
         return {"g": self.opt_g, "d": self.opt_d}
 
     def step(self, w_batch: dict, alpha_batch: Optional[dict]) -> dict[str, float]:
-        return cyclegan_step(self.nets, self.opt_g, self.opt_d, self.pools, w_batch["a"], w_batch["b"], self.gan, self.cfg.loss)
+        return self._weight_step(w_batch)
 
 
 class TwoStep(SearchStrategy):
@@ -106,16 +114,18 @@ class TwoStep(SearchStrategy):
 
     def step(self, w_batch: dict, alpha_batch: Optional[dict]) -> dict[str, float]:
         alpha_losses = self._alpha_step(alpha_batch["a"], alpha_batch["b"])
-        w_losses = cyclegan_step(self.nets, self.opt_g, self.opt_d, self.pools, w_batch["a"], w_batch["b"], self.gan, self.cfg.loss)
+        w_losses = self._weight_step(w_batch)
         return {**w_losses, **alpha_losses}
 
     def _alpha_step(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, float]:
         """Generator alphas descend L, discriminator alphas their adversarial losses (fresh fakes, no pool:
         the pools belong to the weight step)."""
-        t = translate_both(self.nets, real_a, real_b, self.cfg.loss)
-        loss_g, _ = generator_loss(self.nets, real_a, real_b, t, self.gan, self.cfg.loss)
+        with self.autocast():
+            t = translate_both(self.nets, real_a, real_b, self.cfg.loss)
+            loss_g, _ = generator_loss(self.nets, real_a, real_b, t, self.gan, self.cfg.loss)
         self._descend(loss_g, self.alpha_g, self.opt_alpha_g)
-        loss_d_a, loss_d_b = discriminator_losses(self.nets, real_a, real_b, t.fake_a.detach(), t.fake_b.detach(), self.gan)
+        with self.autocast():
+            loss_d_a, loss_d_b = discriminator_losses(self.nets, real_a, real_b, t.fake_a.detach(), t.fake_b.detach(), self.gan)
         self._descend(loss_d_a + loss_d_b, self.alpha_d, self.opt_alpha_d)
         return {"alpha_loss_g": loss_g.item(), "alpha_loss_d": (loss_d_a + loss_d_b).item()}
 
