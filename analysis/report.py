@@ -13,7 +13,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from analysis import html_page
-from analysis.architecture import alpha_heatmap, genotype_diagram, parse_genotypes
+from analysis.architecture import alpha_deviation_heatmap, alpha_heatmap, genotype_diagram, parse_genotypes
 from analysis.curves import loss_curves
 from analysis.fig_hidden import hidden_dim_figure
 from analysis.figures import asymmetry_figure, schemes_figure, size_matched_figure
@@ -84,12 +84,17 @@ def paper_figures(results: pd.DataFrame, folder: Path) -> tuple[list[FigureResul
 
 
 def search_run_figures(row: pd.Series, run_dir: Path | None, folder: Path, stem: str) -> RunFigures:
-    """Alpha heatmap, genotype diagram and loss curves of one search trial, each only if its input exists."""
+    """Alpha heatmaps (absolute and minus uniform), genotype diagram and loss curves of one search trial, each
+    only if its input exists."""
     run = RunFigures(row["trial_id"], _describe(row))
     history = run_dir / "alpha_history.parquet" if run_dir else None
     if history and history.is_file():
-        run.figures.append((alpha_heatmap(load_alpha_history(history), run.title, folder, f"{stem}_alpha"),
+        alphas = load_alpha_history(history)
+        run.figures.append((alpha_heatmap(alphas, run.title, folder, f"{stem}_alpha"),
                             f"Mixing weights over the search epochs ({history.name})"))
+        run.figures.append((alpha_deviation_heatmap(alphas, run.title, folder, f"{stem}_alpha_deviation"),
+                            "Deviation from uniform, softmax(alpha) − 1/K with K the candidate ops of each mixed op, "
+                            f"on one colour range ± max |deviation| of the run ({history.name})"))
     else:
         run.notes.append(f"no alpha_history.parquet in {run_dir}" if run_dir else "no run_dir in the table")
     genotypes = parse_genotypes(row, f"results row of trial {row['trial_id']}")

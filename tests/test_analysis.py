@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from analysis.architecture import alpha_deviation, alpha_deviation_heatmap
 from analysis.load import (
     ALPHA_COLUMNS, RESULTS_FLOAT_COLUMNS, RESULTS_INT_COLUMNS, RESULTS_STRING_COLUMNS, AnalysisInputError,
 )
@@ -309,19 +310,95 @@ def test_architecture_figures_of_the_search_run(built):
     assert len(runs) == 8
     run = runs["search-facades-OF"]
     stems = sorted(files.png.name for files, _ in run.figures)
-    assert [s.rsplit("_", 1)[-1] for s in stems] == ["alpha.png", "genotype.png", "losses.png"]
-    assert all("search-facades-OF" in s for s in stems)
+    assert all("search-facades-OF_" in s for s in stems)
+    assert [s.split("search-facades-OF_")[1] for s in stems] == [
+        "alpha.png", "alpha_deviation.png", "genotype.png", "losses.png"]
     alpha = pd.read_csv(next(f.csv for f, _ in run.figures if f.csv.name.endswith("_alpha.csv")))
     history = built["history"]
     merged = alpha.merge(history, on=["network", "mixed_op", "op", "epoch"], suffixes=("", "_src"))
     assert len(merged) == len(history) == len(alpha)
     assert np.allclose(merged["weight"], merged["weight_src"])
+    deviation = pd.read_csv(next(f.csv for f, _ in run.figures if f.csv.name.endswith("_alpha_deviation.csv")))
+    assert len(deviation) == len(history)
+    # The fixture mixes op sets of 8, 5 and 3 candidates: each mixed op must use its own K.
+    assert set(deviation["n_candidates"]) == {8, 5, 3}
+    assert np.allclose(deviation["deviation"], deviation["weight"] - 1 / deviation["n_candidates"], atol=1e-12)
     genotype = pd.read_csv(next(f.csv for f, _ in run.figures if f.csv.name.endswith("_genotype.csv")))
     g_a_ops = genotype[(genotype["network"] == "g_a") & genotype["cell_type"].isin(["e", "r", "d"])]["op"].tolist()
     assert g_a_ops == GEN["encoding"] + sum(GEN["residual"], []) + GEN["decoding"]
     # The other search rows have no run folder: they still get genotype diagrams, and the gap is said.
     other = runs["search-horse2zebra-TH"]
     assert len(other.figures) == 1 and any("run_dir" in n for n in other.notes)
+
+
+def test_report_lists_the_alpha_deviation_heatmap(built):
+    index = (built["out"] / "index.html").read_text()
+    manifest = json.loads((built["out"] / "report.json").read_text())
+    pngs = [p for r in manifest["search_runs"] for p in r["figures"] if p.endswith("_alpha_deviation.png")]
+    assert len(pngs) == 1 and "search-facades-OF" in pngs[0]
+    stem = pngs[0].removesuffix(".png")
+    for ext in ("png", "svg", "csv"):
+        assert f'href="{stem}.{ext}"' in index
+    assert "softmax(alpha) − 1/K" in index
+
+
+def _tiny_history() -> pd.DataFrame:
+    """Two mixed ops of different K (3 and 2) in one network and one of K = 4 in another, epochs 0 and 1."""
+    ops = {("g_a", "dec.0", 0, "d"): ["nearest", "bilinear", "trans_conv3x3"],
+           ("g_a", "res1.0", 1, "r"): ["conv3x3", "conv5x5"],
+           ("d_a", "enc1.0", 0, "e"): ["max_pool", "avg_pool", "conv3x3", "conv4x4"]}
+    alphas = {0: [0.0, 1e-3, -2e-3, 3e-4, -1e-4, 5e-4, 0.0, -5e-4, 2e-3],
+              1: [0.4, -0.1, 0.2, 1.0, 0.0, 0.3, -0.3, 0.05, 0.7]}
+    records = []
+    for epoch, values in alphas.items():
+        values = iter(values)
+        for (network, mixed_op, cell, cell_type), names in ops.items():
+            for position, op in enumerate(names):
+                a = next(values)
+                records.append({"epoch": epoch, "network": network, "mixed_op": mixed_op, "cell": cell,
+                                "cell_type": cell_type, "position": 0, "op": op, "alpha": a, "weight": np.nan})
+    frame = pd.DataFrame.from_records(records, columns=list(ALPHA_COLUMNS))
+    total = frame.assign(e=np.exp(frame["alpha"])).groupby(["network", "mixed_op", "epoch"])["e"].transform("sum")
+    return frame.assign(weight=np.exp(frame["alpha"]) / total)
+
+
+def test_alpha_deviation_is_softmax_minus_one_over_k_of_each_mixed_op():
+    history = _tiny_history()
+    table = alpha_deviation(history)
+    # Hand-computed for g_a dec.0 at epoch 1 (K = 3): alphas 0.4, -0.1, 0.2.
+    e = [np.exp(0.4), np.exp(-0.1), np.exp(0.2)]
+    expected = [x / sum(e) - 1 / 3 for x in e]
+    got = table[(table["mixed_op"] == "dec.0") & (table["epoch"] == 1)]
+    assert got["n_candidates"].tolist() == [3, 3, 3]
+    assert np.allclose(got["deviation"], expected, rtol=0, atol=1e-15)
+    k = {"dec.0": 3, "res1.0": 2, "enc1.0": 4}
+    assert (table["n_candidates"] == table["mixed_op"].map(k)).all()
+    assert np.allclose(table["deviation"], history["weight"] - 1 / table["mixed_op"].map(k), rtol=0, atol=1e-15)
+    sums = table.groupby(["network", "mixed_op", "epoch"])["deviation"].sum()
+    assert len(sums) == 6 and np.allclose(sums, 0, rtol=0, atol=1e-15)
+
+
+def test_alpha_deviation_heatmap_writes_a_diverging_image_with_its_range(tmp_path):
+    history = _tiny_history()
+    files = alpha_deviation_heatmap(history, "tiny search", tmp_path, "tiny_alpha_deviation")
+    with Image.open(files.png) as image:
+        image.verify()
+    pixels = np.asarray(Image.open(files.png).convert("RGB")).astype(int)
+    assert pixels.shape[0] >= 495 and pixels.shape[1] > 1000
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    assert ((r - b) > 80).sum() > 100 and ((b - r) > 80).sum() > 100  # both sides of the diverging map are drawn
+    span = alpha_deviation(history)["deviation"].abs().max()
+    svg = files.svg.read_text()
+    assert f"max |deviation| = {span:.1e}" in svg and "softmax(alpha) − 1/K" in svg
+    table = pd.read_csv(files.csv)
+    assert len(table) == len(history) and {"n_candidates", "deviation"} <= set(table.columns)
+    assert np.isclose(table["deviation"].abs().max(), span)
+
+
+def test_alpha_deviation_rejects_repeated_rows():
+    history = _tiny_history()
+    with pytest.raises(AnalysisInputError, match=r"repeated .*\(g_a, dec.0, 0, nearest\)"):
+        alpha_deviation(pd.concat([history, history.iloc[:1]], ignore_index=True))
 
 
 def test_latest_sample_of_each_run_is_copied(built):

@@ -7,6 +7,7 @@ one short temporary folder that is removed at the end.
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,8 +22,9 @@ from conftest import make_cyclegan_layout
 
 from nasplatform.cli import main
 from nasplatform.tune.collect import RESULT_COLUMNS, read_stage
+from nasplatform.tune.runner import ExperimentError, alive_hosts, check_storage_reach
 from nasplatform.tune.spec import load_spec, smoke_spec
-from nasplatform.tune.storage import open_storage
+from nasplatform.tune.storage import mount_type, open_storage, read_mounts
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"ndf": 4, "data.max_images": 4, "max_iters_per_epoch": 2}
@@ -156,8 +158,75 @@ def test_gpu_request_without_gpu_fails_at_once(cluster, data_root, tmp_path, cap
     assert run(spec, tmp_path / "runs", data_root) == 2
     assert time.perf_counter() - start < 30
     err = capsys.readouterr().err
-    assert "0.5 GPU per retrain trial" in err and "no GPU" in err and "--smoke" in err
+    assert "0.5 GPU per retrain trial" in err and "no GPU" in err and "--smoke" in err and "--autoscaling" in err
     assert not (tmp_path / "runs" / "gpu" / "retrain").exists()
+
+
+def test_autoscaling_lets_gpus_and_cpus_the_cluster_lacks_pass(cluster, data_root, tmp_path, capsys):
+    # a dataset that is not there stops the run right after the cluster check, before Tune would wait for a GPU
+    spec = write_spec(tmp_path, "autoscaled", retrain={"architectures": ["C2"], "resources": {"gpus": 1}},
+                      resources={"cpus": 8}, datasets=["horse2zebra"])
+    assert run(spec, tmp_path / "runs", data_root, "--autoscaling") == 2
+    captured = capsys.readouterr()
+    assert "dataset horse2zebra" in captured.err and "GPU" not in captured.err and "CPUs" not in captured.err
+    assert "--autoscaling: the spec's CPUs and GPUs are not checked" in captured.out
+    assert run(spec, tmp_path / "runs", data_root, "--smoke", "--autoscaling") == 2
+    assert "dropping the spec's GPU requests" not in capsys.readouterr().out
+
+
+def test_resume_takes_the_cluster_flags(cluster, data_root, tmp_path, capsys):
+    # an experiment recorded on an autoscaling GPU cluster, resumed where no GPU node is up yet
+    from nasplatform.tune.experiment import ExperimentRecord, write_record
+
+    spec = load_spec(write_spec(tmp_path, "gpu_later", retrain={"architectures": ["C2"], "resources": {"gpus": 1}},
+                                datasets=["horse2zebra"]))
+    exp = open_storage(tmp_path / "runs").child(spec.name)
+    write_record(exp, ExperimentRecord(spec, str(data_root)))
+    assert main(["resume", exp.root, "--verbose", "0"]) == 2
+    assert "--autoscaling" in capsys.readouterr().err
+    assert main(["resume", exp.root, "--verbose", "0", "--autoscaling", "--storage-is-shared"]) == 2
+    captured = capsys.readouterr()
+    assert "dataset horse2zebra" in captured.err and "GPU" not in captured.err  # past the check, stopped on the data
+
+
+def node(host: str, alive: bool = True) -> dict:
+    """A ray.nodes() entry, reduced to the keys the storage check reads."""
+    return {"NodeManagerHostname": host, "NodeManagerAddress": "10.0.0.9", "Alive": alive}
+
+
+def test_local_storage_is_refused_on_several_machines(tmp_path):
+    local = open_storage(tmp_path / "runs")
+    assert not local.is_shared, "the test needs tmp_path on a node-local file system"
+    check_storage_reach(local, "runs", [node("a"), node("a")], False)  # two nodes, one machine (the demo)
+    check_storage_reach(local, "runs", [node("a"), node("b", alive=False)], False)
+    check_storage_reach(local, "runs", [node("a"), node("b")], True)  # --storage-is-shared
+    check_storage_reach(open_storage("gs://bucket/nasplatform"), "gs://bucket/nasplatform", [node("a"), node("b")], False)
+    with pytest.raises(ExperimentError) as info:
+        check_storage_reach(local, "runs", [node("head"), node("w1"), node("w1")], False)
+    message = str(info.value)
+    assert message.startswith(f"--storage runs is a folder on this machine's disk ({local.uri})")
+    assert "2 machines (head, w1)" in message and "s3://" in message and "gs://" in message
+    assert "--storage-is-shared" in message
+
+
+def test_mount_type_takes_the_longest_mount_point():
+    mounts = ("/dev/vda1 / ext4 rw 0 0\nserver:/export /mnt/nfs nfs4 rw 0 0\n"
+              "server:/two /mnt/nfs\\040data nfs rw 0 0\ntmpfs /mnt/nfs/scratch tmpfs rw 0 0\n")
+    assert mount_type("/mnt/nfs/nasplatform/runs", mounts) == "nfs4" and mount_type("/mnt/nfs", mounts) == "nfs4"
+    assert mount_type("/mnt/nfsx/runs", mounts) == "ext4" and mount_type("/mnt/nfs/scratch/x", mounts) == "tmpfs"
+    assert mount_type("/mnt/nfs data/runs", mounts) == "nfs" and mount_type("/home/u", "") == ""
+    assert mount_type("/mnt/nfs/x", mounts + "fuse /mnt/nfs fuse.juicefs rw 0 0\n") == "fuse.juicefs"  # mounted over
+    if read_mounts():
+        assert mount_type("/", read_mounts()) != ""
+
+
+def test_single_node_cluster_takes_a_local_storage(cluster, tmp_path):
+    nodes = ray.nodes()
+    assert alive_hosts(nodes) == [socket.gethostname()]
+    check_storage_reach(open_storage(tmp_path / "runs"), "runs", nodes, False)
+    with pytest.raises(ExperimentError, match="--storage-is-shared"):
+        check_storage_reach(open_storage(tmp_path / "runs"), "runs", nodes + [{**nodes[0], "NodeManagerHostname": "x"}],
+                            False)
 
 
 @pytest.mark.parametrize("spec_path", sorted((REPO / "experiments").glob("*.yaml")), ids=lambda p: p.stem)

@@ -1,5 +1,6 @@
 """Experiment specs, --smoke shrinking, size matching and stage plans (no Ray needed)."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,25 @@ def test_smoke_shrinks_every_dimension():
     assert max(lab.hidden_dim for lab in small.retrain.labels) <= 8
     assert {lab.family for lab in small.retrain.labels} == {lab.family for lab in spec.retrain.labels}
     assert small.search.schemes == spec.search.schemes
+
+
+def test_overrides_win_over_smoke():
+    path = EXPERIMENTS / "fig4_hidden_dims.yaml"
+    base = smoke_spec(load_spec(path))
+    assert load_spec(path, smoke=True) == base and base.search.epochs == 1
+    small = load_spec(path, ["search.epochs=2", "retrain.settings.data.max_images=16"], smoke=True)
+    assert small.search.epochs == 2 and small.retrain.settings["data.max_images"] == 16
+    # every key the user did not set keeps smoke's value
+    retrain = dataclasses.replace(base.retrain, settings={**base.retrain.settings, "data.max_images": 16})
+    assert small == dataclasses.replace(base, search=dataclasses.replace(base.search, epochs=2), retrain=retrain)
+
+
+def test_bad_override_under_smoke_names_the_key_and_file():
+    with pytest.raises(ConfigError) as info:
+        load_spec(EXPERIMENTS / "quickstart.yaml", ["search.epoch=2"], smoke=True)
+    assert info.value.key == "search.epoch" and str(info.value).startswith(f"{EXPERIMENTS / 'quickstart.yaml'}: ")
+    with pytest.raises(ConfigError, match=r"quickstart\.yaml: search\.epochs: must be >= 1"):
+        load_spec(EXPERIMENTS / "quickstart.yaml", ["search.epochs=0"], smoke=True)
 
 
 def test_parameter_polynomial_is_exact():

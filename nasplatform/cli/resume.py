@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 
 from nasplatform.cli import CliError
-from nasplatform.cli.run import add_verbosity, print_outcome
+from nasplatform.cli.run import add_cluster_flags, add_verbosity, print_outcome
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("resume", help="continue an experiment: finished trials are kept, others resume")
     parser.add_argument("experiment", metavar="EXP_DIR", help="experiment folder (local, s3://... or gs://...)")
     parser.add_argument("--address", metavar="ADDR", help="join a running Ray cluster; default: start a local Ray")
+    add_cluster_flags(parser)
     add_verbosity(parser)
     parser.set_defaults(func=run)
 
@@ -21,7 +22,8 @@ def run(args: argparse.Namespace) -> int:
     from nasplatform.tune.storage import StorageError
 
     try:
-        outcome = resume_experiment(args.experiment, address=args.address, verbose=args.verbose)
+        outcome = resume_experiment(args.experiment, address=args.address, verbose=args.verbose,
+                                    storage_is_shared=args.storage_is_shared, autoscaling=args.autoscaling)
     except (ExperimentError, StorageError) as exc:
         raise CliError(str(exc)) from None
     return print_outcome(outcome)

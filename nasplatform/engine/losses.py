@@ -107,5 +107,7 @@ def discriminator_loss(d: nn.Module, real: Tensor, fake_from_pool: Tensor, gan: 
     """0.5 * (GAN(D(real), real) + GAN(D(fake), fake)), the fake detached so no gradient reaches the generator.
 
     For D_A: real = real_a, fake = a pooled G_B(real_b); for D_B: real = real_b, fake = a pooled G_A(real_a).
+    D sees real and fake in one call: its InstanceNorms treat each image on its own, so this equals two calls.
     """
-    return 0.5 * (gan(d(real), True) + gan(d(fake_from_pool.detach()), False))
+    pred_real, pred_fake = d(torch.cat([real, fake_from_pool.detach()])).split([len(real), len(fake_from_pool)])
+    return 0.5 * (gan(pred_real, True) + gan(pred_fake, False))

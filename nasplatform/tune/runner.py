@@ -49,13 +49,17 @@ class ExperimentError(RuntimeError):
 @dataclass(frozen=True)
 class RunOptions:
     """Command-line choices of `nasplatform run`: storage folder or URI, data root (None: the spec's),
-    Ray address (None: start a local Ray), --smoke, and Tune's verbosity (0-3)."""
+    Ray address (None: start a local Ray), --smoke, Tune's verbosity (0-3), --storage-is-shared (a local
+    storage folder every node mounts at the same path) and --autoscaling (do not hold the spec's CPUs and
+    GPUs against the nodes up now)."""
 
     storage: str = "runs"
     data_root: Optional[str] = None
     address: Optional[str] = None
     smoke: bool = False
     verbose: int = 1
+    storage_is_shared: bool = False
+    autoscaling: bool = False
 
 
 @dataclass
@@ -111,26 +115,67 @@ def without_gpus(spec: ExperimentSpec) -> ExperimentSpec:
                                retrain=dataclasses.replace(spec.retrain, resources=no_gpu(spec.retrain.resources)))
 
 
-def fit_to_cluster(spec: ExperimentSpec, smoke: bool, log: Log) -> ExperimentSpec:
+def fit_to_cluster(spec: ExperimentSpec, smoke: bool, log: Log, autoscaling: bool = False) -> ExperimentSpec:
     """Refuse at once what Tune would wait for forever: GPUs on a cluster without any (--smoke drops them
-    instead, and says so), or more CPUs per trial than the whole cluster has."""
+    instead, and says so), or more CPUs per trial than the whole cluster has. Under `autoscaling` nothing is
+    checked: Ray 2.60 does not tell a driver which nodes its autoscaler may add, so the user vouches for them."""
+    if autoscaling:
+        log("--autoscaling: the spec's CPUs and GPUs are not checked against the nodes up now; trials wait until "
+            "the autoscaler adds nodes that fit them (`ray status` shows pending and infeasible demands)")
+        return spec
     cluster = ray.cluster_resources()
     cpus, gpus = cluster.get("CPU", 0.0), cluster.get("GPU", 0.0)
+    spec = fit_gpus(spec, cpus, gpus, smoke, log)
+    check_cpus(spec, cpus)
+    return spec
+
+
+def fit_gpus(spec: ExperimentSpec, cpus: float, gpus: float, smoke: bool, log: Log) -> ExperimentSpec:
+    """The spec, or (under --smoke) the spec without GPU requests when the cluster has no GPU; refused otherwise."""
     wanted = _stage_resources(spec)
-    if gpus <= 0 and any(g > 0 for _, g in wanted.values()):
-        asks = ", ".join(f"{g:g} GPU per {stage} trial" for stage, (_, g) in wanted.items() if g > 0)
-        if not smoke:
-            raise ExperimentError(
-                f"the spec asks for {asks}, but the Ray cluster has no GPU ({cpus:g} CPUs, 0 GPUs) and Tune would "
-                "wait for one forever. Run it on a cluster with GPUs (--address), run it on CPUs with "
-                "--set resources.gpus=0, or dry-run it with --smoke")
-        log(f"--smoke: the cluster has no GPU; dropping the spec's GPU requests ({asks}): trials run on CPUs")
-        spec = without_gpus(spec)
+    if gpus > 0 or not any(g > 0 for _, g in wanted.values()):
+        return spec
+    asks = ", ".join(f"{g:g} GPU per {stage} trial" for stage, (_, g) in wanted.items() if g > 0)
+    if not smoke:
+        raise ExperimentError(
+            f"the spec asks for {asks}, but the Ray cluster has no GPU ({cpus:g} CPUs, 0 GPUs) and Tune would "
+            "wait for one forever. Run it on a cluster with GPUs (--address), run it on CPUs with "
+            "--set resources.gpus=0, or dry-run it with --smoke; if the cluster autoscales and its GPU workers "
+            "are not up yet, pass --autoscaling")
+    log(f"--smoke: the cluster has no GPU; dropping the spec's GPU requests ({asks}): trials run on CPUs")
+    return without_gpus(spec)
+
+
+def check_cpus(spec: ExperimentSpec, cpus: float) -> None:
+    """Refuse a trial that asks for more CPUs than the whole cluster has (Tune would wait forever)."""
     for stage, (c, _) in _stage_resources(spec).items():
         if c > cpus:
             raise ExperimentError(f"a {stage} trial asks for {c:g} CPUs but the Ray cluster has {cpus:g} in all; "
-                                  f"lower resources.cpus (--set resources.cpus={max(int(cpus), 1)})")
-    return spec
+                                  f"lower resources.cpus (--set resources.cpus={max(int(cpus), 1)}), or pass "
+                                  "--autoscaling if the cluster adds bigger nodes on demand")
+
+
+def alive_hosts(nodes: list[dict]) -> list[str]:
+    """The machines (host names) of the alive nodes in `nodes`, as ray.nodes() lists them. Nodes of one
+    machine (several `ray start` there) share its disk, so the machines count, not the nodes."""
+    return sorted({n.get("NodeManagerHostname") or n.get("NodeManagerAddress", "?") for n in nodes if n.get("Alive")})
+
+
+def check_storage_reach(storage: Storage, given: str, nodes: list[dict], declared_shared: bool) -> None:
+    """Refuse a node-local storage folder (`given`: as on the command line) on a cluster of more than one
+    machine: each trial would checkpoint onto the disk of its node, and a trial retried elsewhere, or a
+    resume, would not find it. Object storage, a shared file system, or --storage-is-shared pass."""
+    hosts = alive_hosts(nodes)
+    if len(hosts) <= 1 or declared_shared or storage.is_shared:
+        return
+    shown = ", ".join(hosts[:4]) + (", ..." if len(hosts) > 4 else "")
+    raise ExperimentError(
+        f"--storage {given} is a folder on this machine's disk ({storage.uri}), but the Ray cluster has alive "
+        f"nodes on {len(hosts)} machines ({shown}): trials would checkpoint onto the disk of whichever node runs "
+        "them, and a trial retried on another node, or a resume, would not find its checkpoints. Give --storage a "
+        "path on a file system every node mounts at the same place (e.g. --storage /mnt/nfs/nasplatform) or an "
+        "object store URI (--storage s3://BUCKET/PREFIX or gs://BUCKET/PREFIX); if this folder is such a shared "
+        "mount already, pass --storage-is-shared")
 
 
 # ---------------------------------------------------------------- data
@@ -253,9 +298,11 @@ def write_results(exp: Storage, outcome: ExperimentOutcome, log: Log) -> None:
 def run_experiment(spec: ExperimentSpec, options: RunOptions, log: Log = print) -> ExperimentOutcome:
     """Start the experiment `spec` under options.storage, or continue it if that folder holds it already."""
     data_root = Path(options.data_root or spec.data_root).expanduser().resolve()
-    exp = open_storage(options.storage).child(spec.name)
+    storage = open_storage(options.storage)
+    exp = storage.child(spec.name)
     with ray_connection(options.address):
-        record = ExperimentRecord(fit_to_cluster(spec, options.smoke, log), str(data_root))
+        check_storage_reach(storage, options.storage, ray.nodes(), options.storage_is_shared)
+        record = ExperimentRecord(fit_to_cluster(spec, options.smoke, log, options.autoscaling), str(data_root))
         if exp.exists(EXPERIMENT_FILE):
             differ = read_record(exp).differences(record)
             if differ:
@@ -267,11 +314,13 @@ def run_experiment(spec: ExperimentSpec, options: RunOptions, log: Log = print) 
         return continue_experiment(exp, record, options.verbose, log)
 
 
-def resume_experiment(exp_uri: str, address: Optional[str] = None, verbose: int = 1, log: Log = print) -> ExperimentOutcome:
-    """Continue the experiment in `exp_uri` from its saved spec and plans alone."""
+def resume_experiment(exp_uri: str, address: Optional[str] = None, verbose: int = 1, log: Log = print, *,
+                      storage_is_shared: bool = False, autoscaling: bool = False) -> ExperimentOutcome:
+    """Continue the experiment in `exp_uri` from its saved spec and plans alone (the two flags as in RunOptions)."""
     exp = open_storage(exp_uri)
     record = read_record(exp)
     with ray_connection(address):
-        fit_to_cluster(record.spec, smoke=False, log=log)
+        check_storage_reach(exp, exp_uri, ray.nodes(), storage_is_shared)
+        fit_to_cluster(record.spec, smoke=False, log=log, autoscaling=autoscaling)
         prepare_data(record.spec, Path(record.data_root), log)
         return continue_experiment(exp, record, verbose, log)

@@ -327,8 +327,9 @@ def spec_from_dict(data: Any, source: str = "", overrides: Iterable[str] = ()) -
         raise ConfigError(exc.key, exc.reason, source or None) from None
 
 
-def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentSpec:
-    """The spec in the YAML file at `path`, with `--set` overrides applied."""
+def load_spec(path: str | Path, overrides: Iterable[str] = (), smoke: bool = False) -> ExperimentSpec:
+    """The spec in the YAML file at `path`, with `--set` overrides applied; under `smoke`, shrunk by smoke_spec
+    and the overrides applied once more on top, so a key the user sets wins over smoke's value."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -336,7 +337,10 @@ def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentSpec
         raise ConfigError("", f"cannot read the experiment spec ({exc.strerror})", str(path)) from None
     except yaml.YAMLError as exc:
         raise ConfigError("", f"not valid YAML ({exc})", str(path)) from None
-    return spec_from_dict(data, str(path), overrides)
+    spec = spec_from_dict(data, str(path), overrides)
+    if not smoke:
+        return spec
+    return spec_from_dict(spec_to_dict(smoke_spec(spec)), str(path), overrides)
 
 
 def spec_to_dict(spec: ExperimentSpec) -> dict:

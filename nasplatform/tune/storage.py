@@ -12,6 +12,12 @@ from typing import Optional
 import pyarrow.fs as pafs
 
 
+#: File system types (the third field of /proc/mounts) that machines share: a local --storage folder on one of
+#: them is taken to be mounted at the same place on every node. Others are node-local unless --storage-is-shared.
+SHARED_FS_TYPES = frozenset({"nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "ceph", "glusterfs", "beegfs", "wekafs",
+                             "fuse.glusterfs", "fuse.ceph-fuse", "fuse.juicefs", "fuse.gcsfuse", "fuse.s3fs"})
+
+
 class StorageError(ValueError):
     """A storage location that cannot be opened or lacks a file it should hold; the message names it."""
 
@@ -37,6 +43,11 @@ class Storage:
 
     def path(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts)
+
+    @property
+    def is_shared(self) -> bool:
+        """Reached by every node at the same address: object storage, or a folder on a shared file system."""
+        return not self.is_local or mount_type(self.root, read_mounts()) in SHARED_FS_TYPES
 
     def child(self, *parts: str) -> Storage:
         return Storage(self.fs, self.path(*parts), posixpath.join(self.uri, *parts))
@@ -80,6 +91,29 @@ class Storage:
             return []
         infos = self.fs.get_file_info(pafs.FileSelector(self.path(*parts), recursive=False))
         return sorted((info.base_name, info.type == pafs.FileType.Directory) for info in infos)
+
+
+def read_mounts() -> str:
+    """This machine's mount table (Linux); "" where there is none to read."""
+    try:
+        return Path("/proc/mounts").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def mount_type(path: str, mounts: str) -> str:
+    """The type of the file system holding the absolute `path`, from /proc/mounts text ("" if no mount matches).
+    The longest mount point that is `path` or one of its parent folders wins."""
+    best, found = -1, ""
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ").rstrip("/") or "/"
+        inside = point == "/" or path == point or path.startswith(point + "/")
+        if inside and len(point) >= best:  # the last of two mounts at one place is the visible one
+            best, found = len(point), fields[2]
+    return found
 
 
 def open_storage(uri: str | Path) -> Storage:
