@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Callable
 
 from nasplatform.cli import CliError
 from nasplatform.engine.config import ConfigError, apply_overrides, from_dict, load_yaml
@@ -24,3 +25,28 @@ def build_config(cls, args: argparse.Namespace, flags: dict):
         return apply_overrides(cfg, overrides + list(args.overrides))
     except ConfigError as exc:
         raise CliError(str(exc)) from None
+
+
+def add_run_parser(sub: argparse._SubParsersAction, name: str, help: str,
+                   add_own_flags: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
+    """The parser of a training command (search, retrain): data and image size, its own flags, then where to run."""
+    parser = sub.add_parser(name, help=help)
+    parser.add_argument("--data", help="dataset folder with trainA/trainB/testA/testB")
+    parser.add_argument("--image-size", type=int, help="crop size; load size follows CycleGAN's 286/256 ratio")
+    add_own_flags(parser)
+    parser.add_argument("--out", help="run directory to create")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    add_config_flags(parser)
+    return parser
+
+
+def run_or_resume(args: argparse.Namespace, cls, flags: dict, run: Callable, resume: Callable):
+    """`resume(RUN_DIR)` under --resume; else `run(config, --out)`, the config built from --data, --image-size and `flags`."""
+    progress = not args.no_progress
+    if args.resume:
+        return resume(args.resume, progress=progress)
+    if not args.out or not (args.data or args.config):
+        raise CliError("--out and --data (or --config) are required unless --resume is given")
+    image = {"data.crop_size": args.image_size, "data.load_size": load_size_for(args.image_size) if args.image_size else None}
+    cfg = build_config(cls, args, {"data.root": args.data, **flags, **image})
+    return run(cfg, args.out, progress=progress)

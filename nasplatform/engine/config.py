@@ -338,6 +338,15 @@ def _image_size(cfg: Any) -> None:
         raise ConfigError("data.crop_size", f"must be a multiple of 8, got {cfg.data.crop_size}")
 
 
+def _check_run_fields(cfg: Any) -> None:
+    """The checks every run config (SearchConfig, RetrainConfig) shares: widths, seed, batching, cadences, data, device."""
+    for name, low in (("hidden_dim", 1), ("ndf", 1), ("seed", 0), ("batch_size", 1), ("checkpoint_every", 1),
+                      ("sample_every", 1), ("max_iters_per_epoch", 1)):
+        _at_least(cfg, name, low)
+    _image_size(cfg)
+    _device(cfg)
+
+
 @dataclass(frozen=True)
 class LossConfig(_Config):
     """Weights of L = l1*Ladv(G_A,D_B) + l2*Ladv(G_B,D_A) + l3*Lcyc + l4*Lidt(G_A) + l5*Lidt(G_B) (paper §3.3).
@@ -418,16 +427,13 @@ class SearchConfig(_Config):
     accel: AccelConfig = field(default_factory=AccelConfig)
 
     def validate(self) -> None:
-        for name, low in (("epochs", 1), ("n_cells", 3), ("hidden_dim", 1), ("ndf", 1), ("seed", 0),
-                          ("batch_size", 1), ("checkpoint_every", 1), ("sample_every", 1),
-                          ("max_iters_per_epoch", 1)):
-            _at_least(self, name, low)
+        _at_least(self, "epochs", 1)
+        _at_least(self, "n_cells", 3)
         _positive(self, "gumbel_tau_start")
         _positive(self, "gumbel_tau_end")
         if self.swap_epoch is not None and not 1 <= self.swap_epoch <= self.epochs:
             raise ConfigError("swap_epoch", f"must be within 1..epochs ({self.epochs}), got {self.swap_epoch}")
-        _image_size(self)
-        _device(self)
+        _check_run_fields(self)
 
 
 @dataclass(frozen=True)
@@ -463,13 +469,11 @@ class RetrainConfig(_Config):
     def validate(self) -> None:
         if not self.genotypes.strip():
             raise ConfigError("genotypes", "must name a genotype (e.g. 'cyclegan') or a genotypes.json path")
-        for name, low in (("hidden_dim", 1), ("hidden_dim_b", 1), ("ndf", 1), ("n_epochs", 0), ("n_epochs_decay", 0),
-                          ("val_every", 0), ("seed", 0), ("batch_size", 1), ("checkpoint_every", 1),
-                          ("sample_every", 1), ("max_iters_per_epoch", 1)):
-            _at_least(self, name, low)
+        _at_least(self, "hidden_dim_b", 1)
+        for name in ("n_epochs", "n_epochs_decay", "val_every"):
+            _at_least(self, name, 0)
         if self.n_epochs + self.n_epochs_decay < 1:
             raise ConfigError("n_epochs", "n_epochs + n_epochs_decay must be >= 1")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError("val_fraction", f"must be in [0, 1), got {self.val_fraction!r}")
-        _image_size(self)
-        _device(self)
+        _check_run_fields(self)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional, Protocol
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, Protocol
 
 import numpy as np
 import torch
@@ -65,6 +66,10 @@ class MeanMeter:
 class EpochJob(Protocol):
     """What a search or a retrain provides to the driver."""
 
+    run: RunDirectory
+
+    @property
+    def total_epochs(self) -> int: ...
     def train_epoch(self, epoch: int, meter: MeanMeter, progress: bool) -> None: ...
     def epoch_metrics(self, epoch: int) -> dict: ...
     def after_epoch(self, epoch: int, write_samples: bool) -> None: ...
@@ -126,6 +131,17 @@ def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Opt
         if on_epoch is not None:
             on_epoch(rows[-1], checkpoint)
     return RunOutcome("ok", schedule.epochs, rows)
+
+
+def run_job(make_job: Callable[[Any, RunDirectory], EpochJob], cfg, run_dir: str | Path, *,
+            on_epoch: Optional[EpochCallback] = None, progress: bool = True) -> tuple[EpochJob, RunOutcome]:
+    """Bind `cfg` to the run directory, build the job there and drive it (from its last checkpoint, if any)."""
+    run = RunDirectory(run_dir)
+    run.bind_config(cfg)
+    job = make_job(cfg, run.prepare())
+    outcome = drive(job, run, Schedule(job.total_epochs, cfg.checkpoint_every, cfg.sample_every),
+                    on_epoch=on_epoch, progress=progress)
+    return job, outcome
 
 
 def progress_bar(iterable, total: int, desc: str, enabled: bool):

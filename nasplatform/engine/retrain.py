@@ -12,10 +12,10 @@ import torch
 
 from nasplatform.engine.accel import autocast, configure_backends, prepare_networks
 from nasplatform.engine.checkpoint import save_checkpoint
-from nasplatform.engine.config import RetrainConfig, load_yaml
+from nasplatform.engine.config import RetrainConfig
 from nasplatform.engine.cyclegan_step import cyclegan_step
 from nasplatform.engine.data.dataset import UnpairedDataset
-from nasplatform.engine.loop import EpochCallback, MeanMeter, RunOutcome, Schedule, drive, epoch_batches, progress_bar
+from nasplatform.engine.loop import EpochCallback, MeanMeter, RunOutcome, epoch_batches, progress_bar, run_job
 from nasplatform.engine.losses import GANLoss
 from nasplatform.engine.networks import build_discrete, genotypes_to_json, load_genotypes
 from nasplatform.engine.pool import ImagePool
@@ -58,6 +58,8 @@ class RetrainJob:
         self.selector = None
         self.data = self._dataset()
         self.samples = fixed_samples(cfg)
+        # cfg.genotypes is a name or a path outside the run: the run keeps its own copy of what it trains
+        run.write_text(run.genotypes, genotypes_to_json(self.genotypes))
 
     def _dataset(self) -> UnpairedDataset:
         cfg = self.cfg
@@ -140,17 +142,11 @@ class RetrainResult:
 def run_retrain(cfg: RetrainConfig, run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None,
                 progress: bool = True) -> RetrainResult:
     """Retrain (or continue retraining) in `run_dir`."""
-    run = RunDirectory(run_dir)
-    run.bind_config(cfg)
-    job = RetrainJob(cfg, run.prepare())
-    run.write_text(run.genotypes, genotypes_to_json(job.genotypes))
-    outcome = drive(job, run, Schedule(job.total_epochs, cfg.checkpoint_every, cfg.sample_every),
-                    on_epoch=on_epoch, progress=progress)
-    return RetrainResult(run.root, outcome)
+    job, outcome = run_job(RetrainJob, cfg, run_dir, on_epoch=on_epoch, progress=progress)
+    return RetrainResult(job.run.root, outcome)
 
 
 def resume_retrain(run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None, progress: bool = True) -> RetrainResult:
-    run = RunDirectory(run_dir)
-    if not run.config.exists():
-        raise FileNotFoundError(f"{run.config}: no saved config; is {run.root} a retrain run directory?")
-    return run_retrain(load_yaml(RetrainConfig, run.config), run_dir, on_epoch=on_epoch, progress=progress)
+    """Continue the run in `run_dir` with the configuration saved there."""
+    cfg = RunDirectory(run_dir).saved_config(RetrainConfig, "retrain")
+    return run_retrain(cfg, run_dir, on_epoch=on_epoch, progress=progress)

@@ -65,6 +65,12 @@ class RunDirectory:
         self.root.mkdir(parents=True, exist_ok=True)
         save_yaml(cfg, self.config)
 
+    def saved_config(self, cls: type, kind: str):
+        """The `cls` config an earlier `kind` run saved here (what --resume continues with)."""
+        if not self.config.exists():
+            raise FileNotFoundError(f"{self.config}: no saved config; is {self.root} a {kind} run directory?")
+        return load_yaml(cls, self.config)
+
     def write_text(self, path: Path, text: str) -> None:
         atomic_write_bytes(path, text.encode())
 

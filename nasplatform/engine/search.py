@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from nasplatform.engine.accel import configure_backends, prepare_networks, to_memory_format
-from nasplatform.engine.config import SearchConfig, load_yaml
+from nasplatform.engine.config import SearchConfig
 from nasplatform.engine.data.dataset import ImageFolder, UnpairedDataset
-from nasplatform.engine.loop import EpochCallback, MeanMeter, RunOutcome, Schedule, drive, endless_batches, epoch_batches, progress_bar
+from nasplatform.engine.loop import EpochCallback, MeanMeter, RunOutcome, endless_batches, epoch_batches, progress_bar, run_job
 from nasplatform.engine.networks import build_supernets, genotypes_to_json
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.samples import save_samples
@@ -66,6 +66,10 @@ class SearchJob:
         self.samples = fixed_samples(cfg)
         self.alpha_rows: list[dict] = []
         self._record_alphas(0)
+
+    @property
+    def total_epochs(self) -> int:
+        return self.cfg.epochs
 
     def _datasets(self) -> dict:
         cfg = self.cfg
@@ -155,17 +159,11 @@ class SearchResult:
 def run_search(cfg: SearchConfig, run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None,
                progress: bool = True) -> SearchResult:
     """Search (or continue searching) in `run_dir`; a checkpoint there is resumed from."""
-    run = RunDirectory(run_dir)
-    run.bind_config(cfg)
-    job = SearchJob(cfg, run.prepare())
-    outcome = drive(job, run, Schedule(cfg.epochs, cfg.checkpoint_every, cfg.sample_every),
-                    on_epoch=on_epoch, progress=progress)
-    return SearchResult(run.root, outcome, job.strategy.get_final_architecture())
+    job, outcome = run_job(SearchJob, cfg, run_dir, on_epoch=on_epoch, progress=progress)
+    return SearchResult(job.run.root, outcome, job.strategy.get_final_architecture())
 
 
 def resume_search(run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None, progress: bool = True) -> SearchResult:
     """Continue the run in `run_dir` with the configuration saved there."""
-    run = RunDirectory(run_dir)
-    if not run.config.exists():
-        raise FileNotFoundError(f"{run.config}: no saved config; is {run.root} a search run directory?")
-    return run_search(load_yaml(SearchConfig, run.config), run_dir, on_epoch=on_epoch, progress=progress)
+    cfg = RunDirectory(run_dir).saved_config(SearchConfig, "search")
+    return run_search(cfg, run_dir, on_epoch=on_epoch, progress=progress)

@@ -1,0 +1,76 @@
+"""What search and retrain share: range checks of their configs, resume of a run folder, CLI flags and assembly."""
+
+import pytest
+
+from nasplatform.cli import build_parser, main
+from nasplatform.engine.config import ConfigError, RetrainConfig, SearchConfig, from_dict
+from nasplatform.engine.retrain import resume_retrain
+from nasplatform.engine.search import resume_search
+
+SHARED_BAD = [
+    ({"hidden_dim": 0}, "hidden_dim: must be >= 1, got 0"),
+    ({"ndf": 0}, "ndf: must be >= 1, got 0"),
+    ({"seed": -1}, "seed: must be >= 0, got -1"),
+    ({"batch_size": 0}, "batch_size: must be >= 1, got 0"),
+    ({"checkpoint_every": 0}, "checkpoint_every: must be >= 1, got 0"),
+    ({"sample_every": 0}, "sample_every: must be >= 1, got 0"),
+    ({"max_iters_per_epoch": 0}, "max_iters_per_epoch: must be >= 1, got 0"),
+    ({"data": {"crop_size": 36, "load_size": 40}}, "data.crop_size: must be a multiple of 8, got 36"),
+    ({"device": "gpu0"}, "device: not a torch device: 'gpu0' (e.g. 'cpu', 'cuda', 'cuda:1')"),
+]
+
+
+@pytest.mark.parametrize("cls", [SearchConfig, RetrainConfig])
+@pytest.mark.parametrize(("data", "message"), SHARED_BAD)
+def test_shared_range_checks_give_the_same_error_in_both_configs(cls, data, message):
+    with pytest.raises(ConfigError) as info:
+        from_dict(cls, data)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("resume", "kind"), [(resume_search, "search"), (resume_retrain, "retrain")])
+def test_resume_without_saved_config_names_the_file(tmp_path, resume, kind):
+    with pytest.raises(FileNotFoundError) as info:
+        resume(tmp_path, progress=False)
+    assert str(info.value) == f"{tmp_path / 'config.yaml'}: no saved config; is {tmp_path} a {kind} run directory?"
+    assert list(tmp_path.iterdir()) == []
+
+
+def options_of(command: str) -> list[str]:
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    return [opt for action in sub.choices[command]._actions for opt in action.option_strings]
+
+
+def test_search_and_retrain_list_their_flags():
+    shared = ["--data", "--image-size", "--out", "--resume", "--config", "--set", "--no-progress"]
+    assert sorted(options_of("search")) == sorted(["-h", "--help", *shared, "--scheme", "--epochs", "--hidden-dim",
+                                                   "--n-cells"])
+    assert sorted(options_of("retrain")) == sorted(["-h", "--help", *shared, "--genotypes", "--hidden-dim",
+                                                    "--hidden-dim-b", "--epochs", "--decay-epochs", "--discriminator"])
+
+
+@pytest.mark.parametrize("command", ["search", "retrain"])
+def test_missing_out_or_data_is_one_clear_error(tmp_path, capsys, command):
+    assert main([command, "--data", str(tmp_path)]) == 2
+    assert "--out and --data (or --config) are required unless --resume is given" in capsys.readouterr().err
+    assert main([command, "--out", str(tmp_path / "run")]) == 2
+    assert not (tmp_path / "run").exists()
+
+
+def test_flags_become_config_keys(tmp_path):
+    from nasplatform.cli.options import run_or_resume
+    from nasplatform.engine.data.config import load_size_for
+
+    args = build_parser().parse_args(["retrain", "--data", str(tmp_path), "--image-size", "64", "--hidden-dim", "8",
+                                      "--out", str(tmp_path / "run"), "--set", "seed=3", "--no-progress"])
+    built = run_or_resume(args, RetrainConfig, {"hidden_dim": args.hidden_dim},
+                          run=lambda cfg, out, progress: (cfg, out, progress), resume=None)
+    cfg, out, progress = built
+    assert (cfg.data.root, cfg.data.crop_size, cfg.data.load_size) == (str(tmp_path), 64, load_size_for(64))
+    assert (cfg.hidden_dim, cfg.seed, out, progress) == (8, 3, str(tmp_path / "run"), False)
+
+
+def test_bad_image_size_is_refused_before_the_run_folder_exists(tmp_path, capsys):
+    assert main(["retrain", "--data", str(tmp_path), "--image-size", "36", "--out", str(tmp_path / "run")]) == 2
+    assert "data.crop_size: must be a multiple of 8, got 36" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
