@@ -18,18 +18,17 @@ import fcntl
 import hashlib
 import importlib.metadata
 import json
-import os
 import re
-import tempfile
 import warnings
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 from PIL import Image
 
+from nasplatform.engine.checkpoint import atomic_write
 from nasplatform.engine.evaluation.features import DEFAULT_BATCH_SIZE, files_features, image_files
 from nasplatform.engine.evaluation.frechet import gaussian_stats
 from nasplatform.engine.evaluation.inception import InceptionExtractor
@@ -123,20 +122,6 @@ def fingerprint(folder: Path, files: list[Path], key: ReferenceKey, extractor_id
     return json.loads(json.dumps(data))  # normalise to what a JSON round trip gives back
 
 
-def _atomic_write(path: Path, write: Callable) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 @contextlib.contextmanager
 def _exclusive(lock_path: Path) -> Iterator[None]:
     with open(lock_path, "a+b") as lock:
@@ -202,7 +187,7 @@ class ReferenceCache:
                       "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
         arrays = {"mu": mu, "sigma": sigma, "features": features,
                   "fingerprint": np.array(json.dumps(expected)), "provenance": np.array(json.dumps(provenance))}
-        _atomic_write(npz, lambda f: np.savez(f, **arrays))
+        atomic_write(npz, lambda f: np.savez(f, **arrays))
         text = json.dumps(provenance, indent=2) + "\n"
-        _atomic_write(npz.with_suffix(".json"), lambda f: f.write(text.encode()))
+        atomic_write(npz.with_suffix(".json"), lambda f: f.write(text.encode()))
         return ReferenceStats(mu, sigma, features, provenance, hit=False)
