@@ -113,3 +113,23 @@ def test_features_match_cleanfid_wrapper(inception, cleanfid_weights_dir):
 def test_input_shape_is_checked(inception):
     with pytest.raises(ValueError, match="299"):
         inception(torch.zeros(1, 3, 64, 64))
+
+
+def test_batch_norms_are_folded_and_features_unchanged(inception):
+    weights = resolve_weights(download=False)
+
+    def frozen_copy():
+        scripted = inception_module._load_scripted(weights.path)
+        return inception_module._freeze(inception_module._network_body(scripted, weights).eval())
+
+    plain, unfolded = frozen_copy(), frozen_copy()  # `plain` stays the reference
+    assert len(plain.graph.findAllNodes("aten::batch_norm")) == 94
+    assert inception_module.fold_batch_norms(unfolded) == 94
+    assert not unfolded.graph.findAllNodes("aten::batch_norm")
+    x = (torch.rand(2, 3, 299, 299, generator=torch.Generator().manual_seed(0)) * 255 - 128) / 128
+    with torch.inference_mode():
+        reference, folded = plain(x).flatten(1), unfolded(x).flatten(1)
+    assert (reference - folded).abs().max() <= 1e-5 * reference.abs().max()
+    # the extractor itself runs the folded (and, on CPU, oneDNN-optimised) graph
+    assert not inception.layers.graph.findAllNodes("aten::batch_norm")
+    assert torch.allclose(inception(x * 128 + 128), reference, rtol=0, atol=1e-5 * float(reference.abs().max()))
