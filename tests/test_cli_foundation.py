@@ -32,7 +32,7 @@ def test_arch_genotypes_file(tmp_path, capsys):
     from nasplatform.space import named_genotype
 
     path = tmp_path / "genotypes.json"
-    gen, disc = named_genotype("cyclegan").to_dict(), named_genotype("patchgan").to_dict()
+    gen, disc = named_genotype("cyclegan").to_dict(), named_genotype("patchgan_point").to_dict()
     path.write_text(json.dumps({"g_a": gen, "g_b": gen, "d_a": disc, "d_b": disc}))
     assert main(["arch", str(path), "--hidden-dim", "16", "--ndf", "8", "--image-size", "32", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -27,7 +27,7 @@ def test_cyclegan_generator_parity(hidden_dim, params):
 
 def test_patchgan_parity():
     assert count_params(PatchGANDiscriminator(64)) == 2_764_737
-    assert count_params(Discriminator(named_genotype("patchgan"), 64)) == 2_764_737
+    assert count_params(Discriminator(named_genotype("patchgan_point"), 64)) == 2_764_737
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
@@ -141,3 +141,13 @@ def test_macs_counted_by_torch():
     cost = model_cost(Generator(named_genotype("cyclegan"), 16), 32)
     assert cost.params == 715_651 and cost.mb == pytest.approx(4 * 715_651 / 1e6)
     assert cost.macs > 0 and model_cost(Generator(named_genotype("cyclegan"), 16), 64).macs == 4 * cost.macs
+
+
+def test_patchgan_point_genotype_is_not_the_official_patchgan():
+    # same parameters, different outputs: 31x31 logits at 256 px against the official network's 30x30
+    point, official = build_network("patchgan_point", 64), build_network("patchgan", 64)
+    assert isinstance(official, PatchGANDiscriminator) and not isinstance(point, PatchGANDiscriminator)
+    assert count_params(point) == count_params(official) == 2_764_737
+    with torch.no_grad():
+        x = torch.zeros(1, 3, 256, 256)
+        assert point(x).shape[-2:] == (31, 31) and official(x).shape[-2:] == (30, 30)

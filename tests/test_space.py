@@ -94,3 +94,17 @@ def test_search_space_size():
 def test_discriminator_genotype_round_trip():
     d = DiscriminatorGenotype(cells=(("max_pool", "dil_conv5x5"), ("conv7x7", "avg_pool")))
     assert genotype_from_json(d.to_json()) == d
+
+
+def test_former_patchgan_genotype_name_loads_with_a_warning_naming_the_new_one(tmp_path):
+    # "patchgan" named the search-space point until the official network took that name alone
+    from nasplatform.engine.networks import load_genotypes
+
+    with pytest.warns(FutureWarning, match="patchgan_point"):
+        assert named_genotype("patchgan") == named_genotype("patchgan_point")
+    gen = named_genotype("cyclegan").to_dict()
+    path = tmp_path / "genotypes.json"
+    path.write_text(json.dumps({"g_a": gen, "g_b": gen, "d_a": "patchgan", "d_b": "patchgan_point"}))
+    with pytest.warns(FutureWarning):
+        loaded = load_genotypes(str(path))
+    assert loaded["d_a"] == loaded["d_b"] == named_genotype("patchgan_point")

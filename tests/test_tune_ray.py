@@ -81,6 +81,7 @@ def test_tiny_grid_runs_every_stage_and_collects_without_ray(cluster, data_root,
     assert set(retrain.index) == {"C2", "N2", "C'2"}
     assert retrain.loc["N2", "search_trial_id"] == retrain.loc["C'2", "search_trial_id"] == search["trial_id"]
     assert retrain.loc["N2", "genotype_g_a"] == search["genotype_g_a"]
+    assert (retrain["discriminator"] == "patchgan").all() and pd.isna(search["discriminator"])
     assert retrain[["fid_a2b", "fid_b2a", "kid_a2b", "kid_b2a"]].notna().all().all()
     c2 = retrain.loc["C2"]
     assert c2["params_g_a"] == c2["ref_params_g_a"] == 11_843  # the cyclegan generator at H=2
@@ -104,6 +105,20 @@ def test_tiny_grid_runs_every_stage_and_collects_without_ray(cluster, data_root,
     assert sorted(exp.rglob("experiment_state-*.json")) == states
     printed = capsys.readouterr().out
     assert "search: all 1 trial(s) finished earlier" in printed and "retrain: 3 trial(s): 3 ok" in printed
+
+
+def test_a_discriminator_list_retrains_searched_generators_with_each(cluster, data_root, tmp_path):
+    spec = write_spec(tmp_path, "disc", search={}, retrain={"architectures": ["N2"], "discriminator": ["patchgan", "searched"]})
+    storage = tmp_path / "runs"
+    assert run(spec, storage, data_root) == 0
+    table = pd.read_parquet(storage / "disc" / "results.parquet")
+    search = table[table["stage"] == "search"].iloc[0]
+    retrain = table[table["stage"] == "retrain"].set_index("discriminator")
+    assert sorted(retrain.index) == ["patchgan", "searched"] and (retrain["status"] == "ok").all()
+    # the searched D_A/D_B are the search's derived ones; the official PatchGAN has no genotype
+    assert retrain.loc["searched", "genotype_d_a"] == search["genotype_d_a"]
+    assert retrain.loc["searched", "genotype_d_b"] == search["genotype_d_b"]
+    assert pd.isna(retrain.loc["patchgan", "genotype_d_a"])
 
 
 def test_a_failed_trial_is_retried_from_its_checkpoint(cluster, data_root, tmp_path, capsys):

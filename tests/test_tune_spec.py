@@ -128,7 +128,7 @@ def test_bad_override_under_smoke_names_the_key_and_file():
 
 def test_parameter_polynomial_is_exact():
     cyclegan = param_polynomial(named_genotype("cyclegan"))
-    # DESIGN.md §7: the official ResNet-9 generator at ngf 16, 32, 64
+    # docs/design.md §10: the official ResNet-9 generator at ngf 16, 32, 64
     assert (cyclegan(16), cyclegan(32), cyclegan(64)) == (715_651, 2_850_563, 11_378_179)
     for h in (5, 13, 24):
         assert param_polynomial(G_A)(h) == real_params(G_A, h)
@@ -170,3 +170,36 @@ def test_plans_one_search_per_scheme_seed_and_retrains_per_label(tmp_path):
     n4 = [p for p in plans if p.label == "N4"]
     assert {p.search_trial_id for p in n4} == {"id0", "id1"} and all(p.scheme == "OF" for p in n4)
     assert [p.seed for p in c4] == [0, 1] and all(p.engine["data"]["root"] == str(tmp_path / "tiny") for p in plans)
+
+
+@pytest.mark.parametrize("name", sorted(PAPER) + ["quickstart"])
+def test_every_figure_spec_names_its_retrain_discriminator(name):
+    # explicit in the file, not only a default of the dataclass: the choice must be visible where a figure is run
+    text = (EXPERIMENTS / f"{name}.yaml").read_text()
+    assert "\n  discriminator: patchgan\n" in text
+    assert load_spec(EXPERIMENTS / f"{name}.yaml").retrain.discriminator == ("patchgan",)
+
+
+def test_discriminator_list_is_a_sweep_axis_for_searched_generators_only(tmp_path):
+    spec = spec_from_dict(minimal(retrain__architectures=["C4", "N4", "C'4"], retrain__discriminator=["patchgan", "searched"]))
+    d = {"d_a": named_genotype("patchgan_point").to_dict(), "d_b": named_genotype("patchgan_point").to_dict()}
+    found = [SearchOutcome("tiny/OF/s0", "id0", "tiny", "OF", 0, {"g_a": G_A.to_dict(), "g_b": G_B.to_dict(), **d})]
+    plans = retrain_plans(spec, tmp_path, found, True)
+    by_label = {}
+    for p in plans:
+        by_label.setdefault(p.label, []).append(p.engine["discriminator"])
+    # N4 once per discriminator and repeat; the CycleGAN baselines (C4, C'4) with the official PatchGAN only
+    assert by_label == {"C4": ["patchgan"] * 2, "N4": ["patchgan"] * 2 + ["searched"] * 2, "C'4": ["patchgan"] * 2}
+    assert len({p.key for p in plans}) == len(plans)
+    # the official-PatchGAN trials keep their former keys, so experiments planned before stay resumable
+    assert "tiny/N4/OF-s0/r0" in {p.key for p in plans} and "tiny/N4/D-searched/OF-s0/r0" in {p.key for p in plans}
+
+
+def test_discriminator_key_accepts_one_name_and_rejects_bad_ones():
+    assert spec_from_dict(minimal(retrain__discriminator="searched")).retrain.discriminator == ("searched",)
+    with pytest.raises(ConfigError, match=r"retrain\.discriminator"):
+        spec_from_dict(minimal(retrain__discriminator="official"))
+    with pytest.raises(ConfigError, match=r"retrain\.discriminator: must be"):
+        spec_from_dict(minimal(retrain__discriminator=["searched", "searched"]))
+    with pytest.raises(ConfigError, match=r"retrain\.settings\.discriminator: is set by the spec key retrain\.discriminator"):
+        spec_from_dict(minimal(retrain__settings={"discriminator": "searched"}))

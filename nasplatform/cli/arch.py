@@ -13,7 +13,9 @@ from nasplatform.space import (
     GeneratorGenotype,
     GenotypeError,
     NAMED_GENOTYPES,
+    RENAMED_GENOTYPES,
     genotype_from_dict,
+    named_genotype,
 )
 
 
@@ -21,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "arch",
         help="size and cost of an architecture",
-        description="NAME_OR_GENOTYPE_JSON: a named genotype (cyclegan, patchgan), a genotype JSON object, "
+        description="NAME_OR_GENOTYPE_JSON: a named genotype (cyclegan, patchgan_point: the search-space point nearest the official PatchGAN, "
+        "whose cost is shown beside it), a genotype JSON object, "
         "a genotypes.json mapping g_a/g_b/d_a/d_b to genotypes, or a path to such a file.",
     )
     parser.add_argument("genotype", metavar="NAME_OR_GENOTYPE_JSON")
@@ -34,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def parse_networks(text: str) -> dict:
     """Name, JSON or file -> {network name: genotype}."""
-    if text in NAMED_GENOTYPES:
-        return {text: NAMED_GENOTYPES[text]}
+    if text in NAMED_GENOTYPES or text in RENAMED_GENOTYPES:
+        return {RENAMED_GENOTYPES.get(text, text): named_genotype(text)}
     source = text
     path = Path(text)
     if not text.lstrip().startswith("{") and path.is_file():
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             net, width = Discriminator(genotype, args.ndf), {"ndf": args.ndf}
         report[name] = {"genotype": genotype.to_dict(), **width, **model_cost(net, args.image_size).to_dict()}
-        if isinstance(genotype, DiscriminatorGenotype) and args.genotype == "patchgan":
+        if isinstance(genotype, DiscriminatorGenotype) and args.genotype in ("patchgan_point", "patchgan"):
             official = PatchGANDiscriminator(args.ndf)
             report["patchgan_official"] = {"ndf": args.ndf, **model_cost(official, args.image_size).to_dict()}
     if args.json:

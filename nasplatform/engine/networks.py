@@ -11,7 +11,7 @@ from torch import nn
 
 from nasplatform.nets import Discriminator, DiscriminatorSupernet, Generator, GeneratorSupernet, PatchGANDiscriminator
 from nasplatform.space import GenotypeError, genotype_from_dict, named_genotype
-from nasplatform.space.genotype import CYCLEGAN, PATCHGAN, DiscriminatorGenotype, GeneratorGenotype
+from nasplatform.space.genotype import CYCLEGAN, PATCHGAN_POINT, DiscriminatorGenotype, GeneratorGenotype
 
 NETWORK_NAMES = ("g_a", "g_b", "d_a", "d_b")
 
@@ -68,7 +68,7 @@ Genotypes = dict[str, Union[GeneratorGenotype, DiscriminatorGenotype]]
 def load_genotypes(source: str) -> Genotypes:
     """`cyclegan` (with PatchGAN-point discriminators) or a genotypes.json path with keys g_a, g_b[, d_a, d_b]."""
     if source == "cyclegan":
-        return {"g_a": CYCLEGAN, "g_b": CYCLEGAN, "d_a": PATCHGAN, "d_b": PATCHGAN}
+        return {"g_a": CYCLEGAN, "g_b": CYCLEGAN, "d_a": PATCHGAN_POINT, "d_b": PATCHGAN_POINT}
     path = Path(source)
     if not path.is_file():
         raise GenotypeError(f"genotypes: {source!r} is neither 'cyclegan' nor an existing genotypes.json file")

@@ -10,7 +10,7 @@ from torch import nn
 from nasplatform.nets.discrete import Discriminator, Generator
 from nasplatform.nets.patchgan import PatchGANDiscriminator
 from nasplatform.nets.supernet import DiscriminatorSupernet, GeneratorSupernet
-from nasplatform.space.genotype import CYCLEGAN, PATCHGAN
+from nasplatform.space.genotype import CYCLEGAN, PATCHGAN_POINT
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def _cyclegan(width: int) -> nn.Module:
 
 @register_network("patchgan_point", "discriminator")
 def _patchgan_point(width: int) -> nn.Module:
-    return Discriminator(PATCHGAN, ndf=width)
+    return Discriminator(PATCHGAN_POINT, ndf=width)
 
 
 @register_network("patchgan", "discriminator")

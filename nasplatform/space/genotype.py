@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -154,14 +155,23 @@ CYCLEGAN = GeneratorGenotype(
     residual=(("conv3x3", "conv3x3"),) * 9,
     decoding=("trans_conv3x3", "trans_conv3x3"),
 )
-#: The PatchGAN point of the discriminator space: conv4x4 everywhere (same parameter count as the
-#: official 70x70 PatchGAN; it differs by a norm on the first layer and size-keeping padding).
-PATCHGAN = DiscriminatorGenotype(cells=(("conv4x4", "conv4x4"), ("conv4x4", "conv4x4")))
+#: The point of the discriminator space nearest the official PatchGAN: conv4x4 everywhere. It is NOT that
+#: network (nets.PatchGANDiscriminator, `discriminator: patchgan`): same parameter count, but a norm on the
+#: first layer and a size-keeping stride-1 layer, so a 31x31 logit map at 256 px against the official 30x30.
+PATCHGAN_POINT = DiscriminatorGenotype(cells=(("conv4x4", "conv4x4"), ("conv4x4", "conv4x4")))
 
-NAMED_GENOTYPES: dict[str, Genotype] = {"cyclegan": CYCLEGAN, "patchgan": PATCHGAN}
+NAMED_GENOTYPES: dict[str, Genotype] = {"cyclegan": CYCLEGAN, "patchgan_point": PATCHGAN_POINT}
+#: Former names of named genotypes -> current ones. The platform always wrote genotypes as dicts, never by
+#: name, so only hand-written genotype files and command lines can hold these; they still load, with a warning.
+RENAMED_GENOTYPES = {"patchgan": "patchgan_point"}
 
 
 def named_genotype(name: str) -> Genotype:
+    if name in RENAMED_GENOTYPES:
+        new = RENAMED_GENOTYPES[name]
+        warnings.warn(f"the named genotype {name!r} is now {new!r} (a point of the search space, not the official "
+                      f"PatchGAN network, which is `discriminator: patchgan`); write {new!r}", FutureWarning, stacklevel=2)
+        name = new
     try:
         return NAMED_GENOTYPES[name]
     except KeyError:

@@ -22,7 +22,7 @@ GENOTYPE_COLUMNS = ("genotype_g_a", "genotype_g_b", "genotype_d_a", "genotype_d_
 #: The results-table schema of docs/formats.md, in column order: name -> pandas dtype.
 RESULT_COLUMNS: dict[str, str] = {
     **{name: "string" for name in ("experiment", "stage", "figure", "trial_id", "dataset", "scheme", "architecture",
-                                   "search_trial_id", *GENOTYPE_COLUMNS)},
+                                   "discriminator", "search_trial_id", *GENOTYPE_COLUMNS)},
     **{name: "Int64" for name in ("hidden_dim_a", "hidden_dim_b", "seed", "repeat", "image_size", "params_g_a",
                                   "params_g_b")},
     **{name: "float64" for name in ("mb_g_a", "mb_g_b")},
@@ -123,6 +123,8 @@ def trial_row(exp: Storage, record: TrialRecord, experiment: str, figure: str, s
     search = plan.stage == "search"
     row = {"experiment": experiment, "stage": plan.stage, "figure": figure, "trial_id": record.trial_id,
            "dataset": plan.dataset, "scheme": plan.scheme, "architecture": plan.architecture,
+           # the engine config of a retrain plan has always carried it; search rows retrain nothing
+           "discriminator": None if search else plan.engine.get("discriminator", "patchgan"),
            "search_trial_id": record.trial_id if search else plan.search_trial_id,
            "hidden_dim_a": plan.hidden_dim_a, "hidden_dim_b": plan.hidden_dim_b, "seed": plan.seed,
            "repeat": plan.repeat, "image_size": plan.image_size, "ref_params_g_a": plan.ref_params_g_a,

@@ -1,4 +1,4 @@
-"""Stage plans: the trials of the search and retrain stages, with size matching of N- and C'-models (DESIGN.md §5)."""
+"""Stage plans: the trials of the search and retrain stages, with size matching of N- and C'-models (docs/design.md §7)."""
 
 from __future__ import annotations
 
@@ -177,15 +177,29 @@ def search_plans(spec: ExperimentSpec, data_root: Path, run_dir_in_trial: bool) 
     return plans
 
 
+def searched_generators(label: ArchitectureLabel) -> bool:
+    """Whether a label retrains the search's generator genotypes (N<H>, searched@H) rather than CycleGAN's."""
+    return label.family in ("N", "searched")
+
+
+def label_discriminators(spec: ExperimentSpec, label: ArchitectureLabel) -> tuple[str, ...]:
+    """The retrain discriminators of a label: the spec's `retrain.discriminator` axis for searched generators;
+    the official PatchGAN alone for the CycleGAN baselines (docs/design.md §8)."""
+    return spec.retrain.discriminator if searched_generators(label) else ("patchgan",)
+
+
 def _retrain_plan(spec: ExperimentSpec, data_root: Path, dataset: str, label: ArchitectureLabel, repeat: int,
-                  search: Optional[SearchOutcome], run_dir_in_trial: bool) -> TrialPlan:
+                  search: Optional[SearchOutcome], run_dir_in_trial: bool, discriminator: str = "patchgan") -> TrialPlan:
     g_a = genotype_from_dict(search.genotypes["g_a"]) if search else None
     g_b = genotype_from_dict(search.genotypes["g_b"]) if search else None
     dims = label_dims(label, g_a, g_b)
     cyclegan = param_polynomial(named_genotype("cyclegan"))
-    source = SOURCE_GENOTYPES if label.family in ("N", "searched") else "cyclegan"
-    cfg = retrain_config(spec, str(data_root / dataset), repeat, (dims.hidden_dim_a, dims.hidden_dim_b), source)
-    key = f"{dataset}/{label.text}/{search.scheme}-s{search.seed}/r{repeat}" if search else f"{dataset}/{label.text}/r{repeat}"
+    source = SOURCE_GENOTYPES if searched_generators(label) else "cyclegan"
+    cfg = retrain_config(spec, str(data_root / dataset), repeat, (dims.hidden_dim_a, dims.hidden_dim_b), source,
+                         discriminator)
+    # the official-PatchGAN trials keep the keys they had before the discriminator became a spec key
+    arch = label.text if discriminator == "patchgan" else f"{label.text}/D-{discriminator}"
+    key = f"{dataset}/{arch}/{search.scheme}-s{search.seed}/r{repeat}" if search else f"{dataset}/{arch}/r{repeat}"
     return TrialPlan(
         key=key, dataset=dataset, scheme=search.scheme if search and source != "cyclegan" else None, seed=repeat,
         repeat=repeat, architecture=label.result_label, label=label.text, search_key=search.key if search else None,
@@ -198,15 +212,18 @@ def _retrain_plan(spec: ExperimentSpec, data_root: Path, dataset: str, label: Ar
 def retrain_plans(spec: ExperimentSpec, data_root: Path, searches: list[SearchOutcome],
                   run_dir_in_trial: bool) -> list[TrialPlan]:
     """Per dataset, label and repeat: one trial for cyclegan-based labels that need no search (C<H>,
-    cyclegan@H), one per finished search of that dataset for the others (N<H>, C'<H>, searched@H)."""
+    cyclegan@H), one per finished search of that dataset for the others (N<H>, C'<H>, searched@H); labels with
+    searched generators once more per retrain discriminator of the spec."""
     plans = []
     for dataset in spec.datasets:
         found = [s for s in searches if s.dataset == dataset]
         for label in spec.retrain.labels:
             sources: list[Optional[SearchOutcome]] = found if label.needs_search else [None]
             for search in sources:
-                for repeat in range(spec.retrain.repeats):
-                    plans.append(_retrain_plan(spec, data_root, dataset, label, repeat, search, run_dir_in_trial))
+                for discriminator in label_discriminators(spec, label):
+                    for repeat in range(spec.retrain.repeats):
+                        plans.append(_retrain_plan(spec, data_root, dataset, label, repeat, search, run_dir_in_trial,
+                                                   discriminator))
     return plans
 
 

@@ -7,14 +7,22 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Union
 
 import yaml
 
-from nasplatform.engine.config import ConfigError, RetrainConfig, Scheme, SearchConfig, from_dict, to_dict
+from nasplatform.engine.config import (
+    ConfigError,
+    DiscriminatorKind,
+    RetrainConfig,
+    Scheme,
+    SearchConfig,
+    from_dict,
+    to_dict,
+)
 from nasplatform.engine.data.config import load_size_for
 
-#: Architecture labels: C<H>, N<H>, C'<H> (size-matched, DESIGN.md §5) and cyclegan@<H>, searched@<H> (fixed H).
+#: Architecture labels: C<H>, N<H>, C'<H> (size-matched, docs/design.md §7) and cyclegan@<H>, searched@<H> (fixed H).
 LABEL_PATTERN = re.compile(r"^(?:(C'|C|N)(\d+)|(cyclegan|searched)@(\d+))$")
 #: Names that become folder names (experiments, datasets).
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -31,7 +39,8 @@ SEARCH_OWNED = {"scheme": "search.schemes", "seed": "search.seeds", "epochs": "s
                 "hidden_dim": "search.hidden_dim", "n_cells": "search.n_cells", "data.root": "data_root",
                 "data.crop_size": "image_size"}
 RETRAIN_OWNED = {"genotypes": "retrain.architectures", "hidden_dim": "retrain.architectures",
-                 "hidden_dim_b": "retrain.architectures", "seed": "retrain.repeats", "n_epochs": "retrain.n_epochs",
+                 "hidden_dim_b": "retrain.architectures", "discriminator": "retrain.discriminator",
+                 "seed": "retrain.repeats", "n_epochs": "retrain.n_epochs",
                  "n_epochs_decay": "retrain.n_epochs_decay", "data.root": "data_root", "data.crop_size": "image_size"}
 
 
@@ -151,9 +160,14 @@ class RetrainStage:
     """The retrain+evaluate stage: one trial per dataset x architecture (x search trial, for searched ones) x repeat.
 
     Repeat r trains with seed r. n_epochs at constant lr, then n_epochs_decay of linear decay.
+    discriminator: the D_A/D_B retrained with searched generators (N<H>, searched@H): "patchgan" (the official
+    70x70 PatchGAN, the paper's protocol) or "searched" (the search's derived discriminator genotypes); a list
+    of both is a sweep axis. CycleGAN-generator labels (C<H>, C'<H>, cyclegan@H) are the baseline and always
+    retrain with the official PatchGAN (docs/design.md §8).
     """
 
     architectures: tuple[str, ...] = ()
+    discriminator: Union[DiscriminatorKind, tuple[DiscriminatorKind, ...]] = ("patchgan",)
     repeats: int = 3
     n_epochs: int = 100
     n_epochs_decay: int = 100
@@ -166,6 +180,10 @@ class RetrainStage:
         labels = [ArchitectureLabel.parse(a, f"architectures[{i}]").text for i, a in enumerate(self.architectures)]
         _check(len(set(labels)) == len(labels), "architectures", f"lists a label twice: {labels}")
         object.__setattr__(self, "architectures", tuple(labels))
+        kinds = (self.discriminator,) if isinstance(self.discriminator, str) else tuple(self.discriminator)
+        _check(len(kinds) >= 1 and len(set(kinds)) == len(kinds), "discriminator",
+               f"must be patchgan, searched or a list of distinct ones, got {self.discriminator!r}")
+        object.__setattr__(self, "discriminator", kinds)
         _check(self.repeats >= 1, "repeats", f"must be >= 1, got {self.repeats}")
         _check(self.n_epochs >= 0 and self.n_epochs_decay >= 0 and self.n_epochs + self.n_epochs_decay >= 1,
                "n_epochs", "n_epochs and n_epochs_decay must be >= 0 with a sum >= 1")
@@ -269,10 +287,10 @@ def search_config(spec: ExperimentSpec, dataset_dir: str, scheme: str, seed: int
 
 
 def retrain_config(spec: ExperimentSpec, dataset_dir: str, seed: int, hidden_dims: tuple[int, int],
-                   genotypes: str = "cyclegan") -> RetrainConfig:
+                   genotypes: str = "cyclegan", discriminator: str = "patchgan") -> RetrainConfig:
     """The RetrainConfig of one retrain trial (H_A, H_B = hidden_dims): the spec's fields, then `retrain.settings`."""
     r = spec.retrain
-    base = {"data": _data_section(spec, dataset_dir), "genotypes": genotypes, "seed": seed,
+    base = {"data": _data_section(spec, dataset_dir), "genotypes": genotypes, "discriminator": discriminator, "seed": seed,
             "hidden_dim": hidden_dims[0], "hidden_dim_b": hidden_dims[1], "n_epochs": r.n_epochs,
             "n_epochs_decay": r.n_epochs_decay, "device": "cuda" if spec.retrain_resources.gpus else "cpu"}
     return _engine_config(RetrainConfig, base, r.settings, "retrain.settings")
