@@ -8,7 +8,7 @@ engine's own code: the search iteration is `OneStepFull.step` (or another scheme
 Times are medians of interleaved runs (a, b, a, b, ...): wall seconds and, on CPU, this process's CPU seconds, which a
 busy machine disturbs far less; one torch thread by default on CPU (two OpenMP threads spin-wait for each other when
 other jobs share the cores). Memory: on CPU the peak bytes autograd holds for backward (each storage once,
-parameters excluded; see DESIGN.md §3 on why not RSS); on GPU `torch.cuda.max_memory_allocated` during a step.
+parameters excluded; see docs/design.md §3.5 on why not RSS); on GPU `torch.cuda.max_memory_allocated` during a step.
 On CPU the result also holds the top costs of one search iteration (torch.profiler; `--no-profile` skips it).
 No fixed target on CPU; on a GPU the targets are merged >= 1.5x the reference speed at <= 0.4x its peak memory.
 """

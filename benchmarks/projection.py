@@ -2,7 +2,7 @@
 
 Run: `python -m benchmarks.projection --from benchmarks/results/iteration_gpu.json --device cuda` (benchmarks/gpu.sh
 does). Inputs: the search and discrete iteration times of `benchmarks.iteration` (same image size as the specs), the
-datasets' image counts (DESIGN.md §7) and the Inception images/s measured here on `--device`.
+datasets' image counts (docs/design.md §7) and the Inception images/s measured here on `--device`.
 
 Cost model, per trial of a spec:
   search  = epochs * iterations_per_epoch * t_step(scheme); an epoch is one pass over the weight data, i.e.
@@ -10,7 +10,7 @@ Cost model, per trial of a spec:
             TH and THS steps cost what a TF step costs (an alpha step, then a weight step).
   retrain = (n_epochs + n_epochs_decay) * max(|trainA|, |trainB|) * t_C(H), with t_C(H) the discrete C_H iteration
             interpolated log-log over the measured H; searched (N, C', searched@H) architectures are costed as C_H,
-            their size being matched to it (DESIGN.md §5).
+            their size being matched to it (docs/design.md §5.5).
   evaluate= (|testA| + |testB|) translated images through Inception at the measured rate, per retrain trial, plus
             the real images' statistics once per dataset.
 Target (issue 8): one 400-epoch OF search on horse2zebra at <= 2 GPU-hours.

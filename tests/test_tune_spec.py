@@ -128,7 +128,7 @@ def test_bad_override_under_smoke_names_the_key_and_file():
 
 def test_parameter_polynomial_is_exact():
     cyclegan = param_polynomial(named_genotype("cyclegan"))
-    # docs/design.md §10: the official ResNet-9 generator at ngf 16, 32, 64
+    # docs/design.md §7: the official ResNet-9 generator at ngf 16, 32, 64
     assert (cyclegan(16), cyclegan(32), cyclegan(64)) == (715_651, 2_850_563, 11_378_179)
     for h in (5, 13, 24):
         assert param_polynomial(G_A)(h) == real_params(G_A, h)

@@ -1,4 +1,4 @@
-"""Scoring a retrained run (DESIGN.md §5): FID/KID both directions, paired error, size, MACs and speed."""
+"""Scoring a retrained run (docs/design.md §5): FID/KID both directions, paired error, size, MACs and speed."""
 
 from __future__ import annotations
 

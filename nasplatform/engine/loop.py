@@ -24,7 +24,11 @@ class Diverged(RuntimeError):
 
 
 def epoch_batches(dataset, epoch: int, seed: int, batch_size: int, device: str, limit: Optional[int] = None) -> Iterator[dict]:
-    """The items of one epoch in an order drawn from (seed, epoch) alone, so a resumed run sees the same data."""
+    """The items of one epoch in an order drawn from (seed, epoch) alone, so a resumed run sees the same data.
+
+    A batch holds images "a", "b" on `device` and, when the dataset reports them, "a_index"/"b_index" (CPU int64):
+    which training images fed the step, so tests can check that each step drew from its own split.
+    """
     dataset.set_epoch(epoch)
     order = np.random.default_rng([seed, epoch]).permutation(len(dataset))
     if limit is not None:
@@ -32,9 +36,11 @@ def epoch_batches(dataset, epoch: int, seed: int, batch_size: int, device: str, 
     for start in range(0, len(order), batch_size):
         items = [dataset[int(i)] for i in order[start : start + batch_size]]
         if len(items) == 1:  # batch 1 (CycleGAN's default): a view, not a threaded copy
-            yield {key: items[0][key].unsqueeze(0).to(device) for key in ("a", "b")}
+            batch = {key: items[0][key].unsqueeze(0).to(device) for key in ("a", "b")}
         else:
-            yield {key: torch.stack([it[key] for it in items]).to(device) for key in ("a", "b")}
+            batch = {key: torch.stack([it[key] for it in items]).to(device) for key in ("a", "b")}
+        batch.update({key: torch.tensor([it[key] for it in items]) for key in ("a_index", "b_index") if key in items[0]})
+        yield batch
 
 
 def endless_batches(dataset, epoch: int, seed: int, batch_size: int, device: str) -> Iterator[dict]:

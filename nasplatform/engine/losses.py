@@ -1,7 +1,10 @@
 """The CycleGAN objective (paper §3.3): L = l1*Ladv(G_A,D_B) + l2*Ladv(G_B,D_A) + l3*Lcyc + l4*Lidt(G_A) + l5*Lidt(G_B).
 
-Conventions of the official CycleGAN code: G_A maps A -> B and D_B judges B-domain images (so Ladv(G_A, D_B) scores
-D_B(G_A(a))); G_B maps B -> A and D_A judges A-domain images. lambda = (l1..l5) = (1, 1, 10, 5, 5) by default.
+Conventions of the CycleGANAS paper (its L_adv(G_A, D_B)): G_A maps A -> B and D_B judges B-domain images (so
+Ladv(G_A, D_B) scores D_B(G_A(a))); G_B maps B -> A and D_A judges A-domain images. The official CycleGAN code names
+its discriminators the other way round (its netD_A judges fake_B = netG_A(real_A), netD_B judges fake_A): the same
+networks and losses under swapped names, so its D_A corresponds to D_B here (docs/design.md §4.1).
+lambda = (l1..l5) = (1, 1, 10, 5, 5) by default.
 """
 
 from __future__ import annotations

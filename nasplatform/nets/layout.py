@@ -1,4 +1,4 @@
-"""Layouts shared by supernets and discrete networks: the op slots, stems and heads (DESIGN.md §2)."""
+"""Layouts shared by supernets and discrete networks: the op slots, stems and heads (docs/design.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Assembly of one merged kernel from the linear members of a mixed op (DESIGN.md §3)."""
+"""Assembly of one merged kernel from the linear members of a mixed op (docs/design.md §3.4)."""
 
 from __future__ import annotations
 

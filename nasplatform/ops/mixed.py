@@ -12,7 +12,7 @@ from nasplatform.ops.merged import KernelEmbedding, StrideOneConv, assemble_kern
 from nasplatform.ops.primitives import PADDING_MODE, CandidateOp, build_op, op_stride
 from nasplatform.space.opsets import CellType, OP_SETS
 
-#: "merged": linear members run as ONE convolution with kernel sum_o beta_o * pad(K_o) (DESIGN.md §3);
+#: "merged": linear members run as ONE convolution with kernel sum_o beta_o * pad(K_o) (docs/design.md §3.4);
 #: "reference": the plain weighted sum of every member's output.
 MIXED_OP_MODES = ("merged", "reference")
 

@@ -53,7 +53,7 @@ def _conv_params(module: nn.Module, c_in: int, c_out: int, k: int) -> None:
 class ConvOp(CandidateOp):
     """KxK conv (dilation 1 or 2) that keeps size at stride 1 and halves it at stride 2.
 
-    Even extents at stride 1 pad one more on the right/bottom so the size is kept (DESIGN.md §2).
+    Even extents at stride 1 pad one more on the right/bottom so the size is kept (docs/design.md §2.1).
     """
 
     def __init__(self, c_in: int, c_out: int, kernel_size: int, dilation: int, stride: int, padding_mode: str):

@@ -1,4 +1,4 @@
-"""Op sets S^e, S^r and S^d of the three cell types (paper §3.2, DESIGN.md §2)."""
+"""Op sets S^e, S^r and S^d of the three cell types (paper §3.2, docs/design.md §2.1)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from nasplatform.space.opsets import DECODING_OPS, ENCODING_OPS, OPS_PER_CELL, RESIDUAL_OPS
 
-#: Encoding cells in a discriminator (DESIGN.md §2).
+#: Encoding cells in a discriminator (docs/design.md §2.3).
 DISCRIMINATOR_CELLS = 2
 
 

@@ -1,4 +1,4 @@
-"""Stage plans: the trials of the search and retrain stages, with size matching of N- and C'-models (docs/design.md §7)."""
+"""Stage plans: the trials of the search and retrain stages, with size matching of N- and C'-models (docs/design.md §5.5)."""
 
 from __future__ import annotations
 
@@ -184,7 +184,7 @@ def searched_generators(label: ArchitectureLabel) -> bool:
 
 def label_discriminators(spec: ExperimentSpec, label: ArchitectureLabel) -> tuple[str, ...]:
     """The retrain discriminators of a label: the spec's `retrain.discriminator` axis for searched generators;
-    the official PatchGAN alone for the CycleGAN baselines (docs/design.md §8)."""
+    the official PatchGAN alone for the CycleGAN baselines (docs/design.md §5.6)."""
     return spec.retrain.discriminator if searched_generators(label) else ("patchgan",)
 
 

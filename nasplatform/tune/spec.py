@@ -22,7 +22,7 @@ from nasplatform.engine.config import (
 )
 from nasplatform.engine.data.config import load_size_for
 
-#: Architecture labels: C<H>, N<H>, C'<H> (size-matched, docs/design.md §7) and cyclegan@<H>, searched@<H> (fixed H).
+#: Architecture labels: C<H>, N<H>, C'<H> (size-matched, docs/design.md §5.5) and cyclegan@<H>, searched@<H> (fixed H).
 LABEL_PATTERN = re.compile(r"^(?:(C'|C|N)(\d+)|(cyclegan|searched)@(\d+))$")
 #: Names that become folder names (experiments, datasets).
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -163,7 +163,7 @@ class RetrainStage:
     discriminator: the D_A/D_B retrained with searched generators (N<H>, searched@H): "patchgan" (the official
     70x70 PatchGAN, the paper's protocol) or "searched" (the search's derived discriminator genotypes); a list
     of both is a sweep axis. CycleGAN-generator labels (C<H>, C'<H>, cyclegan@H) are the baseline and always
-    retrain with the official PatchGAN (docs/design.md §8).
+    retrain with the official PatchGAN (docs/design.md §5.6).
     """
 
     architectures: tuple[str, ...] = ()

@@ -33,7 +33,7 @@ class DatasetSpec:
         return "\n".join(f"  {root / self.name / split}/  ({self.counts[split]} images)" for split in SPLIT_FOLDERS)
 
 
-#: DESIGN.md §7: image counts of trainA/trainB/testA/testB
+#: docs/design.md §7: image counts of trainA/trainB/testA/testB
 PAPER_DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec for spec in (
         DatasetSpec("horse2zebra", dict(zip(SPLIT_FOLDERS, (1067, 1334, 120, 140)))),
