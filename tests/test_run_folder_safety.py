@@ -27,7 +27,8 @@ def search(data, out, *extra):
 
 
 def snapshot(folder: Path) -> dict:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != ".lock"}  # the lock file names its latest holder
 
 
 def test_folder_with_run_files_but_no_checkpoint_is_refused(tiny_data, tmp_path, capsys):
@@ -50,6 +51,18 @@ def test_folder_with_run_files_but_no_checkpoint_is_refused(tiny_data, tmp_path,
     # --resume starts such a run again with its saved config (nothing was checkpointed, nothing is lost)
     assert main(["search", "--resume", str(out), "--no-progress"]) == 3
     assert "search diverged" in capsys.readouterr().out
+
+
+def test_retrain_into_a_finished_search_is_refused(tiny_data, tmp_path, capsys):
+    out = tmp_path / "s"
+    assert search(tiny_data, out, "--epochs", "1") == 0
+    before = snapshot(out)
+    capsys.readouterr()
+    assert main(["retrain", "--data", str(tiny_data), "--image-size", "32", "--genotypes", str(out / "genotypes.json"),
+                 "--hidden-dim", "2", "--epochs", "1", "--decay-epochs", "0", "--no-progress",
+                 "--set", "max_iters_per_epoch=1", "--set", "ndf=4", "--out", str(out)]) == 2
+    assert "holds another kind of run" in capsys.readouterr().err
+    assert snapshot(out) == before
 
 
 def test_two_writers_one_folder_and_kill_9(tiny_data, tmp_path, capsys):

@@ -83,7 +83,11 @@ class RunDirectory:
                 f"{self.last_checkpoint.relative_to(self.root)}; they would be overwritten. Write this run elsewhere "
                 f"(--out NEW_DIR), start that run again with --resume {self.root}, or delete the folder")
         if self.last_checkpoint.exists() and self.config.exists():
-            saved = load_yaml(type(cfg), self.config)
+            try:
+                saved = load_yaml(type(cfg), self.config)
+            except ConfigError as exc:  # e.g. a retrain --out into a search's folder
+                raise RunDirError(f"{self.root} holds another kind of run ({self.config} is not a "
+                                  f"{type(cfg).__name__}: {exc}); write this run elsewhere (--out NEW_DIR)") from None
             if saved != cfg:
                 a, b = _flatten(to_dict(saved)), _flatten(to_dict(cfg))
                 keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
