@@ -61,7 +61,7 @@ def test_retrain_into_a_finished_search_is_refused(tiny_data, tmp_path, capsys):
     assert main(["retrain", "--data", str(tiny_data), "--image-size", "32", "--genotypes", str(out / "genotypes.json"),
                  "--hidden-dim", "2", "--epochs", "1", "--decay-epochs", "0", "--no-progress",
                  "--set", "max_iters_per_epoch=1", "--set", "ndf=4", "--out", str(out)]) == 2
-    assert "holds another kind of run" in capsys.readouterr().err
+    assert "holds another kind of run or file" in capsys.readouterr().err
     assert snapshot(out) == before
 
 
@@ -159,3 +159,19 @@ def test_stop_between_checkpoint_and_commit_rolls_forward(tiny_data, tmp_path, m
     assert json.loads(genotypes)["g_a"] == json.loads(pd.read_parquet(out / "metrics.parquet")["genotype_g_a"][1])
     assert main(["search", "--resume", str(out), "--no-progress"]) == 0
     assert epochs_of(out)[0] == [1, 2, 3]
+
+
+def test_folder_with_inputs_only_is_reused_and_a_foreign_config_kept(tiny_data, tmp_path, capsys):
+    out = tmp_path / "s"
+    broken = tmp_path / "broken"
+    (broken / "trainA").mkdir(parents=True)  # no trainB: the run stops before its first epoch
+    assert search(broken, out, "--epochs", "1") == 2
+    assert (out / "config.yaml").exists() and not RunDirectory(out).run_files()
+    assert search(tiny_data, out, "--epochs", "1") == 0  # nothing was computed there: the fixed run may use it
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.yaml").write_text("learning_rate: 3\n")
+    capsys.readouterr()
+    assert search(tiny_data, mine, "--epochs", "1") == 2
+    assert "holds another kind of run or file" in capsys.readouterr().err
+    assert (mine / "config.yaml").read_text() == "learning_rate: 3\n"

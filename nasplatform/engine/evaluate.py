@@ -74,6 +74,8 @@ def materialize_resized(files: Sequence[Path], out_dir: Path, size: int, names: 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with open(out_dir.parent / f".{out_dir.name}.lock", "a+b") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # two evaluations of one dataset build it once
+        for orphan in out_dir.parent.glob(f".{out_dir.name}.*-*"):  # builds of a killed process (we hold the lock)
+            shutil.rmtree(orphan, ignore_errors=True)
         if _source_key(out_dir) == key:
             return out_dir
         tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.build-"))

@@ -23,9 +23,9 @@ class RunDirError(ValueError):
     """A run directory that cannot take this run: it holds another run's files."""
 
 
-#: Names a run writes at the top of its folder; any of them marks the folder as a run's.
-RUN_FILES = ("config.yaml", "genotypes.json", "metrics.parquet", "alpha_history.parquet", "splits.json",
-             "evaluation.json", "checkpoints", "samples", "final", "eval")
+#: What training and evaluation produce at the top of a run folder (a folder counts when it holds a file);
+#: config.yaml, genotypes.json and splits.json come first and are only inputs until one of these exists.
+RUN_FILES = ("metrics.parquet", "alpha_history.parquet", "evaluation.json", "checkpoints", "samples", "final", "eval")
 #: Files rewritten every epoch; at a checkpoint epoch they are staged and put in place only after the checkpoint.
 EPOCH_FILES = ("metrics.parquet", "alpha_history.parquet", "genotypes.json")
 _STAGED = re.compile(r"^\.(?P<name>.+)\.epoch-(?P<epoch>\d+)\.staged$")
@@ -68,8 +68,13 @@ class RunDirectory:
         return self
 
     def run_files(self) -> list[str]:
-        """The run files (RUN_FILES) present in the folder."""
-        return [name for name in RUN_FILES if (self.root / name).exists()]
+        """The run files (RUN_FILES) present in the folder; a folder among them counts when it holds a file."""
+        def present(path: Path) -> bool:
+            if path.is_dir():
+                return any(p.is_file() and not p.name.startswith(".") for p in path.rglob("*"))
+            return path.exists()
+
+        return [name for name in RUN_FILES if present(self.root / name)]
 
     def bind_config(self, cfg, resuming: bool = False) -> None:
         """Save the resolved config of a fresh run; a run with a checkpoint must be continued with the same one.
@@ -82,12 +87,13 @@ class RunDirectory:
                 f"{self.root} already holds run files ({', '.join(self.run_files())}) but no checkpoint "
                 f"{self.last_checkpoint.relative_to(self.root)}; they would be overwritten. Write this run elsewhere "
                 f"(--out NEW_DIR), start that run again with --resume {self.root}, or delete the folder")
-        if self.last_checkpoint.exists() and self.config.exists():
+        if self.config.exists():
             try:
                 saved = load_yaml(type(cfg), self.config)
-            except ConfigError as exc:  # e.g. a retrain --out into a search's folder
-                raise RunDirError(f"{self.root} holds another kind of run ({self.config} is not a "
+            except ConfigError as exc:  # e.g. a retrain --out into a search's folder, or someone's own config.yaml
+                raise RunDirError(f"{self.root} holds another kind of run or file ({self.config} is not a "
                                   f"{type(cfg).__name__}: {exc}); write this run elsewhere (--out NEW_DIR)") from None
+        if self.last_checkpoint.exists() and self.config.exists():
             if saved != cfg:
                 a, b = _flatten(to_dict(saved)), _flatten(to_dict(cfg))
                 keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
