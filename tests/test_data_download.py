@@ -153,3 +153,59 @@ def test_cli_download_offline_and_unknown(tmp_path, capsys):
 def test_cli_verify(tmp_path, capsys):
     assert main(["data", "verify", "facades", "--root", str(tmp_path)]) == 2
     assert "trainA: expected 400 images, found 0 (folder missing)" in capsys.readouterr().err
+
+
+def test_official_host_is_https():
+    from nasplatform.engine.data.download import OFFICIAL_BASE_URL
+
+    assert OFFICIAL_BASE_URL.startswith("https://efrosgans.eecs.berkeley.edu/")
+
+
+def test_cli_refuses_a_zip_bomb_before_extracting(tmp_path, server, capsys):
+    base_url, served = server
+    (served / "datasets").mkdir()
+    with zipfile.ZipFile(served / "datasets" / "horse2zebra.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("horse2zebra/trainA/0.png", bytes(20 << 20))  # 20 MiB of zeros, ~20 KB packed
+    root = tmp_path / "data"
+    assert main(["data", "download", "horse2zebra", "--root", str(root), "--base-url", base_url, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "zip bomb" in err and "download.MAX_RATIO" in err and "horse2zebra.zip" in err
+    assert sorted(p.name for p in root.iterdir()) == ["horse2zebra.zip"]  # nothing extracted, no digest recorded
+
+
+def test_total_unpacked_and_download_size_caps(tmp_path, server, monkeypatch):
+    from nasplatform.engine.data import download
+
+    base_url, served = server
+    (served / "datasets").mkdir()
+    write_zip(served / "datasets" / f"{TINY.name}.zip", TINY)
+    monkeypatch.setattr(download, "MAX_UNPACKED_BYTES", 300)
+    with pytest.raises(DownloadError, match="download.MAX_UNPACKED_BYTES"):
+        download_dataset(TINY, tmp_path / "a", base_url=base_url, progress=False)
+    assert not (tmp_path / "a" / TINY.name).exists()
+    monkeypatch.setattr(download, "MAX_ZIP_BYTES", 100)
+    with pytest.raises(DownloadError, match=r"more than the 100 a dataset zip may be \(download.MAX_ZIP_BYTES\)"):
+        download_dataset(TINY, tmp_path / "b", base_url=base_url, progress=False)
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == []  # no .part, no zip
+
+
+def test_first_download_records_the_digest_later_ones_must_match(tmp_path, server):
+    base_url, served = server
+    (served / "datasets").mkdir()
+    zip_name = f"{TINY.name}.zip"
+    write_zip(served / "datasets" / zip_name, TINY)
+    root = tmp_path / "data"
+    download_dataset(TINY, root, base_url=base_url, progress=False)
+    import hashlib
+
+    recorded = (root / f"{zip_name}.sha256").read_text().split()[0]
+    assert recorded == hashlib.sha256((served / "datasets" / zip_name).read_bytes()).hexdigest()
+    # the server's copy changes: a fresh download no longer matches what the first install recorded
+    import shutil
+
+    shutil.rmtree(root / TINY.name)
+    (root / zip_name).unlink()
+    write_zip(served / "datasets" / zip_name, TINY, extra={"README.txt": b"changed"})
+    with pytest.raises(DownloadError, match=f"recorded {recorded}"):
+        download_dataset(TINY, root, base_url=base_url, progress=False)
+    assert not (root / TINY.name).exists()

@@ -69,3 +69,41 @@ def test_export_round_trip_without_nasplatform(run_dir, tmp_path, fmt, suffix):
 def test_translate_bad_direction(run_dir, tmp_path):
     with pytest.raises(ValueError, match="direction"):
         generator_for(run_dir, "AtoC")
+
+
+def test_translate_refuses_in_place_and_inside_input(run_dir, tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.full((12, 12, 3), 200, np.uint8)).save(src / "x.png")
+    before = (src / "x.png").read_bytes()
+    for out in (src, src / "translated"):
+        assert main(["translate", str(run_dir), "--direction", "AtoB", str(src), str(out)]) == 2
+        assert "OUTPUT_DIR" in capsys.readouterr().err
+    assert (src / "x.png").read_bytes() == before and not (src / "translated").exists()
+
+
+def test_translate_never_writes_two_inputs_to_one_name(run_dir, tmp_path, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    Image.fromarray(np.full((12, 12, 3), 10, np.uint8)).save(src / "x.jpg")
+    Image.fromarray(np.full((12, 12, 3), 240, np.uint8)).save(src / "x.png")
+    assert main(["translate", str(run_dir), "--direction", "AtoB", str(src), str(out)]) == 2
+    assert "x.jpg and x.png" in capsys.readouterr().err and not out.exists()
+    (src / "x.jpg").rename(src / "y.jpg")
+    out.mkdir()
+    (out / "y.png").write_bytes(b"old")
+    assert main(["translate", str(run_dir), "--direction", "AtoB", str(src), str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"2 PNG file(s) written to {out}, 1 of them replacing") and str(out / "y.png") in printed
+    assert sorted(p.name for p in out.iterdir()) == ["x.png", "y.png"]
+
+
+def test_translate_tiny_images(run_dir, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    sizes = [(s, s) for s in range(1, 9)] + [(500, 3), (3, 500)]
+    for w, h in sizes:
+        Image.fromarray(np.random.default_rng(w * h).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(src / f"{w}x{h}.png")
+    assert main(["translate", str(run_dir), "--direction", "AtoB", str(src), str(tmp_path / "out")]) == 0
+    for w, h in sizes:
+        assert Image.open(tmp_path / "out" / f"{w}x{h}.png").size == (w, h)

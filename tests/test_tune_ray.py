@@ -262,3 +262,69 @@ def test_smoke_runs_every_spec(cluster, tmp_path, spec_path, capsys):
     assert table.loc[table["stage"] == "retrain", "fid_a2b"].notna().all()
     record = json.loads((tmp_path / "runs" / small.name / "experiment.json").read_text())
     assert record["spec"]["resources"]["gpus"] in (0, 0.0, None)
+
+
+class Plant:
+    """Unpickling this creates a file: the stand-in for an attacker's code."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_resume_refuses_a_planted_pickle_and_runs_none_of_it(cluster, data_root, tmp_path, capsys):
+    import pickle
+
+    spec = write_spec(tmp_path, "planted", search={"epochs": 3, "fail_at_epoch": 2}, max_failures=0)
+    assert run(spec, tmp_path / "runs", data_root) == 1  # an errored trial: resume would restore the stage
+    exp_dir = tmp_path / "runs" / "planted"
+    tuner_pkl = exp_dir / "search" / "tuner.pkl"
+    original = tuner_pkl.read_bytes()
+    marker = tmp_path / "code-ran"
+    tuner_pkl.write_bytes(pickle.dumps(Plant(marker)))
+    assert pickle.loads(tuner_pkl.read_bytes()) and marker.exists()  # the plant works when unpickled ...
+    marker.unlink()
+    capsys.readouterr()
+    assert main(["resume", str(exp_dir), "--verbose", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "search/tuner.pkl" in err and "changed since it was recorded" in err and "--trust-tune-state" in err
+    assert not marker.exists()  # ... and resume did not unpickle it
+
+    # a rewritten record does not help: it is signed with a key only this user reads
+    record = json.loads((exp_dir / "tune_state_digests.json").read_text())
+    import hashlib
+
+    record["stages"]["search"]["tuner.pkl"] = hashlib.sha256(tuner_pkl.read_bytes()).hexdigest()
+    (exp_dir / "tune_state_digests.json").write_text(json.dumps(record))
+    assert main(["resume", str(exp_dir), "--verbose", "0"]) == 2
+    assert "no record signed with this user's key" in capsys.readouterr().err and not marker.exists()
+
+    # the user's own folder without a valid record: accepted on request, and it then resumes
+    tuner_pkl.write_bytes(original)
+    assert main(["resume", str(exp_dir), "--verbose", "0"]) == 2
+    assert main(["resume", str(exp_dir), "--verbose", "0", "--trust-tune-state"]) == 0
+    [record] = read_stage(open_storage(exp_dir), "search")
+    assert record.status == "ok" and record.last_result["epochs_done"] == 3
+
+
+def test_one_driver_per_experiment_folder(cluster, data_root, tmp_path, capsys):
+    from nasplatform.tune.experiment import ExperimentRecord, write_record
+
+    spec = load_spec(write_spec(tmp_path, "busy", retrain={"architectures": ["C2"]}))
+    exp = open_storage(tmp_path / "runs").child(spec.name)
+    write_record(exp, ExperimentRecord(spec, str(data_root)))
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from nasplatform.engine.lock import folder_lock\n"
+                               "with folder_lock(sys.argv[1]):\n    print('held', flush=True); sys.stdin.read()",
+                               exp.root], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["resume", exp.root, "--verbose", "0"]) == 2
+        assert f"is in use by pid {holder.pid}" in capsys.readouterr().err
+        assert run(write_spec(tmp_path, "busy", retrain={"architectures": ["C2"]}), tmp_path / "runs", data_root) == 2
+        assert "is in use by pid" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()

@@ -56,10 +56,13 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from nasplatform.engine.data.dataset import DataError
     from nasplatform.engine.data.download import DownloadError
     from nasplatform.engine.data.images import BadImageError
+    from nasplatform.engine.deploy import TranslateError
+    from nasplatform.engine.lock import FolderBusy
+    from nasplatform.engine.rundir import RunDirError
     from nasplatform.space.genotype import GenotypeError
 
     return (CliError, ConfigError, GenotypeError, DataError, BadImageError, DownloadError, CheckpointError,
-            FileNotFoundError)
+            FileNotFoundError, FolderBusy, RunDirError, TranslateError)
 
 
 class CliError(Exception):

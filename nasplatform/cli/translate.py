@@ -1,4 +1,4 @@
-"""`nasplatform translate`: apply a trained generator to a folder of images of any size."""
+"""`nasplatform translate`: apply a trained generator to a folder of images of any size (1x1 up)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    written = translate_folder(args.run_dir, args.direction, args.input_dir, args.output_dir, device=args.device)
-    print(f"{len(written)} images written to {args.output_dir}")
+    written, replaced = translate_folder(args.run_dir, args.direction, args.input_dir, args.output_dir,
+                                         device=args.device)
+    print(f"{len(written)} PNG file(s) written to {args.output_dir}"
+          + (f", {len(replaced)} of them replacing files that were there: "
+             + ", ".join(str(p) for p in replaced[:10]) + (" ..." if len(replaced) > 10 else "") if replaced else ""))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -47,20 +48,58 @@ def load_generators(run: RunDirectory, which: str = "final", device: str = "cpu"
     return nets["g_a"], nets["g_b"]
 
 
-def materialize_resized(files: Sequence[Path], out_dir: Path, size: int, names: Optional[Sequence[str]] = None) -> Path:
-    """Deterministically resized PNG copies (the test transform), written once: a folder that exists is complete."""
-    if out_dir.is_dir():
-        return out_dir
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent if out_dir.parent.exists() else None, prefix=".resize-"))
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+#: Names the resize a resized copy was made with (bump when resize_square or the PNG writing changes).
+RESIZE_METHOD = "resize_square:PIL-bicubic:png:v1"
+SOURCE_FILE = ".source.json"
+
+
+def resized_source_key(files: Sequence[Path], size: int, names: Optional[Sequence[str]] = None) -> dict:
+    """What a resized copy is made from: each source file's name, size and SHA-256, the output names, the resize."""
+    import hashlib
+
+    content = hashlib.sha256()
     for i, path in enumerate(files):
-        name = names[i] if names is not None else Path(path).stem
-        Image.fromarray(resize_square(load_rgb(path), size)).save(tmp / f"{name}.png")
-    try:
-        os.replace(tmp, out_dir)
-    except OSError:  # another process published it first
-        shutil.rmtree(tmp, ignore_errors=True)
+        path = Path(path)
+        content.update(f"{path.resolve()}\0{names[i] if names is not None else path.stem}\0"
+                       f"{path.stat().st_size}\0".encode())
+        content.update(hashlib.sha256(path.read_bytes()).digest())
+    return {"sources_sha256": content.hexdigest(), "count": len(files), "size": size, "resize": RESIZE_METHOD}
+
+
+def materialize_resized(files: Sequence[Path], out_dir: Path, size: int, names: Optional[Sequence[str]] = None) -> Path:
+    """Deterministically resized PNG copies (the test transform) in `out_dir`, rebuilt whenever the source
+    files (names, sizes, contents) or the resize differ from what `out_dir/.source.json` records."""
+    import fcntl
+
+    key = resized_source_key(files, size, names)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_dir.parent / f".{out_dir.name}.lock", "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # two evaluations of one dataset build it once
+        for orphan in out_dir.parent.glob(f".{out_dir.name}.*-*"):  # builds of a killed process (we hold the lock)
+            shutil.rmtree(orphan, ignore_errors=True)
+        if _source_key(out_dir) == key:
+            return out_dir
+        tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.build-"))
+        try:
+            for i, path in enumerate(files):
+                name = names[i] if names is not None else Path(path).stem
+                Image.fromarray(resize_square(load_rgb(path), size)).save(tmp / f"{name}.png")
+            (tmp / SOURCE_FILE).write_text(json.dumps(key, indent=2, sort_keys=True) + "\n")
+            if out_dir.exists():
+                stale = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.stale-"))
+                os.replace(out_dir, stale / "old")
+                shutil.rmtree(stale, ignore_errors=True)
+            os.replace(tmp, out_dir)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
+
+
+def _source_key(folder: Path) -> Optional[dict]:
+    try:
+        return json.loads((folder / SOURCE_FILE).read_text())
+    except (OSError, ValueError):
+        return None  # missing (made by an older version, or never) or unreadable: rebuild
 
 
 @torch.inference_mode()
@@ -100,6 +139,7 @@ class RunEvaluator:
         self.cache_dir = Path(cache_dir) if cache_dir else DEFAULT_CACHE
         self.cache = ReferenceCache(self.cache_dir / "fid", progress=progress)
         self.files = {d: list_images(self.root / f"test{d}") for d in ("A", "B")}
+        self.reference_keys: dict[str, Optional[dict]] = {}
         for d, files in self.files.items():
             if len(files) < 2:
                 raise FileNotFoundError(f"{self.root / f'test{d}'}: FID needs at least 2 test images, found {len(files)}")
@@ -107,6 +147,8 @@ class RunEvaluator:
     def reference(self, domain: str) -> tuple[Path, ReferenceKey]:
         folder = self.cache_dir / "real" / f"{self.root.name}-{_path_hash(self.root)}" / f"test{domain}_{self.size}"
         materialize_resized(self.files[domain], folder, self.size)
+        # what evaluation.json records: the statistics cache checks its own fingerprint of these resized images
+        self.reference_keys[f"test{domain}"] = _source_key(folder)
         return folder, ReferenceKey(self.root.name, f"test{domain}", self.size)
 
     def score(self, g_a: nn.Module, g_b: nn.Module, out_dir: Path) -> dict:
@@ -171,5 +213,6 @@ def evaluate_run(run_dir: str | Path, *, data_root: Optional[str | Path] = None,
         best = load_checkpoint(run.checkpoints / "best_val.pt")
         report["best_val"] = evaluator.score(*load_generators(run, "best_val", device), run.root / "eval" / "best_val")
         report["best_val"].update({f"epoch_{n}": int(best[f"epoch_{n}"]) for n in ("g_a", "g_b")})
+    report["reference_keys"] = evaluator.reference_keys
     run.write_json(run.evaluation, report)
     return report

@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from nasplatform.engine.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from nasplatform.engine.lock import folder_lock
 from nasplatform.engine.rundir import RunDirectory
 
 #: on_epoch(metrics_row, checkpoint_path or None): how the Ray Tune layer hears about each epoch.
@@ -101,8 +102,10 @@ class Schedule:
 def resume_point(job: EpochJob, run: RunDirectory) -> tuple[int, float, list[dict]]:
     """Restore from checkpoints/last.pt when present: (next epoch, elapsed seconds, metrics rows so far)."""
     if not run.last_checkpoint.exists():
+        run.recover(None)
         return 1, 0.0, []
     state = load_checkpoint(run.last_checkpoint)
+    run.recover(int(state["epoch"]))  # before the job reads alpha_history.parquet
     job.load_state_dict(state["job"])
     restore_rng_state(state["rng"])
     epoch = int(state["epoch"])
@@ -127,12 +130,16 @@ def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Opt
         rows.append({"epoch": epoch, "iterations": meter.count, "wall_time_s": wall, "elapsed_s": elapsed,
                      **meter.means(), **job.epoch_metrics(epoch), "status": "ok"})
         last = epoch == schedule.epochs
+        checkpoint = None
+        due = last or epoch % schedule.checkpoint_every == 0
+        if due:  # the epoch's files are staged and put in place only once its checkpoint is (recover() finishes)
+            run.stage(epoch)
         job.after_epoch(epoch, write_samples=last or epoch % schedule.sample_every == 0)
         run.write_rows(run.metrics, rows)
-        checkpoint = None
-        if last or epoch % schedule.checkpoint_every == 0:
+        if due:
             state = {"epoch": epoch, "elapsed_s": elapsed, "job": job.state_dict(), "rng": capture_rng_state()}
             save_checkpoint(run.last_checkpoint, state)
+            run.commit()
             checkpoint = str(run.last_checkpoint)
         if on_epoch is not None:
             on_epoch(rows[-1], checkpoint)
@@ -140,13 +147,16 @@ def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Opt
 
 
 def run_job(make_job: Callable[[Any, RunDirectory], EpochJob], cfg, run_dir: str | Path, *,
-            on_epoch: Optional[EpochCallback] = None, progress: bool = True) -> tuple[EpochJob, RunOutcome]:
-    """Bind `cfg` to the run directory, build the job there and drive it (from its last checkpoint, if any)."""
+            on_epoch: Optional[EpochCallback] = None, progress: bool = True,
+            resuming: bool = False) -> tuple[EpochJob, RunOutcome]:
+    """Bind `cfg` to the run directory, build the job there and drive it (from its last checkpoint, if any),
+    holding the folder's lock throughout (engine/lock.py): a second run into the same folder is refused."""
     run = RunDirectory(run_dir)
-    run.bind_config(cfg)
-    job = make_job(cfg, run.prepare())
-    outcome = drive(job, run, Schedule(job.total_epochs, cfg.checkpoint_every, cfg.sample_every),
-                    on_epoch=on_epoch, progress=progress)
+    with folder_lock(run.root):
+        run.bind_config(cfg, resuming=resuming)
+        job = make_job(cfg, run.prepare())
+        outcome = drive(job, run, Schedule(job.total_epochs, cfg.checkpoint_every, cfg.sample_every),
+                        on_epoch=on_epoch, progress=progress)
     return job, outcome
 
 

@@ -140,13 +140,13 @@ class RetrainResult:
 
 
 def run_retrain(cfg: RetrainConfig, run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None,
-                progress: bool = True) -> RetrainResult:
-    """Retrain (or continue retraining) in `run_dir`."""
-    job, outcome = run_job(RetrainJob, cfg, run_dir, on_epoch=on_epoch, progress=progress)
+                progress: bool = True, resuming: bool = False) -> RetrainResult:
+    """Retrain (or continue retraining) in `run_dir`; `resuming`: `cfg` is the one saved there (loop.run_job)."""
+    job, outcome = run_job(RetrainJob, cfg, run_dir, on_epoch=on_epoch, progress=progress, resuming=resuming)
     return RetrainResult(job.run.root, outcome)
 
 
 def resume_retrain(run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None, progress: bool = True) -> RetrainResult:
     """Continue the run in `run_dir` with the configuration saved there."""
     cfg = RunDirectory(run_dir).saved_config(RetrainConfig, "retrain")
-    return run_retrain(cfg, run_dir, on_epoch=on_epoch, progress=progress)
+    return run_retrain(cfg, run_dir, on_epoch=on_epoch, progress=progress, resuming=True)

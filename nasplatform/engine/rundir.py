@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pandas as pd
 
@@ -15,6 +17,18 @@ from nasplatform.engine.config import ConfigError, load_yaml, save_yaml, to_dict
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Readers never see half a file (temp file in the same folder, then rename)."""
     atomic_write(path, lambda fh: fh.write(data))
+
+
+class RunDirError(ValueError):
+    """A run directory that cannot take this run: it holds another run's files."""
+
+
+#: What training and evaluation produce at the top of a run folder (a folder counts when it holds a file);
+#: config.yaml, genotypes.json and splits.json come first and are only inputs until one of these exists.
+RUN_FILES = ("metrics.parquet", "alpha_history.parquet", "evaluation.json", "checkpoints", "samples", "final", "eval")
+#: Files rewritten every epoch; at a checkpoint epoch they are staged and put in place only after the checkpoint.
+EPOCH_FILES = ("metrics.parquet", "alpha_history.parquet", "genotypes.json")
+_STAGED = re.compile(r"^\.(?P<name>.+)\.epoch-(?P<epoch>\d+)\.staged$")
 
 
 def _flatten(data: dict, prefix: str = "") -> dict:
@@ -42,6 +56,7 @@ class RunDirectory:
         self.samples = self.root / "samples"
         self.final = self.root / "final"
         self.evaluation = self.root / "evaluation.json"
+        self._staging: Optional[int] = None
 
     @property
     def last_checkpoint(self) -> Path:
@@ -52,10 +67,33 @@ class RunDirectory:
             folder.mkdir(parents=True, exist_ok=True)
         return self
 
-    def bind_config(self, cfg) -> None:
-        """Save the resolved config of a fresh run; a run with a checkpoint must be continued with the same one."""
+    def run_files(self) -> list[str]:
+        """The run files (RUN_FILES) present in the folder; a folder among them counts when it holds a file."""
+        def present(path: Path) -> bool:
+            if path.is_dir():
+                return any(p.is_file() and not p.name.startswith(".") for p in path.rglob("*"))
+            return path.exists()
+
+        return [name for name in RUN_FILES if present(self.root / name)]
+
+    def bind_config(self, cfg, resuming: bool = False) -> None:
+        """Save the resolved config of a fresh run; a run with a checkpoint must be continued with the same one.
+
+        A folder holding run files but no checkpoint is refused, unless `resuming` (its saved config, which
+        `cfg` is, then starts again from epoch 1: nothing was checkpointed, so nothing is lost).
+        """
+        if not self.last_checkpoint.exists() and not resuming and self.run_files():
+            raise RunDirError(
+                f"{self.root} already holds run files ({', '.join(self.run_files())}) but no checkpoint "
+                f"{self.last_checkpoint.relative_to(self.root)}; they would be overwritten. Write this run elsewhere "
+                f"(--out NEW_DIR), start that run again with --resume {self.root}, or delete the folder")
+        if self.config.exists():
+            try:
+                saved = load_yaml(type(cfg), self.config)
+            except ConfigError as exc:  # e.g. a retrain --out into a search's folder, or someone's own config.yaml
+                raise RunDirError(f"{self.root} holds another kind of run or file ({self.config} is not a "
+                                  f"{type(cfg).__name__}: {exc}); write this run elsewhere (--out NEW_DIR)") from None
         if self.last_checkpoint.exists() and self.config.exists():
-            saved = load_yaml(type(cfg), self.config)
             if saved != cfg:
                 a, b = _flatten(to_dict(saved)), _flatten(to_dict(cfg))
                 keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
@@ -72,7 +110,41 @@ class RunDirectory:
         return load_yaml(cls, self.config)
 
     def write_text(self, path: Path, text: str) -> None:
-        atomic_write_bytes(path, text.encode())
+        atomic_write_bytes(self._target(path), text.encode())
+
+    # ------------------------------------------------------------ epoch files commit with their checkpoint
+
+    def stage(self, epoch: int) -> None:
+        """Until `commit`, writes of EPOCH_FILES go to `.NAME.epoch-N.staged` beside them (docs/formats.md)."""
+        self._staging = epoch
+
+    def _target(self, path: Path) -> Path:
+        if self._staging is None or path.parent != self.root or path.name not in EPOCH_FILES:
+            return path
+        return path.with_name(f".{path.name}.epoch-{self._staging}.staged")
+
+    def commit(self) -> None:
+        """Put the staged files of the epoch in place (call after its checkpoint is written)."""
+        epoch, self._staging = self._staging, None
+        if epoch is not None:
+            self._publish(epoch)
+
+    def _publish(self, epoch: int) -> None:
+        for path in sorted(self.root.glob(".*.staged")):
+            match = _STAGED.match(path.name)
+            if match and int(match["epoch"]) == epoch:
+                os.replace(path, self.root / match["name"])
+
+    def recover(self, checkpoint_epoch: Optional[int]) -> None:
+        """After a crash: finish the commit of the checkpointed epoch, drop staged files of any other epoch and
+        the temp files of interrupted atomic writes."""
+        if checkpoint_epoch is not None:
+            self._publish(checkpoint_epoch)
+        for folder in (self.root, self.checkpoints, self.final):
+            if folder.is_dir():
+                for path in folder.glob(".*"):
+                    if path.is_file() and (path.name.endswith(".tmp") or _STAGED.match(path.name)):
+                        path.unlink(missing_ok=True)
 
     def write_json(self, path: Path, data: Any) -> None:
         self.write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
@@ -85,7 +157,7 @@ class RunDirectory:
 
     def write_rows(self, path: Path, rows: list[dict]) -> None:
         """Rewrite a whole Parquet table (small: one row per epoch or per op and epoch)."""
-        atomic_write_bytes(path, pd.DataFrame(rows).to_parquet(index=False))
+        atomic_write_bytes(self._target(path), pd.DataFrame(rows).to_parquet(index=False))
 
     def read_rows(self, path: Path, up_to_epoch: int | None = None) -> list[dict]:
         """Rows of a Parquet table, dropping epochs after `up_to_epoch` (they were not checkpointed)."""

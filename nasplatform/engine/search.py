@@ -157,13 +157,15 @@ class SearchResult:
 
 
 def run_search(cfg: SearchConfig, run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None,
-               progress: bool = True) -> SearchResult:
-    """Search (or continue searching) in `run_dir`; a checkpoint there is resumed from."""
-    job, outcome = run_job(SearchJob, cfg, run_dir, on_epoch=on_epoch, progress=progress)
+               progress: bool = True, resuming: bool = False) -> SearchResult:
+    """Search (or continue searching) in `run_dir`; a checkpoint there is resumed from.
+
+    `resuming`: `cfg` is the one saved there (loop.run_job)."""
+    job, outcome = run_job(SearchJob, cfg, run_dir, on_epoch=on_epoch, progress=progress, resuming=resuming)
     return SearchResult(job.run.root, outcome, job.strategy.get_final_architecture())
 
 
 def resume_search(run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None, progress: bool = True) -> SearchResult:
     """Continue the run in `run_dir` with the configuration saved there."""
     cfg = RunDirectory(run_dir).saved_config(SearchConfig, "search")
-    return run_search(cfg, run_dir, on_epoch=on_epoch, progress=progress)
+    return run_search(cfg, run_dir, on_epoch=on_epoch, progress=progress, resuming=True)

@@ -19,14 +19,16 @@ import ray
 from ray import tune
 
 from nasplatform.engine.data import DEMO_NAME, DataError, build_demo, describe_root, list_images
+from nasplatform.engine.lock import folder_lock
 from nasplatform.tune.collect import TrialRecord, collect_table, read_stage, table_bytes
 from nasplatform.tune.experiment import (
-    EXPERIMENT_FILE, REPORT_DIR, RESULTS_FILE, ExperimentRecord, read_plans, read_record, write_plans, write_record,
+    EXPERIMENT_FILE, REPORT_DIR, RESULTS_FILE, STAGES, ExperimentRecord, read_plans, read_record, write_plans, write_record,
 )
 from nasplatform.tune.plan import SearchOutcome, TrialPlan, retrain_plans, search_plans
 from nasplatform.tune.spec import ExperimentSpec
 from nasplatform.tune.storage import Storage, open_storage
 from nasplatform.tune.trainables import TRAINABLES, trial_dirname, trial_name
+from nasplatform.tune.trust import StateRecorder, check_stage, record_stage
 
 #: Seconds between saves of Tune's experiment state (Tune's own default adapts upwards from 10 s). Every
 #: epoch's checkpoint is in the saved state soon after it is written, so killing the driver loses at most
@@ -209,20 +211,27 @@ def ensure_plans(exp: Storage, stage: str, make: Callable[[], list[TrialPlan]]) 
 
 def stage_tuner(exp: Storage, stage: str, plans: list[TrialPlan], spec: ExperimentSpec, verbose: int, log: Log):
     """A new Tune experiment EXP/<stage> over the plans, or the existing one restored (errored and
-    interrupted trials continue from their last checkpoints; finished ones are kept)."""
+    interrupted trials continue from their last checkpoints; finished ones are kept) once its pickled
+    state is checked against the signed digests recorded while it was written (tune/trust.py)."""
     path = exp.child(stage).uri
     trainable = tune.with_resources(TRAINABLES[stage], {"cpu": plans[0].cpus, "gpu": plans[0].gpus})
     if tune.Tuner.can_restore(path):
+        check_stage(exp, stage)
         log(f"{stage}: continuing the Tune experiment in {path}")
-        return tune.Tuner.restore(path, trainable, resume_errored=True)
-    return tune.Tuner(
+        tuner = tune.Tuner.restore(path, trainable, resume_errored=True)
+        record_stage(exp, stage)
+        return tuner
+    tuner = tune.Tuner(
         trainable,
         param_space={"plan": tune.grid_search([p.to_dict() for p in plans])},
         tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=trial_dirname,
                                     trial_name_creator=trial_name),
         run_config=tune.RunConfig(name=stage, storage_path=exp.uri, verbose=verbose,
                                   failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT)))
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
+                                  callbacks=[StateRecorder(exp, stage)]))
+    record_stage(exp, stage)
+    return tuner
 
 
 def run_stage(exp: Storage, stage: str, plans: list[TrialPlan], spec: ExperimentSpec, verbose: int,
@@ -239,7 +248,11 @@ def run_stage(exp: Storage, stage: str, plans: list[TrialPlan], spec: Experiment
     # frequent state saves are the point (see STATE_SAVE_PERIOD_S), so Tune's warning about them is noise
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     log(f"{stage}: {len(plans)} trial(s) in {exp.child(stage).uri}")
-    stage_tuner(exp, stage, plans, spec, verbose, log).fit()
+    tuner = stage_tuner(exp, stage, plans, spec, verbose, log)  # refuses untrusted state before unpickling it
+    try:
+        tuner.fit()
+    finally:  # Tune's last state save happens as fit() ends, after the last step of its loop
+        record_stage(exp, stage)
     return read_stage(exp, stage)
 
 
@@ -295,12 +308,23 @@ def write_results(exp: Storage, outcome: ExperimentOutcome, log: Log) -> None:
 # ---------------------------------------------------------------- entry points
 
 
+@contextlib.contextmanager
+def driver_lock(exp: Storage) -> Iterator[None]:
+    """One driver per experiment folder (engine/lock.py); object storage has no lock to take, so there two
+    drivers are not kept apart (docs/platform.md, "One writer per folder")."""
+    if not exp.is_local:
+        yield
+        return
+    with folder_lock(exp.local_path(), "experiment driver (`nasplatform run` or `resume`)"):
+        yield
+
+
 def run_experiment(spec: ExperimentSpec, options: RunOptions, log: Log = print) -> ExperimentOutcome:
     """Start the experiment `spec` under options.storage, or continue it if that folder holds it already."""
     data_root = Path(options.data_root or spec.data_root).expanduser().resolve()
     storage = open_storage(options.storage)
     exp = storage.child(spec.name)
-    with ray_connection(options.address):
+    with driver_lock(exp), ray_connection(options.address):
         check_storage_reach(storage, options.storage, ray.nodes(), options.storage_is_shared)
         record = ExperimentRecord(fit_to_cluster(spec, options.smoke, log, options.autoscaling), str(data_root))
         if exp.exists(EXPERIMENT_FILE):
@@ -315,11 +339,18 @@ def run_experiment(spec: ExperimentSpec, options: RunOptions, log: Log = print) 
 
 
 def resume_experiment(exp_uri: str, address: Optional[str] = None, verbose: int = 1, log: Log = print, *,
-                      storage_is_shared: bool = False, autoscaling: bool = False) -> ExperimentOutcome:
-    """Continue the experiment in `exp_uri` from its saved spec and plans alone (the two flags as in RunOptions)."""
+                      storage_is_shared: bool = False, autoscaling: bool = False,
+                      trust_tune_state: bool = False) -> ExperimentOutcome:
+    """Continue the experiment in `exp_uri` from its saved spec and plans alone (the two flags as in RunOptions;
+    `trust_tune_state`: accept the stages' pickled Tune state as it is, see tune/trust.py)."""
     exp = open_storage(exp_uri)
     record = read_record(exp)
-    with ray_connection(address):
+    with driver_lock(exp), ray_connection(address):
+        if trust_tune_state:
+            for stage in STAGES:
+                if exp.exists(stage):
+                    log(f"--trust-tune-state: accepting the Tune state in {exp.child(stage).uri} as it is")
+                    record_stage(exp, stage)
         check_storage_reach(exp, exp_uri, ray.nodes(), storage_is_shared)
         fit_to_cluster(record.spec, smoke=False, log=log, autoscaling=autoscaling)
         prepare_data(record.spec, Path(record.data_root), log)

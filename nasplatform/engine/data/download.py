@@ -1,7 +1,16 @@
-"""The paper's six datasets: fetching the official zips, extracting them safely and checking their image counts."""
+"""The paper's six datasets: fetching the official zips, extracting them safely and checking their image counts.
+
+Trust (docs/platform.md, "What is safe to open"): the zips come over https from the CycleGAN authors' host.
+Their digests are not published, so the first download records the zip's SHA-256 and size in
+ROOT/NAME.zip.sha256 and every later use of ROOT/NAME.zip, or a new download, must match it (trust on first
+use). Before anything is extracted, the archive's declared sizes are held against MAX_ZIP_BYTES,
+MAX_UNPACKED_BYTES and MAX_RATIO (Python's zipfile never writes more than an entry declares and checks
+its CRC), so a zip bomb is refused instead of filling the disk.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import zipfile
@@ -13,8 +22,16 @@ from tqdm import tqdm
 
 from nasplatform.engine.data.images import list_images
 
-#: the server of the official `datasets/download_cyclegan_dataset.sh`: $BASE_URL/$FILE.zip
-OFFICIAL_BASE_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
+#: the server of the official `datasets/download_cyclegan_dataset.sh` ($BASE_URL/$FILE.zip), over https: the
+#: script says http, the host serves the same files over https as well
+OFFICIAL_BASE_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
+#: caps on what one dataset zip may be: the paper's largest is a few hundred MB of JPEGs, which barely compress
+MAX_ZIP_BYTES = 2 << 30
+MAX_UNPACKED_BYTES = 4 << 30
+#: unpacked / packed size; JPEG and PNG datasets are close to 1. Archives unpacking to less than
+#: RATIO_FREE_BYTES are not held to it (a handful of small files can compress well and harm nobody).
+MAX_RATIO = 20
+RATIO_FREE_BYTES = 16 << 20
 SPLIT_FOLDERS = ("trainA", "trainB", "testA", "testB")
 # seconds to wait for the connection (fail fast offline) and between received chunks
 CONNECT_TIMEOUT_S = 5.0
@@ -81,12 +98,29 @@ def check_zip_entries(archive: zipfile.ZipFile, zip_path: Path) -> None:
             raise DownloadError(f"refusing to extract {zip_path}: entry '{name}' points outside the target folder")
 
 
+def check_zip_sizes(archive: zipfile.ZipFile, zip_path: Path) -> int:
+    """Refuse an archive that would unpack to more than MAX_UNPACKED_BYTES, or to more than MAX_RATIO times
+    its own size; returns the unpacked size."""
+    packed = max(zip_path.stat().st_size, 1)
+    unpacked = sum(info.file_size for info in archive.infolist())
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise DownloadError(f"refusing to extract {zip_path}: it unpacks to {unpacked:,} bytes, more than the "
+                            f"{MAX_UNPACKED_BYTES:,} a dataset may take (download.MAX_UNPACKED_BYTES)")
+    if unpacked > RATIO_FREE_BYTES and unpacked > MAX_RATIO * packed:
+        raise DownloadError(f"refusing to extract {zip_path}: its {packed:,} bytes unpack to {unpacked:,} bytes "
+                            f"({unpacked / packed:.0f}x, more than the {MAX_RATIO}x an image dataset compresses; "
+                            "download.MAX_RATIO): a zip bomb or not an image dataset")
+    return unpacked
+
+
 def safe_extract(zip_path: str | Path, dest: str | Path) -> None:
-    """Extract `zip_path` into `dest` after checking every entry (absolute paths and `..` are refused)."""
+    """Extract `zip_path` into `dest` after checking every entry (absolute paths and `..` are refused) and the
+    sizes (check_zip_sizes)."""
     zip_path, dest = Path(zip_path), Path(dest)
     try:
         with zipfile.ZipFile(zip_path) as archive:
             check_zip_entries(archive, zip_path)
+            check_zip_sizes(archive, zip_path)
             entries = archive.infolist()
             for info in tqdm(entries, desc=f"extracting {zip_path.name}", unit="file", leave=False,
                              disable=len(entries) < 100):
@@ -114,6 +148,9 @@ def fetch_zip(spec: DatasetSpec, root: Path, base_url: str = OFFICIAL_BASE_URL, 
         if response.status_code != 200:
             raise DownloadError(_offline_message(spec, url, root, f"HTTP {response.status_code}"))
         expected = int(response.headers.get("Content-Length", 0)) or None
+        if expected is not None and expected > MAX_ZIP_BYTES:
+            raise DownloadError(f"{url} is {expected:,} bytes, more than the {MAX_ZIP_BYTES:,} a dataset zip may be "
+                                "(download.MAX_ZIP_BYTES); refusing to download it")
         received = _stream(response, part, expected, progress)
     if expected is not None and received != expected:
         raise DownloadError(f"download of {url} stopped after {received} of {expected} bytes; run it again")
@@ -129,11 +166,44 @@ def _stream(response: requests.Response, part: Path, expected: int | None, progr
             for chunk in response.iter_content(CHUNK_BYTES):
                 out.write(chunk)
                 received += len(chunk)
+                if received > MAX_ZIP_BYTES:
+                    raise DownloadError(f"{response.url} sent more than the {MAX_ZIP_BYTES:,} bytes a dataset zip may "
+                                        "be (download.MAX_ZIP_BYTES); download stopped")
                 bar.update(len(chunk))
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise DownloadError(f"download of {response.url} broke off after {received} bytes ({exc}); "
                                 "run it again") from None
+        except DownloadError:
+            out.close()
+            part.unlink(missing_ok=True)
+            raise
     return received
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK_BYTES), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def digest_record(zip_path: Path) -> Path:
+    return zip_path.with_name(zip_path.name + ".sha256")
+
+
+def check_digest(zip_path: Path) -> str:
+    """The zip's SHA-256, checked against NAME.zip.sha256 when a first install recorded it there."""
+    record = digest_record(zip_path)
+    digest = _digest(zip_path)
+    if record.is_file():
+        recorded = record.read_text().split()[0] if record.read_text().split() else ""
+        if recorded != digest:
+            raise DownloadError(
+                f"{zip_path} has SHA-256 {digest}, but {record} recorded {recorded} when this dataset was first "
+                f"downloaded: the file changed (corrupt, replaced, or the server's copy changed). Delete {zip_path} "
+                "to fetch it again; delete the record too only if you trust the new file")
+    return digest
 
 
 def download_dataset(spec: DatasetSpec | str, root: str | Path, *, base_url: str = OFFICIAL_BASE_URL,
@@ -149,6 +219,7 @@ def download_dataset(spec: DatasetSpec | str, root: str | Path, *, base_url: str
     zip_path = root / f"{spec.name}.zip"
     if not zip_path.is_file():
         zip_path = fetch_zip(spec, root, base_url, progress)
+    digest = check_digest(zip_path)
     staging = root / f".{spec.name}.extracting"
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -160,4 +231,6 @@ def download_dataset(spec: DatasetSpec | str, root: str | Path, *, base_url: str
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     verify_dataset(spec, root)
+    if not digest_record(zip_path).is_file():  # first install: this zip is the one later uses must match
+        digest_record(zip_path).write_text(f"{digest}  {zip_path.name}\n")
     return target
