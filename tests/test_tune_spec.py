@@ -222,6 +222,12 @@ def test_a_rerun_may_add_trials_but_not_change_them():
                                                         "genotypes_from": {"experiment": "s", "seeds": [0]}}))
     assert growth_conflicts(seed_0, every_seed) == []  # null selects every seed: more
     assert growth_conflicts(every_seed, seed_0) == ["retrain.genotypes_from.seeds: null -> [0]"]
+    files = lambda *names: spec_from_dict(minimal(search={}, retrain={"architectures": ["N4"],
+                                                                      "genotypes_from": {"files": {"tiny": list(names)}}}))
+    assert growth_conflicts(files("a.json"), files("a.json", "b.json")) == []
+    # plan keys number the files (file0, file1): another order would give a trial that ran other genotypes
+    assert growth_conflicts(files("a.json", "b.json"), files("b.json", "a.json")) == [
+        'retrain.genotypes_from.files.tiny: ["a.json", "b.json"] -> ["b.json", "a.json"]']
 
 
 def write_genotypes(path: Path, g_a=G_A, g_b=G_B) -> Path:

@@ -488,6 +488,8 @@ def _grows(key: str, old: Any, new: Any) -> bool:
             return selection
         if old is None and selection:
             return False
+        if key.startswith(GROWABLE_LISTS[-1]):  # files are numbered by position in the plan keys: append only
+            return isinstance(new, (list, tuple)) and list(new[: len(old)]) == list(old)
         return isinstance(new, (list, tuple)) and set(old or ()) <= set(new)
     return False
 
