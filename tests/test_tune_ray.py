@@ -4,6 +4,7 @@ One Ray instance for the test session (2 CPUs), with its files, its auth token (
 one short temporary folder that is removed at the end.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -21,9 +22,11 @@ import yaml
 from conftest import make_cyclegan_layout
 
 from nasplatform.cli import main
+from nasplatform.space import genotype_from_json, named_genotype
 from nasplatform.tune.collect import RESULT_COLUMNS, read_stage
+from nasplatform.tune.plan import label_dims
 from nasplatform.tune.runner import ExperimentError, alive_hosts, check_storage_reach
-from nasplatform.tune.spec import load_spec, smoke_spec
+from nasplatform.tune.spec import ArchitectureLabel, load_spec, smoke_spec
 from nasplatform.tune.storage import mount_type, open_storage, read_mounts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,8 +137,8 @@ def test_a_failed_trial_is_retried_from_its_checkpoint(cluster, data_root, tmp_p
 
     # the same name with other settings is refused rather than mixed into this experiment
     capsys.readouterr()
-    assert run(spec, tmp_path / "runs", data_root, "--set", "retrain.repeats=2") == 2
-    assert "retry with other settings (retrain differ)" in capsys.readouterr().err
+    assert run(spec, tmp_path / "runs", data_root, "--set", "retrain.n_epochs=3") == 2
+    assert "retry with other settings (retrain.n_epochs: 2 -> 3)" in capsys.readouterr().err
 
 
 def test_missing_dataset_is_a_clear_error(cluster, data_root, tmp_path, capsys):
@@ -328,3 +331,92 @@ def test_one_driver_per_experiment_folder(cluster, data_root, tmp_path, capsys):
     finally:
         holder.kill()
         holder.wait()
+
+
+# ---------------------------------------------------------------- reusing a search, growing a grid, several experiments
+
+
+@pytest.fixture(scope="module")
+def combined(cluster, data_root, tmp_path_factory):
+    """One finished quickstart-like experiment: an OF search, then C2 and N2 retrained with 2 repeats."""
+    folder = tmp_path_factory.mktemp("combined")
+    spec = write_spec(folder, "combined", search={}, retrain={"architectures": ["C2", "N2"], "repeats": 2})
+    assert run(spec, folder / "runs", data_root) == 0
+    return folder / "runs", pd.read_parquet(folder / "runs" / "combined" / "results.parquet")
+
+
+def tree_digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_retrain_only_experiment_reuses_another_experiments_search(combined, data_root, tmp_path, capsys):
+    storage, first = combined
+    search = first[first["stage"] == "search"].iloc[0]
+    spec = write_spec(storage.parent, "reuse", retrain={"architectures": ["N2", "C'2"],
+                                                        "genotypes_from": {"experiment": "combined"}})
+    assert run(spec, storage, data_root) == 0
+    exp = storage / "reuse"
+    assert not (exp / "search").exists() and not (exp / "plan_search.json").exists()  # no search trial ran
+    table = pd.read_parquet(exp / "results.parquet")
+    assert table["stage"].tolist() == ["retrain", "retrain"] and (table["status"] == "ok").all()
+    rows = table.set_index("architecture")
+    # the combined run's N2 and this N2 are size-matched from the same genotypes: the same H
+    combined_n2 = first[(first["architecture"] == "N2") & (first["repeat"] == 0)].iloc[0]
+    assert (rows.loc["N2", "hidden_dim_a"], rows.loc["N2", "hidden_dim_b"]) == (
+        combined_n2["hidden_dim_a"], combined_n2["hidden_dim_b"])
+    assert rows.loc["N2", "genotype_g_a"] == search["genotype_g_a"] == combined_n2["genotype_g_a"]
+    g_a, g_b = (genotype_from_json(search[f"genotype_{n}"]) for n in ("g_a", "g_b"))
+    dims = label_dims(ArchitectureLabel.parse("C'2"), g_a, g_b)
+    assert (rows.loc["C'2", "hidden_dim_a"], rows.loc["C'2", "hidden_dim_b"]) == (dims.hidden_dim_a, dims.hidden_dim_b)
+    assert rows.loc["C'2", "genotype_g_a"] == named_genotype("cyclegan").to_json()
+    for label in ("N2", "C'2"):
+        source = json.loads(rows.loc[label, "genotype_source"])
+        assert source["experiment"] == "combined" and source["search_key"] == "tiny/OF/s0"
+        assert source["trial_id"] == search["trial_id"] == rows.loc[label, "search_trial_id"]
+        assert source["uri"] == str(storage / "combined")
+        assert rows.loc[label, "search_time_s"] == search["search_time_s"]
+
+    # one table over both experiments and a copy of the first: the copy's rows are the same trials, dropped
+    shutil.copytree(storage / "combined", tmp_path / "copy" / "combined")
+    out = tmp_path / "both.parquet"
+    capsys.readouterr()
+    assert main(["collect", str(storage / "combined"), str(exp), str(tmp_path / "copy" / "combined"), "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    both = pd.read_parquet(out)
+    assert list(both.columns) == list(RESULT_COLUMNS) and len(both) == len(first) + 2
+    assert both["trial_key"].is_unique and set(both["experiment"]) == {"combined", "reuse"}
+    assert captured.err.count("warning: trial combined/") == len(first)
+    assert f"2 from reuse ({exp})" in captured.out
+    pd.testing.assert_frame_equal(both.iloc[: len(first)].reset_index(drop=True), first)
+
+
+def test_growing_the_repeats_runs_just_the_new_trials(combined, data_root, tmp_path, capsys):
+    storage, first = combined
+    shutil.copytree(storage / "combined", tmp_path / "runs" / "combined")  # grow a copy; the fixture stays as it is
+    exp = tmp_path / "runs" / "combined"
+    before = {stage: tree_digests(exp / stage) for stage in ("search", "retrain")}
+    spec = write_spec(tmp_path, "combined", search={}, retrain={"architectures": ["C2", "N2"], "repeats": 3})
+    capsys.readouterr()
+    assert run(spec, tmp_path / "runs", data_root) == 0
+    printed = capsys.readouterr().out
+    assert "search: all 1 trial(s) finished earlier" in printed
+    assert "retrain: the spec adds 2 trial(s) to the 4 planned earlier" in printed
+    # exactly the new trials ran, in a Tune experiment of their own; the old trials' files are untouched
+    [state] = (exp / "retrain-2").glob("experiment_state-*.json")
+    new_trials = [json.loads(t)["config"]["plan"]["key"] for t, _ in json.loads(state.read_text())["trial_data"]]
+    assert sorted(new_trials) == ["tiny/C2/r2", "tiny/N2/OF-s0/r2"]
+    assert not (exp / "search-2").exists()
+    assert {stage: tree_digests(exp / stage) for stage in ("search", "retrain")} == before
+    table = pd.read_parquet(exp / "results.parquet")
+    assert len(table) == len(first) + 2 and (table["status"] == "ok").all()
+    old = table.set_index("trial_key").loc[first["trial_key"]]
+    assert (old["trial_id"].tolist(), old["run_dir"].tolist()) == (first["trial_id"].tolist(), first["run_dir"].tolist())
+    assert sorted(table.loc[table["architecture"] == "N2", "repeat"]) == [0, 1, 2]
+
+    # running it again runs nothing; a setting of trials that ran is still refused, the keys named
+    assert run(spec, tmp_path / "runs", data_root) == 0
+    assert "retrain: all 6 trial(s) finished earlier" in capsys.readouterr().out
+    assert run(spec, tmp_path / "runs", data_root, "--set", "retrain.n_epochs=2", "--set", "retrain.repeats=1") == 2
+    err = capsys.readouterr().err
+    assert "retrain.n_epochs: 1 -> 2; retrain.repeats: 3 -> 1" in err and "may only add trials" in err

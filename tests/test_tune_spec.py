@@ -1,6 +1,9 @@
 """Experiment specs, --smoke shrinking, size matching and stage plans (no Ray needed)."""
 
 import dataclasses
+import hashlib
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -8,9 +11,11 @@ import pytest
 from nasplatform.engine.config import ConfigError
 from nasplatform.space import GeneratorGenotype, named_genotype
 from nasplatform.tune.plan import (
-    SearchOutcome, label_dims, match_hidden_dim, param_polynomial, real_params, retrain_plans, search_plans,
+    SearchOutcome, label_dims, match_hidden_dim, param_polynomial, real_params, retrain_plans, search_plans, trial_key,
 )
-from nasplatform.tune.spec import ArchitectureLabel, load_spec, smoke_spec, spec_from_dict
+from nasplatform.tune.sources import SourceError, resolve_source, reused_searches
+from nasplatform.tune.spec import ArchitectureLabel, growth_conflicts, load_spec, smoke_spec, spec_from_dict
+from nasplatform.tune.storage import open_storage
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 PAPER = {"fig3_schemes": 3, "fig4_hidden_dims": 3, "fig5_size_matched": 3, "fig6_asymmetry": 5}
@@ -45,7 +50,7 @@ def test_paper_specs_carry_the_paper_settings(name):
 
 def test_paper_grids_match_design_section_6():
     fig3 = load_spec(EXPERIMENTS / "fig3_schemes.yaml")
-    assert set(fig3.search.schemes) == {"OF", "TF", "TH", "THS"}
+    assert set(fig3.search.schemes) | set(fig3.retrain.genotypes_from.schemes) == {"OF", "TF", "TH", "THS"}
     assert set(fig3.datasets) == {"facades", "horse2zebra", "iphone2dslr_flower"}
     assert set(load_spec(EXPERIMENTS / "fig5_size_matched.yaml").retrain.architectures) == {"C32", "C64", "N32", "N64"}
     fig6 = load_spec(EXPERIMENTS / "fig6_asymmetry.yaml")
@@ -74,6 +79,16 @@ def test_quickstart_is_small_and_runs_c_and_n_with_two_seeds():
     ({"image_size": 30}, "image_size"),
     ({"datasetz": ["x"]}, "datasetz"),
     ({"retrain__architectures": ["C4", "C4"]}, "retrain.architectures"),
+    ({"retrain__genotypes_from": {"experiment": "src"}}, "retrain.genotypes_from.schemes"),
+    ({"retrain__genotypes_from": {"experiment": "src", "schemes": ["OF"]}}, "retrain.genotypes_from.schemes"),
+    ({"retrain__genotypes_from": {"experiment": "src", "files": {"tiny": "g.json"}}}, "retrain.genotypes_from.experiment"),
+    ({"retrain__genotypes_from": {"files": {"other": "g.json"}}}, "retrain.genotypes_from.files.other"),
+    ({"retrain__genotypes_from": {"files": {"tiny": ["g.json", "g.json"]}}}, "retrain.genotypes_from.files.tiny"),
+    ({"retrain__genotypes_from": {"files": {"tiny": "g.json"}, "seeds": [0]}}, "retrain.genotypes_from.seeds"),
+    ({"search": {}, "retrain__genotypes_from": {"experiment": "src"}, "retrain__architectures": ["C4"]},
+     "retrain.genotypes_from"),
+    ({"search": {}, "retrain__genotypes_from": {"files": {"tiny": "g.json"}}, "datasets": ["tiny", "b"]},
+     "retrain.genotypes_from.files"),
 ])
 def test_bad_specs_name_the_dotted_key(changes, key):
     with pytest.raises(ConfigError) as info:
@@ -104,7 +119,8 @@ def test_smoke_shrinks_every_dimension():
     assert small.retrain.settings["data.max_images"] == 8 and small.search.settings["data.max_images"] == 8
     assert max(lab.hidden_dim for lab in small.retrain.labels) <= 8
     assert {lab.family for lab in small.retrain.labels} == {lab.family for lab in spec.retrain.labels}
-    assert small.search.schemes == spec.search.schemes
+    # fig4 reuses search_paper's OF searches; a dry run searches for itself instead
+    assert spec.search.schemes == () and small.search.schemes == ("OF",) and small.retrain.genotypes_from is None
 
 
 def test_overrides_win_over_smoke():
@@ -203,3 +219,96 @@ def test_discriminator_key_accepts_one_name_and_rejects_bad_ones():
         spec_from_dict(minimal(retrain__discriminator=["searched", "searched"]))
     with pytest.raises(ConfigError, match=r"retrain\.settings\.discriminator: is set by the spec key retrain\.discriminator"):
         spec_from_dict(minimal(retrain__settings={"discriminator": "searched"}))
+
+
+# ---------------------------------------------------------------- reused searches, growing, trial keys
+
+SEARCH_PAPER = "search_paper"
+
+
+def test_paper_figures_retrain_from_one_shared_search():
+    shared = load_spec(EXPERIMENTS / f"{SEARCH_PAPER}.yaml")
+    assert shared.search.schemes == ("OF",) and shared.search.seeds == (0,) and not shared.retrain.architectures
+    assert (shared.image_size, shared.search.epochs, shared.search.hidden_dim, shared.search.n_cells) == (256, 400, 16, 11)
+    for name in PAPER:
+        spec = load_spec(EXPERIMENTS / f"{name}.yaml")
+        source = spec.retrain.genotypes_from
+        assert source.experiment == SEARCH_PAPER and source.schemes == ("OF",) and source.seeds == (0,), name
+        assert set(spec.datasets) <= set(shared.datasets) and spec.image_size == shared.image_size
+        assert "OF" not in spec.search.schemes
+    fig3 = load_spec(EXPERIMENTS / "fig3_schemes.yaml")  # its own searches run with search_paper's settings
+    assert fig3.search.schemes == ("TF", "TH", "THS")
+    assert dataclasses.replace(fig3.search, schemes=("OF",)) == shared.search
+
+
+def test_a_rerun_may_add_trials_but_not_change_them():
+    old = spec_from_dict(minimal())
+    grown = spec_from_dict(minimal(datasets=["tiny", "more"], search__seeds=[0, 1], search__schemes=["OF", "TF"],
+                                   retrain__architectures=["C4", "N4", "C8"], retrain__repeats=3))
+    assert growth_conflicts(old, grown) == []
+    changed = spec_from_dict(minimal(datasets=["more"], retrain__repeats=1, search__epochs=3,
+                                     retrain__settings={"optim.lr": 1e-3}))
+    assert growth_conflicts(old, changed) == ['datasets: ["tiny"] -> ["more"]', "retrain.repeats: 2 -> 1",
+                                              "retrain.settings.optim.lr: null -> 0.001", "search.epochs: 2 -> 3"]
+    every_seed = spec_from_dict(minimal(search={}, retrain={"architectures": ["N4"], "genotypes_from": {"experiment": "s"}}))
+    seed_0 = spec_from_dict(minimal(search={}, retrain={"architectures": ["N4"],
+                                                        "genotypes_from": {"experiment": "s", "seeds": [0]}}))
+    assert growth_conflicts(seed_0, every_seed) == []  # null selects every seed: more
+    assert growth_conflicts(every_seed, seed_0) == ["retrain.genotypes_from.seeds: null -> [0]"]
+    files = lambda *names: spec_from_dict(minimal(search={}, retrain={"architectures": ["N4"],
+                                                                      "genotypes_from": {"files": {"tiny": list(names)}}}))
+    assert growth_conflicts(files("a.json"), files("a.json", "b.json")) == []
+    # plan keys number the files (file0, file1): another order would give a trial that ran other genotypes
+    assert growth_conflicts(files("a.json", "b.json"), files("b.json", "a.json")) == [
+        'retrain.genotypes_from.files.tiny: ["a.json", "b.json"] -> ["b.json", "a.json"]']
+
+
+def write_genotypes(path: Path, g_a=G_A, g_b=G_B) -> Path:
+    path.write_text(json.dumps({"g_a": g_a.to_dict(), "g_b": g_b.to_dict()}, indent=2))
+    return path
+
+
+def test_genotypes_from_files_are_size_matched_and_recorded(tmp_path):
+    first, second = write_genotypes(tmp_path / "a.json"), write_genotypes(tmp_path / "b.json", G_B, G_A)
+    spec = spec_from_dict(minimal(search={}, retrain={"architectures": ["C4", "N4", "C'4"], "repeats": 1,
+                                                      "genotypes_from": {"files": {"tiny": ["a.json", "b.json"]}}}))
+    cwd = os.getcwd()
+    os.chdir(tmp_path)  # relative file paths are read from where `run` is started
+    try:
+        spec = resolve_source(spec, open_storage(tmp_path / "runs"))
+    finally:
+        os.chdir(cwd)
+    assert spec.retrain.genotypes_from.files == {"tiny": (str(first), str(second))}
+    plans = {p.key: p for p in retrain_plans(spec, tmp_path, reused_searches(spec, print), True)}
+    assert sorted(plans) == ["tiny/C'4/file0/r0", "tiny/C'4/file1/r0", "tiny/C4/r0", "tiny/N4/file0/r0", "tiny/N4/file1/r0"]
+    for key, (g_a, g_b, path) in {"file0": (G_A, G_B, first), "file1": (G_B, G_A, second)}.items():
+        for label in ("N4", "C'4"):
+            plan = plans[f"tiny/{label}/{key}/r0"]
+            dims = label_dims(ArchitectureLabel.parse(label), g_a, g_b)
+            assert (plan.hidden_dim_a, plan.hidden_dim_b) == (dims.hidden_dim_a, dims.hidden_dim_b)
+            assert plan.genotype_source["file"] == str(path)
+            assert plan.genotype_source["file_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert plans[f"tiny/N4/{key}/r0"].genotypes["g_a"] == g_a.to_dict()
+    (tmp_path / "a.json").write_text('{"g_a": {"encoding": ["conv3x3"]}}')
+    with pytest.raises(SourceError, match=f"{tmp_path / 'a.json'}: a genotypes.json needs the keys g_a and g_b"):
+        reused_searches(spec, print)
+
+
+def test_trial_keys_follow_what_a_trial_computes_not_where_it_runs(tmp_path):
+    spec = spec_from_dict(minimal())
+    outcome = SearchOutcome("tiny/OF/s0", "ray1", "tiny", "OF", 0, {"g_a": G_A.to_dict(), "g_b": G_B.to_dict()},
+                            {"experiment": "t", "search_key": "tiny/OF/s0", "trial_id": "ray1", "genotypes_sha256": "x"})
+    here = retrain_plans(spec, tmp_path / "data", [outcome], True)
+    # another data root, object storage, another Ray trial id of the same search: the same keys
+    moved = dataclasses.replace(outcome, trial_id="ray2", source={**outcome.source, "trial_id": "ray2"})
+    there = retrain_plans(spec, Path("/elsewhere"), [moved], False)
+    assert [p.trial_key for p in here] == [p.trial_key for p in there]
+    assert here[0].trial_key.startswith("t/tiny/C4/r0#") and len({p.trial_key for p in here}) == len(here)
+    assert all(trial_key("t", p) == p.trial_key for p in here)
+    # other genotypes or other settings: other keys
+    other = dataclasses.replace(outcome, genotypes={"g_a": G_B.to_dict(), "g_b": G_A.to_dict()})
+    n4 = [p.trial_key for p in retrain_plans(spec, tmp_path, [other], True) if p.label == "N4"]
+    assert not set(n4) & {p.trial_key for p in here}
+    longer = spec_from_dict(minimal(retrain__n_epochs=5))
+    assert not {p.trial_key for p in retrain_plans(longer, tmp_path, [outcome], True)} & {p.trial_key for p in here}
+    assert search_plans(spec, tmp_path, True)[0].trial_key == search_plans(spec, Path("/x"), False)[0].trial_key

@@ -9,7 +9,8 @@ from nasplatform.cli import CliError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("run", help="run an experiment spec (YAML) on Ray Tune; running it again continues it")
+    parser = sub.add_parser("run", help="run an experiment spec (YAML) on Ray Tune; running it again continues it, "
+                            "and a spec that only adds trials (datasets, seeds, architectures, repeats) runs just those")
     parser.add_argument("spec", help="experiment spec, e.g. experiments/quickstart.yaml")
     parser.add_argument("--data-root", metavar="DIR", help="folder holding the dataset folders (default: the spec's data_root)")
     parser.add_argument("--storage", default="runs", metavar="URI",

@@ -1,7 +1,9 @@
 """The results table (docs/formats.md) rebuilt from an experiment folder alone: no Ray, local or object storage.
 
 Each stage's newest Tune `experiment_state-*.json` (by name) gives every trial's status and last reported
-result; the trial plans give what was planned, including trials Tune has not created yet.
+result; the trial plans give what was planned, including trials Tune has not created yet. A stage grown by a
+rerun has one Tune experiment per segment (experiment.segment_folder). Several experiments make one table,
+rows identified by `trial_key` (collect_tables).
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pandas as pd
 
-from nasplatform.tune.experiment import STAGES, read_plans, read_record
-from nasplatform.tune.plan import TrialPlan
+from nasplatform.tune.experiment import STAGES, read_plans, read_record, segment_folder
+from nasplatform.tune.plan import TrialPlan, trial_key
 from nasplatform.tune.storage import Storage, StorageError
 
 #: Scores of the evaluation's reference points (engine/baselines.py), same test set as the model's scores.
@@ -39,6 +41,8 @@ RESULT_COLUMNS: dict[str, str] = {
                                     "kid_b2a_std", *BASELINE_COLUMNS, "search_time_s", "train_time_s")},
     **{name: "Int64" for name in ("epochs_done", "epochs_planned")},
     **{name: "string" for name in ("status", "error", "run_dir", "versions")},
+    # stable identity and provenance (docs/platform.md, "Reusing a search", "Several experiments in one table")
+    **{name: "string" for name in ("trial_key", "genotype_source", "experiment_uri")},
 }
 #: Columns copied from a trial's last reported result when present.
 RESULT_METRICS = tuple(c for c in RESULT_COLUMNS if c.startswith(("genotype_", "params_", "mb_", "macs_", "fid_", "kid_",
@@ -48,9 +52,11 @@ STATE_PREFIX = "experiment_state-"
 
 @dataclass
 class TrialRecord:
-    """One planned trial and what Tune knows of it (tune_status NOT_STARTED when Tune has no such trial yet)."""
+    """One planned trial and what Tune knows of it (tune_status NOT_STARTED when Tune has no such trial yet);
+    folder: the Tune experiment folder (relative to EXP) of its segment."""
 
     plan: TrialPlan
+    folder: str = ""
     tune_status: str = "NOT_STARTED"
     trial_id: Optional[str] = None
     trial_dir: Optional[str] = None
@@ -95,29 +101,32 @@ def error_message(exp: Storage, stage: str, trial_dir: str) -> str:
 def read_stage(exp: Storage, stage: str) -> list[TrialRecord]:
     """Every planned trial of a stage in plan order, with Tune's status and last result where it has them."""
     plans = read_plans(exp, stage) or []
-    records = {p.key: TrialRecord(p) for p in plans}
-    for trial, runtime in _tune_trials(exp, stage):
-        plan = TrialPlan.from_dict(trial["config"]["plan"])
-        record = records.setdefault(plan.key, TrialRecord(plan))
-        record.tune_status, record.trial_id = trial["status"], trial["trial_id"]
-        record.trial_dir = trial["relative_logdir"]
-        record.last_result = runtime.get("last_result") or {}
-        record.num_failures = int(runtime.get("num_failures") or 0)
-        if record.tune_status == "ERROR":
-            # only an errored state reads error.txt: one left from before a successful resume is history
-            record.error = error_message(exp, stage, record.trial_dir)
+    records = {p.key: TrialRecord(p, segment_folder(stage, p.segment)) for p in plans}
+    for segment in sorted({p.segment for p in plans} | {0}):
+        folder = segment_folder(stage, segment)
+        for trial, runtime in _tune_trials(exp, folder):
+            plan = TrialPlan.from_dict(trial["config"]["plan"])
+            record = records.setdefault(plan.key, TrialRecord(plan, folder))
+            record.tune_status, record.trial_id = trial["status"], trial["trial_id"]
+            record.trial_dir = trial["relative_logdir"]
+            record.last_result = runtime.get("last_result") or {}
+            record.num_failures = int(runtime.get("num_failures") or 0)
+            if record.tune_status == "ERROR":
+                # only an errored state reads error.txt: one left from before a successful resume is history
+                record.error = error_message(exp, folder, record.trial_dir)
     return list(records.values())
 
 
-def run_dir_of(exp: Storage, stage: str, record: TrialRecord) -> Optional[str]:
+def run_dir_of(exp: Storage, record: TrialRecord) -> Optional[str]:
     """The trial's run directory relative to the experiment folder: the engine's own (local storage) or
     its newest Tune checkpoint, which holds the same small files."""
     if record.trial_dir is None:
         return None
-    if record.plan.run_dir_in_trial and exp.exists(stage, record.trial_dir, "run"):
-        return f"{stage}/{record.trial_dir}/run"
-    checkpoints = [n for n, is_dir in exp.list_names(stage, record.trial_dir) if is_dir and n.startswith("checkpoint_")]
-    return f"{stage}/{record.trial_dir}/{max(checkpoints)}" if checkpoints else None
+    folder = record.folder
+    if record.plan.run_dir_in_trial and exp.exists(folder, record.trial_dir, "run"):
+        return f"{folder}/{record.trial_dir}/run"
+    checkpoints = [n for n, is_dir in exp.list_names(folder, record.trial_dir) if is_dir and n.startswith("checkpoint_")]
+    return f"{folder}/{record.trial_dir}/{max(checkpoints)}" if checkpoints else None
 
 
 def _number(value: Any) -> Any:
@@ -138,11 +147,14 @@ def trial_row(exp: Storage, record: TrialRecord, experiment: str, figure: str, s
            "ref_params_g_b": plan.ref_params_g_b, "epochs_planned": plan.epochs_planned}
     row.update({name: _number(result.get(name)) for name in RESULT_METRICS})
     elapsed = _number(result.get("elapsed_s"))
-    row["search_time_s"] = elapsed if search else search_times.get(plan.search_key or "")
+    source = plan.genotype_source or {}
+    row["search_time_s"] = elapsed if search else search_times.get(plan.search_key or "", source.get("search_time_s"))
     row["train_time_s"] = None if search else elapsed
     row["epochs_done"] = result.get("epochs_done", result.get("epoch", 0 if record.trial_id else None))
     row.update({"status": record.status, "error": record.error or (result.get("message") or None),
-                "run_dir": run_dir_of(exp, plan.stage, record), "versions": result.get("versions")})
+                "run_dir": run_dir_of(exp, record), "versions": result.get("versions")})
+    row.update({"trial_key": plan.trial_key or trial_key(experiment, plan),  # plans from before trial keys
+                "genotype_source": json.dumps(source, sort_keys=True) if source else None, "experiment_uri": exp.uri})
     return row
 
 
@@ -159,6 +171,27 @@ def collect_table(exp: Storage) -> pd.DataFrame:
     search_times = {r.plan.key: _number(r.last_result.get("elapsed_s")) for r in records["search"]}
     rows = [trial_row(exp, r, spec.name, spec.figure, search_times) for stage in STAGES for r in records[stage]]
     return results_frame(rows)
+
+
+#: Which of two rows with one trial_key a combined table keeps: the further-along status, then the first given.
+STATUS_RANK = {"ok": 0, "diverged": 1, "error": 2, "running": 3, "pending": 4}
+
+
+def collect_tables(exps: list[Storage], warn: Callable[[str], None]) -> pd.DataFrame:
+    """One table over several experiment folders (local and object storage mixed). A trial found twice (the same
+    trial_key: an experiment given twice, or a copy of it elsewhere) keeps one row, the one furthest along
+    (ok > diverged > error > running > pending; ties: the experiment given first), and `warn` says which."""
+    frames = [collect_table(exp) for exp in exps]
+    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    order = table["status"].map(STATUS_RANK).fillna(len(STATUS_RANK))
+    ranked = table.assign(_rank=order, _given=range(len(table))).sort_values(["_rank", "_given"], kind="stable")
+    dropped = ranked[ranked.duplicated("trial_key", keep="first")]
+    for _, row in dropped.iterrows():
+        kept = ranked[ranked["trial_key"] == row["trial_key"]].iloc[0]
+        warn(f"warning: trial {row['trial_key']} appears in {kept['experiment_uri']} ({kept['status']}) and in "
+             f"{row['experiment_uri']} ({row['status']}); kept the row from {kept['experiment_uri']}")
+    kept_rows = ranked.drop(index=dropped.index).sort_values("_given").drop(columns=["_rank", "_given"])
+    return kept_rows.reset_index(drop=True).astype(RESULT_COLUMNS)
 
 
 def table_bytes(frame: pd.DataFrame) -> bytes:

@@ -1,7 +1,8 @@
 """The files that make an experiment folder self-describing: the resolved spec and each stage's trial plan (JSON).
 
 Layout of EXP (docs/platform.md): experiment.json, plan_search.json, plan_retrain.json, search/ and retrain/
-(one Tune experiment each), results.parquet, report/.
+(one Tune experiment each; search-2/, retrain-2/, ... hold the trials a rerun of a grown spec added),
+results.parquet, report/.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Optional
 
 from nasplatform.engine.config import ConfigError
 from nasplatform.tune.plan import TrialPlan, plans_from_json, plans_to_json
-from nasplatform.tune.spec import ExperimentSpec, spec_from_dict, spec_to_dict
+from nasplatform.tune.spec import ExperimentSpec, growth_conflicts, spec_from_dict, spec_to_dict
 from nasplatform.tune.storage import Storage, StorageError
 
 EXPERIMENT_FILE = "experiment.json"
@@ -23,6 +24,12 @@ REPORT_DIR = "report"
 
 def plan_file(stage: str) -> str:
     return f"plan_{stage}.json"
+
+
+def segment_folder(stage: str, segment: int) -> str:
+    """The Tune experiment folder of one segment of a stage: `search` for the first, `search-2`, `search-3`, ...
+    for the trials added by each rerun that grew the grid (TrialPlan.segment)."""
+    return stage if segment == 0 else f"{stage}-{segment + 1}"
 
 
 @dataclass(frozen=True)
@@ -37,11 +44,10 @@ class ExperimentRecord:
         return json.dumps({"spec": spec_to_dict(self.spec), "data_root": self.data_root}, indent=2, sort_keys=True) + "\n"
 
     def differences(self, other: ExperimentRecord) -> list[str]:
-        """Top-level keys (spec keys, or data_root) in which two records differ."""
-        mine, theirs = json.loads(self.to_json()), json.loads(other.to_json())
-        keys = sorted(set(mine["spec"]) | set(theirs["spec"]))
-        diff = [k for k in keys if mine["spec"].get(k) != theirs["spec"].get(k)]
-        return diff + (["data_root"] if mine["data_root"] != theirs["data_root"] else [])
+        """What `other` (a rerun) changes beyond adding trials: "dotted key: old -> new" per spec key, and
+        data_root; [] when every trial of this record stays as it is (spec.growth_conflicts)."""
+        diff = growth_conflicts(self.spec, other.spec)
+        return diff + ([f"data_root: {self.data_root} -> {other.data_root}"] if self.data_root != other.data_root else [])
 
 
 def read_record(exp: Storage) -> ExperimentRecord:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -29,6 +31,10 @@ class TrialPlan:
     ref_params_g_a/b: parameters of the cyclegan generator at those H. engine: the SearchConfig/RetrainConfig
     as a dict. genotypes: searched genotypes to retrain ({g_a, g_b, d_a, d_b} dicts), None for cyclegan.
     run_dir_in_trial: the engine run dir lives in the trial folder (local storage) rather than the worker's.
+    genotype_source: where the searched genotypes it retrains (or, C'<H>, was size-matched to) came from
+    (SearchOutcome.source). trial_key: stable identity across runs and storages (trial_key()). segment: the
+    Tune experiment of the stage holding the trial (0: EXP/<stage>, n: EXP/<stage>-<n+1>, added by a rerun
+    that grew the grid).
     """
 
     key: str
@@ -54,6 +60,9 @@ class TrialPlan:
     gpus: float
     fail_at_epoch: Optional[int]
     run_dir_in_trial: bool
+    genotype_source: Optional[dict] = None
+    trial_key: str = ""
+    segment: int = 0
 
     @property
     def dirname(self) -> str:
@@ -70,14 +79,47 @@ class TrialPlan:
 
 @dataclass(frozen=True)
 class SearchOutcome:
-    """What the retrain plan needs from one finished search trial."""
+    """Searched genotypes the retrain plan can use: one finished search trial (of this experiment or another)
+    or one genotypes.json file. source: the `genotype_source` of the trials using them (experiment, search
+    key, trial id, genotypes_sha256; or file, file_sha256 and genotypes_sha256). tag: the part of the retrain plan keys
+    naming these genotypes ("OF-s0" for a search, "file0" for the first file of a dataset)."""
 
-    key: str
-    trial_id: str
+    key: Optional[str]
+    trial_id: Optional[str]
     dataset: str
-    scheme: str
-    seed: int
+    scheme: Optional[str]
+    seed: Optional[int]
     genotypes: dict
+    source: dict = field(default_factory=dict)
+    tag: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.tag or f"{self.scheme}-s{self.seed}"
+
+
+def genotypes_digest(genotypes: dict) -> str:
+    """sha256 of the canonical JSON of a genotype set: equal genotypes, equal digest, whatever file held them."""
+    return hashlib.sha256(json.dumps(genotypes, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def trial_key(experiment: str, plan: TrialPlan) -> str:
+    """`<experiment>/<plan key>#<12 hex>`: the hex digests what the trial computes (stage, dataset, engine
+    config, genotypes and their source, evaluation), leaving out where it runs (data root, storage, resources,
+    Ray's trial ids). The same spec run twice, or one experiment read from a local copy and from object storage,
+    gives the same keys; docs/platform.md, "Several experiments in one table"."""
+    engine = json.loads(json.dumps(plan.engine))
+    engine.get("data", {}).pop("root", None)
+    source = {k: v for k, v in (plan.genotype_source or {}).items() if k in ("experiment", "search_key", "genotypes_sha256")}
+    content = {"experiment": experiment, "key": plan.key, "stage": plan.stage, "dataset": plan.dataset,
+               "engine": engine, "genotypes": plan.genotypes, "hidden_dims": [plan.hidden_dim_a, plan.hidden_dim_b],
+               "evaluate": bool(plan.evaluate.get("enabled")), "source": source}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return f"{experiment}/{plan.key}#{digest[:12]}"
+
+
+def keyed(experiment: str, plan: TrialPlan) -> TrialPlan:
+    return dataclasses.replace(plan, trial_key=trial_key(experiment, plan))
 
 
 # ---------------------------------------------------------------- size matching
@@ -169,11 +211,11 @@ def search_plans(spec: ExperimentSpec, data_root: Path, run_dir_in_trial: bool) 
             for seed in spec.search.seeds:
                 cfg = search_config(spec, str(data_root / dataset), scheme, seed)
                 h = spec.search.hidden_dim
-                plans.append(TrialPlan(
+                plans.append(keyed(spec.name, TrialPlan(
                     key=f"{dataset}/{scheme}/s{seed}", dataset=dataset, scheme=scheme, seed=seed, repeat=None,
                     architecture=None, label=None, search_key=None, search_trial_id=None, hidden_dim_a=h,
                     hidden_dim_b=h, ref_params_g_a=None, ref_params_g_b=None, epochs_planned=cfg.epochs,
-                    engine=to_dict(cfg), genotypes=None, **_common(spec, "search", run_dir_in_trial)))
+                    engine=to_dict(cfg), genotypes=None, **_common(spec, "search", run_dir_in_trial))))
     return plans
 
 
@@ -199,20 +241,22 @@ def _retrain_plan(spec: ExperimentSpec, data_root: Path, dataset: str, label: Ar
                          discriminator)
     # the official-PatchGAN trials keep the keys they had before the discriminator became a spec key
     arch = label.text if discriminator == "patchgan" else f"{label.text}/D-{discriminator}"
-    key = f"{dataset}/{arch}/{search.scheme}-s{search.seed}/r{repeat}" if search else f"{dataset}/{arch}/r{repeat}"
-    return TrialPlan(
+    key = f"{dataset}/{arch}/{search.label}/r{repeat}" if search else f"{dataset}/{arch}/r{repeat}"
+    return keyed(spec.name, TrialPlan(
         key=key, dataset=dataset, scheme=search.scheme if search and source != "cyclegan" else None, seed=repeat,
         repeat=repeat, architecture=label.result_label, label=label.text, search_key=search.key if search else None,
         search_trial_id=search.trial_id if search else None, hidden_dim_a=dims.hidden_dim_a,
         hidden_dim_b=dims.hidden_dim_b, ref_params_g_a=cyclegan(dims.hidden_dim_a),
         ref_params_g_b=cyclegan(dims.hidden_dim_b), epochs_planned=spec.retrain.epochs, engine=to_dict(cfg),
-        genotypes=search.genotypes if source != "cyclegan" else None, **_common(spec, "retrain", run_dir_in_trial))
+        genotypes=search.genotypes if source != "cyclegan" else None, genotype_source=search.source if search else None,
+        **_common(spec, "retrain", run_dir_in_trial)))
 
 
 def retrain_plans(spec: ExperimentSpec, data_root: Path, searches: list[SearchOutcome],
                   run_dir_in_trial: bool) -> list[TrialPlan]:
     """Per dataset, label and repeat: one trial for cyclegan-based labels that need no search (C<H>,
-    cyclegan@H), one per finished search of that dataset for the others (N<H>, C'<H>, searched@H); labels with
+    cyclegan@H), one per searched genotype set of that dataset for the others (N<H>, C'<H>, searched@H):
+    `searches` holds this experiment's finished searches and those reused (retrain.genotypes_from); labels with
     searched generators once more per retrain discriminator of the spec."""
     plans = []
     for dataset in spec.datasets:

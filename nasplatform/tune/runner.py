@@ -1,16 +1,18 @@
 """The experiment driver: joins or starts Ray, runs each stage as its own Tune experiment, writes the results.
 
 Stages: search (one trial per dataset x scheme x seed) -> size matching in the driver, from the searches'
-genotypes -> retrain+evaluate (one trial per run). The experiment folder holds the resolved spec and each
-stage's plan, so running the same spec again, or `resume`, continues where it stopped.
+genotypes (and those reused from another experiment or files) -> retrain+evaluate (one trial per run). The
+experiment folder holds the resolved spec and each stage's plan, so running the same spec again, or `resume`,
+continues where it stopped; running a spec that only adds trials runs just those, in a new Tune experiment
+per stage (a segment), and keeps every trial planned before as it is.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -22,9 +24,11 @@ from nasplatform.engine.data import DEMO_NAME, DataError, build_demo, describe_r
 from nasplatform.engine.lock import folder_lock
 from nasplatform.tune.collect import TrialRecord, collect_table, read_stage, table_bytes
 from nasplatform.tune.experiment import (
-    EXPERIMENT_FILE, REPORT_DIR, RESULTS_FILE, STAGES, ExperimentRecord, read_plans, read_record, write_plans, write_record,
+    EXPERIMENT_FILE, REPORT_DIR, RESULTS_FILE, STAGES, ExperimentRecord, read_plans, read_record, segment_folder,
+    write_plans, write_record,
 )
 from nasplatform.tune.plan import SearchOutcome, TrialPlan, retrain_plans, search_plans
+from nasplatform.tune.sources import own_searches, resolve_source, reused_searches
 from nasplatform.tune.spec import ExperimentSpec
 from nasplatform.tune.storage import Storage, open_storage
 from nasplatform.tune.trainables import TRAINABLES, trial_dirname, trial_name
@@ -200,89 +204,107 @@ def prepare_data(spec: ExperimentSpec, data_root: Path, log: Log) -> None:
 # ---------------------------------------------------------------- stages
 
 
-def ensure_plans(exp: Storage, stage: str, make: Callable[[], list[TrialPlan]]) -> list[TrialPlan]:
-    """The stage's saved plan, or a new one, saved before any of its trials starts."""
+def ensure_plans(exp: Storage, stage: str, make: Callable[[], list[TrialPlan]], grow: bool,
+                 log: Log) -> list[TrialPlan]:
+    """The stage's saved plan; a new one when there is none, saved before any of its trials starts. Under
+    `grow` (a `run` of the spec, not a `resume`), the trials `make` plans that the saved plan lacks are added
+    as a new segment (their own Tune experiment); the saved trials stay exactly as they are."""
     plans = read_plans(exp, stage)
     if plans is None:
         plans = make()
         write_plans(exp, stage, plans)
+        return plans
+    if not grow:
+        return plans
+    known = {p.key for p in plans}
+    added = [p for p in make() if p.key not in known]
+    if not added:
+        return plans
+    segment = max(p.segment for p in plans) + 1
+    added = [dataclasses.replace(p, segment=segment) for p in added]
+    log(f"{stage}: the spec adds {len(added)} trial(s) to the {len(plans)} planned earlier, which are kept as "
+        f"they are; the new ones run in {exp.child(segment_folder(stage, segment)).uri}")
+    plans = plans + added
+    write_plans(exp, stage, plans)
     return plans
 
 
-def stage_tuner(exp: Storage, stage: str, plans: list[TrialPlan], spec: ExperimentSpec, verbose: int, log: Log):
-    """A new Tune experiment EXP/<stage> over the plans, or the existing one restored (errored and
-    interrupted trials continue from their last checkpoints; finished ones are kept) once its pickled
-    state is checked against the signed digests recorded while it was written (tune/trust.py)."""
-    path = exp.child(stage).uri
+def stage_tuner(exp: Storage, stage: str, segment: int, plans: list[TrialPlan], spec: ExperimentSpec, verbose: int,
+                log: Log):
+    """A new Tune experiment EXP/<segment folder> over the segment's plans, or the existing one restored
+    (errored and interrupted trials continue from their last checkpoints; finished ones are kept) once its
+    pickled state is checked against the signed digests recorded while it was written (tune/trust.py)."""
+    folder = segment_folder(stage, segment)
+    path = exp.child(folder).uri
     trainable = tune.with_resources(TRAINABLES[stage], {"cpu": plans[0].cpus, "gpu": plans[0].gpus})
     if tune.Tuner.can_restore(path):
-        check_stage(exp, stage)
+        check_stage(exp, folder)
         log(f"{stage}: continuing the Tune experiment in {path}")
         tuner = tune.Tuner.restore(path, trainable, resume_errored=True)
-        record_stage(exp, stage)
+        record_stage(exp, folder)
         return tuner
     tuner = tune.Tuner(
         trainable,
         param_space={"plan": tune.grid_search([p.to_dict() for p in plans])},
         tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=trial_dirname,
                                     trial_name_creator=trial_name),
-        run_config=tune.RunConfig(name=stage, storage_path=exp.uri, verbose=verbose,
+        run_config=tune.RunConfig(name=folder, storage_path=exp.uri, verbose=verbose,
                                   failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                                   checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
-                                  callbacks=[StateRecorder(exp, stage)]))
-    record_stage(exp, stage)
+                                  callbacks=[StateRecorder(exp, folder)]))
+    record_stage(exp, folder)
     return tuner
 
 
 def run_stage(exp: Storage, stage: str, plans: list[TrialPlan], spec: ExperimentSpec, verbose: int,
               log: Log) -> list[TrialRecord]:
-    """Run (or continue) one stage; a stage whose trials all finished is not started again."""
+    """Run (or continue) one stage, segment by segment; a segment whose trials all finished is not started again."""
     if not plans:
         log(f"{stage}: no trials to run")
         return []
     records = read_stage(exp, stage)
-    if all(r.tune_status == "TERMINATED" for r in records):
+    open_segments = sorted({r.plan.segment for r in records if r.tune_status != "TERMINATED"})
+    if not open_segments:
         log(f"{stage}: all {len(records)} trial(s) finished earlier; nothing to run")
         return records
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", STATE_SAVE_PERIOD_S)
     # frequent state saves are the point (see STATE_SAVE_PERIOD_S), so Tune's warning about them is noise
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    log(f"{stage}: {len(plans)} trial(s) in {exp.child(stage).uri}")
-    tuner = stage_tuner(exp, stage, plans, spec, verbose, log)  # refuses untrusted state before unpickling it
-    try:
-        tuner.fit()
-    finally:  # Tune's last state save happens as fit() ends, after the last step of its loop
-        record_stage(exp, stage)
+    for segment in open_segments:
+        mine = [p for p in plans if p.segment == segment]
+        folder = segment_folder(stage, segment)
+        log(f"{stage}: {len(mine)} trial(s) in {exp.child(folder).uri}")
+        tuner = stage_tuner(exp, stage, segment, mine, spec, verbose, log)  # refuses untrusted state before unpickling
+        try:
+            tuner.fit()
+        finally:  # Tune's last state save happens as fit() ends, after the last step of its loop
+            record_stage(exp, folder)
     return read_stage(exp, stage)
 
 
-def search_outcome(record: TrialRecord) -> SearchOutcome:
-    """A finished search's genotypes, as reported in its last result."""
-    genotypes = {n: json.loads(record.last_result[f"genotype_{n}"]) for n in ("g_a", "g_b", "d_a", "d_b")}
-    plan = record.plan
-    return SearchOutcome(plan.key, record.trial_id, plan.dataset, plan.scheme, plan.seed, genotypes)
-
-
-def continue_experiment(exp: Storage, record: ExperimentRecord, verbose: int, log: Log) -> ExperimentOutcome:
-    """Run every stage that is not finished, then write results.parquet (and the report, when possible)."""
+def continue_experiment(exp: Storage, record: ExperimentRecord, verbose: int, log: Log,
+                        grow: bool = False) -> ExperimentOutcome:
+    """Run every stage that is not finished, then write results.parquet (and the report, when possible).
+    `grow`: plan the spec afresh and add the trials the saved plans lack (ensure_plans)."""
     spec, data_root, in_trial = record.spec, Path(record.data_root), exp.is_local
     outcome = ExperimentOutcome(exp)
     searches: list[SearchOutcome] = []
     if spec.search.schemes:
-        plans = ensure_plans(exp, "search", lambda: search_plans(spec, data_root, in_trial))
+        plans = ensure_plans(exp, "search", lambda: search_plans(spec, data_root, in_trial), grow, log)
         records = outcome.stages["search"] = run_stage(exp, "search", plans, spec, verbose, log)
         unfinished = [r for r in records if r.status not in ("ok", "diverged")]
         if unfinished and spec.retrain.architectures:
             outcome.stopped = (f"{len(unfinished)} search trial(s) did not finish, so the retrain stage (planned from "
                                f"all searches) has not started; continue with `nasplatform resume {exp.uri}`")
-        searches = [search_outcome(r) for r in records if r.status == "ok"]
+        searches = own_searches(records, spec.name, exp.uri)
         for r in records:
             if r.status == "diverged":
                 log(f"search {r.plan.key} diverged ({r.last_result.get('message')}); its genotypes are not retrained")
     if spec.retrain.architectures and not outcome.stopped:
         if read_plans(exp, "retrain") is None:
             log("retrain: size matching and planning from the searches' genotypes")
-        plans = ensure_plans(exp, "retrain", lambda: retrain_plans(spec, data_root, searches, in_trial))
+        make = lambda: retrain_plans(spec, data_root, searches + reused_searches(spec, log), in_trial)
+        plans = ensure_plans(exp, "retrain", make, grow, log)
         outcome.stages["retrain"] = run_stage(exp, "retrain", plans, spec, verbose, log)
     write_results(exp, outcome, log)
     return outcome
@@ -324,18 +346,27 @@ def run_experiment(spec: ExperimentSpec, options: RunOptions, log: Log = print) 
     data_root = Path(options.data_root or spec.data_root).expanduser().resolve()
     storage = open_storage(options.storage)
     exp = storage.child(spec.name)
+    spec = resolve_source(spec, storage)
     with driver_lock(exp), ray_connection(options.address):
         check_storage_reach(storage, options.storage, ray.nodes(), options.storage_is_shared)
         record = ExperimentRecord(fit_to_cluster(spec, options.smoke, log, options.autoscaling), str(data_root))
         if exp.exists(EXPERIMENT_FILE):
             differ = read_record(exp).differences(record)
             if differ:
-                raise ExperimentError(f"{exp.uri} holds experiment {spec.name} with other settings ({', '.join(differ)} "
-                                      "differ); continue it with `nasplatform resume`, or start another with --name")
+                raise ExperimentError(
+                    f"{exp.uri} holds experiment {spec.name} with other settings ({'; '.join(differ)}). A rerun may "
+                    "only add trials (datasets, search schemes and seeds, architectures, repeats); continue it as it "
+                    "was with `nasplatform resume`, or start another with --name")
             log(f"continuing experiment {exp.uri}")
         prepare_data(record.spec, data_root, log)
         write_record(exp, record)
-        return continue_experiment(exp, record, options.verbose, log)
+        return continue_experiment(exp, record, options.verbose, log, grow=True)
+
+
+def stage_folders(exp: Storage) -> list[str]:
+    """The Tune experiment folders of every stage: `<stage>` and its grown segments `<stage>-<n>`."""
+    names = [name for name, is_dir in exp.list_names() if is_dir]
+    return sorted(n for n in names for stage in STAGES if re.fullmatch(rf"{stage}(-\d+)?", n))
 
 
 def resume_experiment(exp_uri: str, address: Optional[str] = None, verbose: int = 1, log: Log = print, *,
@@ -347,10 +378,9 @@ def resume_experiment(exp_uri: str, address: Optional[str] = None, verbose: int 
     record = read_record(exp)
     with driver_lock(exp), ray_connection(address):
         if trust_tune_state:
-            for stage in STAGES:
-                if exp.exists(stage):
-                    log(f"--trust-tune-state: accepting the Tune state in {exp.child(stage).uri} as it is")
-                    record_stage(exp, stage)
+            for folder in stage_folders(exp):
+                log(f"--trust-tune-state: accepting the Tune state in {exp.child(folder).uri} as it is")
+                record_stage(exp, folder)
         check_storage_reach(exp, exp_uri, ray.nodes(), storage_is_shared)
         fit_to_cluster(record.spec, smoke=False, log=log, autoscaling=autoscaling)
         prepare_data(record.spec, Path(record.data_root), log)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import dataclasses
 import re
 from dataclasses import dataclass, field
@@ -156,6 +157,50 @@ class SearchStage:
 
 
 @dataclass(frozen=True)
+class GenotypeSource:
+    """Where the retrain stage takes searched genotypes from besides its own search stage (docs/platform.md,
+    "Reusing a search"): exactly one of
+
+    experiment: another experiment's finished search trials of this spec's datasets: a bare name is an
+      experiment folder in the same --storage, anything else a folder path or an s3:// / gs:// URI;
+      `schemes` / `seeds` keep only those search trials (null: all of them).
+    files: {dataset: a genotypes.json path/URI or a list of them}, each file one searched genotype set.
+    """
+
+    experiment: Optional[str] = None
+    schemes: Optional[tuple[Scheme, ...]] = None
+    seeds: Optional[tuple[int, ...]] = None
+    files: Any = None
+
+    def __post_init__(self) -> None:
+        _check((self.experiment is None) != (self.files is None), "experiment",
+               "give exactly one of experiment (an experiment folder or URI) and files ({dataset: genotypes.json})")
+        _check(self.experiment is None or bool(str(self.experiment).strip()), "experiment", "must not be empty")
+        for name in ("schemes", "seeds"):
+            values = getattr(self, name)
+            _check(values is None or self.experiment is not None, name, "selects search trials of an experiment; "
+                   "files are taken as listed")
+            _check(values is None or (len(values) >= 1 and len(set(values)) == len(values)), name,
+                   f"must list distinct values, at least one (or be left out for all), got {values}")
+        if self.files is not None:
+            object.__setattr__(self, "files", _genotype_files(self.files))
+
+
+def _genotype_files(files: Any) -> dict[str, tuple[str, ...]]:
+    """`files` as {dataset: (path, ...)}; a single path may stand for a list of one."""
+    _check(isinstance(files, Mapping) and bool(files), "files",
+           "expected a mapping {dataset: genotypes.json path or list of paths}")
+    out = {}
+    for dataset, paths in files.items():
+        paths = [paths] if isinstance(paths, str) else paths
+        _check(isinstance(paths, (list, tuple)) and bool(paths) and all(isinstance(p, str) and p for p in paths),
+               f"files.{dataset}", f"expected a genotypes.json path or a list of them, got {paths!r}")
+        _check(len(set(paths)) == len(paths), f"files.{dataset}", f"lists a file twice: {list(paths)}")
+        out[str(dataset)] = tuple(paths)
+    return out
+
+
+@dataclass(frozen=True)
 class RetrainStage:
     """The retrain+evaluate stage: one trial per dataset x architecture (x search trial, for searched ones) x repeat.
 
@@ -164,9 +209,11 @@ class RetrainStage:
     70x70 PatchGAN, the paper's protocol) or "searched" (the search's derived discriminator genotypes); a list
     of both is a sweep axis. CycleGAN-generator labels (C<H>, C'<H>, cyclegan@H) are the baseline and always
     retrain with the official PatchGAN (docs/design.md §5.6).
+    genotypes_from: searched genotypes from another experiment or from files, besides the spec's own searches.
     """
 
     architectures: tuple[str, ...] = ()
+    genotypes_from: Any = None  # a GenotypeSource; typed Any so its own errors reach the user (not "expected ... or null")
     discriminator: Union[DiscriminatorKind, tuple[DiscriminatorKind, ...]] = ("patchgan",)
     repeats: int = 3
     n_epochs: int = 100
@@ -177,6 +224,8 @@ class RetrainStage:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "settings", flatten_settings(self.settings, "settings"))
+        if self.genotypes_from is not None and not isinstance(self.genotypes_from, GenotypeSource):
+            object.__setattr__(self, "genotypes_from", from_dict(GenotypeSource, self.genotypes_from, prefix="genotypes_from"))
         labels = [ArchitectureLabel.parse(a, f"architectures[{i}]").text for i, a in enumerate(self.architectures)]
         _check(len(set(labels)) == len(labels), "architectures", f"lists a label twice: {labels}")
         object.__setattr__(self, "architectures", tuple(labels))
@@ -240,8 +289,10 @@ class ExperimentSpec:
         _check(bool(self.search.schemes) or bool(self.retrain.architectures), "retrain.architectures",
                "the spec runs nothing: list search.schemes and/or retrain.architectures")
         needing = [lab.text for lab in self.retrain.labels if lab.needs_search]
-        _check(not needing or bool(self.search.schemes), "search.schemes",
-               f"architectures {needing} are derived from a search: list at least one scheme")
+        _check(not needing or bool(self.search.schemes) or self.retrain.genotypes_from is not None, "search.schemes",
+               f"architectures {needing} are derived from a search: list at least one scheme, or take the "
+               "genotypes of another experiment's searches with retrain.genotypes_from")
+        check_genotype_source(self, needing)
         check_settings(self)
 
     @property
@@ -251,6 +302,30 @@ class ExperimentSpec:
     @property
     def retrain_resources(self) -> Resources:
         return self.retrain.resources.over(self.resources)
+
+
+def check_genotype_source(spec: ExperimentSpec, needing: list[str]) -> None:
+    """retrain.genotypes_from must feed some architecture, name only the spec's datasets, and not select a
+    scheme the spec also searches itself (two trials would then share one plan key)."""
+    source = spec.retrain.genotypes_from
+    if source is None:
+        return
+    _check(bool(needing), "retrain.genotypes_from", "no architecture uses searched genotypes (N<H>, C'<H> or "
+           "searched@<H>); remove genotypes_from or list such an architecture")
+    if source.files is not None:
+        for dataset in source.files:
+            _check(dataset in spec.datasets, f"retrain.genotypes_from.files.{dataset}",
+                   f"is not one of the spec's datasets {list(spec.datasets)}")
+        if not spec.search.schemes:
+            missing = [d for d in spec.datasets if d not in source.files]
+            _check(not missing, "retrain.genotypes_from.files", f"lists no genotypes.json for {missing}, and the spec "
+                   "runs no search of its own")
+    elif spec.search.schemes:
+        _check(source.schemes is not None, "retrain.genotypes_from.schemes", "must be listed when the spec also "
+               f"searches itself (search.schemes {list(spec.search.schemes)}), and not overlap them")
+        both = sorted(set(source.schemes) & set(spec.search.schemes))
+        _check(not both, "retrain.genotypes_from.schemes", f"{both} are also in search.schemes: take each scheme's "
+               "genotypes from one place")
 
 
 # ---------------------------------------------------------------- engine configs of the trials
@@ -375,19 +450,76 @@ def _smoke_labels(labels: list[ArchitectureLabel]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(texts))
 
 
+def _smoke_schemes(spec: ExperimentSpec) -> tuple[str, ...]:
+    """The spec's own schemes, plus those it would reuse from another experiment or files (OF when unnamed)."""
+    source = spec.retrain.genotypes_from
+    if source is None:
+        return spec.search.schemes
+    return tuple(dict.fromkeys(spec.search.schemes + (source.schemes or ("OF",))))
+
+
 def smoke_spec(spec: ExperimentSpec) -> ExperimentSpec:
     """The smallest meaningful run of `spec`: first dataset and seed, every scheme and label (at small H),
     1 epoch, 1 repeat, 32 px, at most 8 images per domain, 1 CPU per trial. GPU requests are kept here;
-    the runner drops them when the cluster has none."""
+    the runner drops them when the cluster has none. A spec that reuses genotypes (retrain.genotypes_from)
+    runs a 1-epoch search of its own instead, so a dry run needs neither the source nor its files."""
     shrink = {"data.max_images": SMOKE_MAX_IMAGES, "ndf": SMOKE_NDF, "max_iters_per_epoch": SMOKE_MAX_IMAGES}
     drop = {"swap_epoch", "data.load_size", "val_every"}
     small = lambda settings: {**{k: v for k, v in settings.items() if k not in drop}, **shrink}
     one_cpu = lambda res: dataclasses.replace(res, cpus=1.0 if res.cpus is not None else None)
     search = dataclasses.replace(
-        spec.search, seeds=spec.search.seeds[:1], epochs=1, hidden_dim=min(SMOKE_SEARCH_HIDDEN_DIM, spec.search.hidden_dim),
+        spec.search, schemes=_smoke_schemes(spec), seeds=spec.search.seeds[:1], epochs=1, hidden_dim=min(SMOKE_SEARCH_HIDDEN_DIM, spec.search.hidden_dim),
         n_cells=SMOKE_N_CELLS, settings=small(spec.search.settings), resources=one_cpu(spec.search.resources))
     retrain = dataclasses.replace(
-        spec.retrain, architectures=_smoke_labels(spec.retrain.labels), repeats=1, n_epochs=1, n_epochs_decay=0,
+        spec.retrain, architectures=_smoke_labels(spec.retrain.labels), genotypes_from=None, repeats=1, n_epochs=1, n_epochs_decay=0,
         settings=small(spec.retrain.settings), resources=one_cpu(spec.retrain.resources))
     return dataclasses.replace(spec, name=f"{spec.name}-smoke", datasets=spec.datasets[:1], image_size=SMOKE_IMAGE_SIZE,
                                resources=dataclasses.replace(spec.resources, cpus=1.0), search=search, retrain=retrain)
+
+
+# ---------------------------------------------------------------- growing an experiment
+
+#: Spec keys (dotted) whose lists may gain items when an experiment is run again: its grid grows by new trials.
+GROWABLE_LISTS = ("datasets", "search.schemes", "search.seeds", "retrain.architectures",
+                  "retrain.genotypes_from.schemes", "retrain.genotypes_from.seeds", "retrain.genotypes_from.files.")
+#: Spec keys whose number may grow.
+GROWABLE_COUNTS = ("retrain.repeats",)
+
+
+def _dotted(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as {dotted key: leaf value}; an empty mapping has no leaves."""
+    if not isinstance(data, Mapping):
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out.update(_dotted(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _grows(key: str, old: Any, new: Any) -> bool:
+    """Whether `new` only adds to `old` at a growable key (a missing list, or null selection, means all)."""
+    if key in GROWABLE_COUNTS:
+        return isinstance(old, int) and isinstance(new, int) and new >= old
+    if key in GROWABLE_LISTS or key.startswith(GROWABLE_LISTS[-1]):
+        selection = key.startswith("retrain.genotypes_from.s")
+        if new is None:  # a null selection is every scheme/seed of the source, which holds the old one
+            return selection
+        if old is None and selection:
+            return False
+        if key.startswith(GROWABLE_LISTS[-1]):  # files are numbered by position in the plan keys: append only
+            return isinstance(new, (list, tuple)) and list(new[: len(old)]) == list(old)
+        return isinstance(new, (list, tuple)) and set(old or ()) <= set(new)
+    return False
+
+
+def growth_conflicts(old: ExperimentSpec, new: ExperimentSpec) -> list[str]:
+    """The dotted spec keys in which `new` does more than add trials to `old` ("key: old -> new"); [] when
+    running `new` in the folder of `old` keeps every trial of `old` as it is (docs/platform.md, "Growing")."""
+    mine, theirs = _dotted(json.loads(json.dumps(spec_to_dict(old)))), _dotted(json.loads(json.dumps(spec_to_dict(new))))
+    conflicts = []
+    for key in sorted(set(mine) | set(theirs)):
+        a, b = mine.get(key), theirs.get(key)
+        if a == b or (key not in mine and _grows(key, [], b)) or (key in mine and _grows(key, a, b)):
+            continue
+        conflicts.append(f"{key}: {json.dumps(a)} -> {json.dumps(b)}")
+    return conflicts
