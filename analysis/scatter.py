@@ -10,6 +10,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.transforms import offset_copy
 
 from analysis.grid import DIRECTIONS, Direction, valid_mask
 from analysis.stats import summarize
@@ -128,15 +129,20 @@ def _draw_panel(ax, panel: pd.DataFrame, groups: list[str], colors: dict[str, st
     ax.axhline(1.0, color="#bbbbbb", lw=0.8, ls=":")
     ax.axvline(1.0, color="#bbbbbb", lw=0.8, ls=":")
     notes = []
-    for group in groups:
+    for i, group in enumerate(groups):
         color = colors.get(group, MISSING_COLOR)
+        # Groups of equal size (C'64 and N64 in Fig. 6) share x: their bars are drawn a few points apart.
+        dodged = offset_copy(ax.transData, fig=ax.figure, x=3.0 * (i - (len(groups) - 1) / 2), units="points")
         trials = panel[(panel["kind"] == "trial") & (panel["group"] == group)]
         ax.plot(trials["x"], trials["y"], "x", color=color, markersize=7, mew=1.6)
         for mean in panel[(panel["kind"] == "mean") & (panel["group"] == group)].itertuples():
             ax.plot([mean.x], [mean.y], "_", color=color, markersize=18, mew=3)
             if np.isfinite(mean.y_ci_low) and np.isfinite(mean.y_ci_high):
                 ax.errorbar([mean.x], [mean.y], yerr=[[mean.y - mean.y_ci_low], [mean.y_ci_high - mean.y]],
-                            fmt="none", ecolor=color, elinewidth=1.4, capsize=5, capthick=1.4, alpha=0.85)
+                            fmt="none", ecolor=color, elinewidth=1.4, capsize=5, capthick=1.4, alpha=0.85,
+                            transform=dodged)
+                # A transform other than transData leaves the bars out of autoscaling; their ends count here.
+                ax.update_datalim([(mean.x, mean.y_ci_low), (mean.x, mean.y_ci_high)])
             ax.annotate(group, (mean.x, mean.y), xytext=(9, -3), textcoords="offset points", fontsize=7, color=color)
         for gap in panel[(panel["kind"] == "missing") & (panel["group"] == group)].itertuples():
             notes += _draw_gap(ax, gap, color)

@@ -475,7 +475,8 @@ def test_failed_reference_and_absent_model_are_marked_not_dropped(tmp_path):
     # Without a valid C32 FID the horse2zebra trials stay in the CSV, unnormalized (y empty), sizes still normalized.
     assert len(horse) == 12 and horse["y"].isna().all()
     n64 = horse[horse["group"] == "N64"]
-    assert n64["x"].iloc[0] == pytest.approx((10_000_000 + 12_600_000) / (2 * 2_850_563))
+    assert n64.loc[n64["direction"] == "A->B", "x"].iloc[0] == pytest.approx(10_000_000 / 2_850_563)
+    assert n64.loc[n64["direction"] == "B->A", "x"].iloc[0] == pytest.approx(12_600_000 / 2_850_563)
     missing = table[table["kind"] == "missing"]
     assert set(zip(missing["dataset"], missing["group"], missing["n"])) == {
         ("facades", "N64", 2), ("horse2zebra", "C32", 2)}
@@ -499,17 +500,21 @@ def test_missing_column_names_file_and_column(tmp_path):
         build_report(path, tmp_path / "out")
 
 
-def test_cli_builds_a_report_without_importing_torch_or_ray(tmp_path):
+def test_cli_builds_a_report_of_several_tables_without_importing_torch_or_ray(tmp_path):
     results = write_results(labelled_rows("quickstart", QUICK, ("tiny",), 1), tmp_path / "results.parquet")
+    grown = write_results(labelled_rows("quickstart", QUICK, ("tiny",), 2), tmp_path / "grown.parquet")
     code = (
         "import sys; from analysis.cli import main; "
-        f"rc = main(['report', {str(results)!r}, '--out', {str(tmp_path / 'out')!r}]); "
+        f"rc = main(['report', {str(results)!r}, {str(grown)!r}, '--out', {str(tmp_path / 'out')!r}]); "
         "assert rc == 0; bad = [m for m in ('torch', 'ray', 'nasplatform') if m in sys.modules]; "
         "assert not bad, bad"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "index.html").is_file()
+    # The first table's 3 trials are also in the grown one: drawn once, with a warning.
+    assert "warning: 3 duplicate trial row(s) dropped" in done.stderr
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["rows"] == 6
     missing = subprocess.run([sys.executable, "-m", "analysis", "report", str(tmp_path / "nope.parquet"), "--out",
                               str(tmp_path / "o2")], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "nope.parquet" in missing.stderr
