@@ -68,7 +68,7 @@ def _describe(row: pd.Series) -> str:
         parts.append(f"H={dims[0]}/{dims[1]}" if dims[0] != dims[1] else f"H={dims[0]}")
     if row["stage"] == "retrain" and pd.notna(row["repeat"]):
         parts.append(f"repeat {int(row['repeat'])}")
-    return " ".join(str(p) for p in parts if p) + f" (trial {row['trial_id']})"
+    return " ".join(str(p) for p in parts if p) + f" (trial {row['trial_id']}, experiment {row['experiment']})"
 
 
 def paper_figures(results: pd.DataFrame, folder: Path) -> tuple[list[FigureResult], list[str]]:
