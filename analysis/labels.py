@@ -59,15 +59,16 @@ def smallest_cyclegan(labels: list[str]) -> str | None:
 
 
 def model_names(rows) -> list[str]:
-    """A readable model name per results row: the architecture label, its search scheme, H where the label does
-    not carry it (`searched OF H=32`, `cyclegan H=16`, `N64`), and the retrain discriminator where the rows mix
+    """A readable model name per results row: a C/N label as it is (`N64`, as the figures group it), other
+    architectures with their search scheme and H (`searched OF H=32`, `cyclegan H=16`), and the retrain discriminator where the rows mix
     more than one (`N64 D=searched`)."""
     mixed_d = "discriminator" in rows and rows["discriminator"].dropna().nunique() > 1
     names = []
     for row in rows.itertuples(index=False):
         arch = row.architecture or "?"
         parts = [arch]
-        if row.scheme and row.scheme not in arch:
+        # C/N labels are the figures' group names as they are; other architectures need scheme and H.
+        if parse_label(arch) is None and row.scheme and row.scheme not in arch:
             parts.append(row.scheme)
         if parse_label(arch) is None:
             ha, hb = row.hidden_dim_a, row.hidden_dim_b

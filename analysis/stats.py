@@ -114,14 +114,14 @@ class Permutation:
 
 
 def permutation_test(a, b, seed: int = 0) -> Permutation:
-    """Share of relabellings of the pooled values whose |mean difference| >= the observed one.
+    """Share of relabellings of the pooled values whose |mean difference| >= the observed one; NaN below 2 per group.
 
     All C(n_a + n_b, n_a) relabellings when there are at most EXACT_PERMUTATIONS (the observed one included, so
     p >= 1 / C); otherwise RANDOM_PERMUTATIONS random ones plus the observed, (k + 1) / (m + 1).
     """
     a, b = _clean(a), _clean(b)
     na, nb = len(a), len(b)
-    if na == 0 or nb == 0:
+    if na < 2 or nb < 2:  # one value per group: every relabelling is as extreme as the observed one
         return Permutation(math.nan, 0, False)
     pooled = np.concatenate([a, b])
     total = pooled.sum()

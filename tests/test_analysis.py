@@ -718,3 +718,10 @@ def test_first_screen_answers_who_won_by_how_much_how_sure(merged):
     assert figures < first_img
     assert "KID is the primary distribution score" in index[:figures]
     assert "Holds 20 trial(s)" in index[:figures]
+
+
+def test_single_trials_are_not_tested():
+    from analysis.stats import compare, verdict
+    single = compare([424.5], [480.6])
+    assert np.isnan(single.welch.p) and np.isnan(single.permutation.p) and single.welch.diff == pytest.approx(-56.1)
+    assert verdict("N2", "C2", "FID", single, True).startswith("not tested: N2 - C2 = -56.1 in mean FID")
