@@ -1,4 +1,4 @@
-"""`python -m analysis report RESULTS.parquet --out DIR [--runs-root DIR]`: build the HTML report."""
+"""`python -m analysis report RESULTS.parquet [MORE.parquet ...] --out DIR [--runs-root DIR]`: build the HTML report."""
 
 import sys
 

@@ -20,16 +20,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """Shared with `nasplatform report`, so both spell the options the same."""
-    parser.add_argument("results", help="results.parquet written by `nasplatform collect`")
+    parser.add_argument("results", nargs="+",
+                        help="one or more results.parquet written by `nasplatform collect`; a trial in several "
+                             "tables (same trial_key, else experiment + trial_id) is drawn once, with a warning")
     parser.add_argument("--out", required=True, help="report folder (created; index.html goes there)")
     parser.add_argument("--runs-root", default=None,
-                        help="folder the table's run_dir paths are relative to (default: the folder of RESULTS)")
+                        help="folder the tables' run_dir paths are relative to (default: the folder of each table)")
 
 
-def run_report(results: str, out: str, runs_root: str | None) -> int:
+def run_report(results: str | list[str], out: str, runs_root: str | None) -> int:
     from analysis.report import build_report  # matplotlib is only imported when a report is built
 
-    report = build_report(results, out, runs_root)
+    report = build_report([results] if isinstance(results, str) else results, out, runs_root)
     lacking = sum(f.n_missing for f in report.figures)
     print(f"wrote {report.index} ({len(report.figures)} figure(s), {len(report.runs)} search run(s), "
           f"{len(report.samples)} sample grid(s); {len(report.skipped)} skipped note(s); "

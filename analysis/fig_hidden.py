@@ -1,6 +1,6 @@
 """Fig. 4: FID against hidden dimension H per dataset and direction, CycleGAN (red) vs searched (green).
 
-The mean is a line, the min-max range a shaded band, gaps hatched markers.
+The mean is a line with 95% t-interval error bars, the min-max range a light band, gaps hatched markers.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from matplotlib.transforms import blended_transform_factory
 from analysis.figures import retrain_rows
 from analysis.grid import DIRECTIONS, fill_keys, gap_caption, grid_gaps, valid_mask
 from analysis.labels import is_cyclegan
+from analysis.load import provenance
+from analysis.stats import summarize
 from analysis.style import (
     CYCLEGAN_RED, DIRECTION_LABEL, FID_LABEL, HIDDEN_LABEL, MISSING_COLOR, SEARCHED_GREEN,
     FigureResult, new_figure, save_figure, suptitle,
@@ -41,16 +43,23 @@ def hidden_table(rows: pd.DataFrame, gaps: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for direction in DIRECTIONS:
         valid = rows[valid_mask(rows, direction)].assign(H=lambda r, d=direction: r[d.hidden_dim])
-        stats = valid.groupby(["dataset", "family", "H"])[direction.fid].agg(["size", "mean", "min", "max"])
-        parts.append(stats.reset_index().assign(direction=direction.name))
-    table = pd.concat(parts, ignore_index=True).rename(
-        columns={"size": "n", "mean": "fid_mean", "min": "fid_min", "max": "fid_max"})
+        records = []
+        for (dataset, family, h), part in valid.groupby(["dataset", "family", "H"]):
+            s = summarize(part[direction.fid])
+            records.append({"dataset": dataset, "family": family, "H": h, "n": s.n, "fid_mean": s.mean,
+                            "fid_std": s.std, "fid_ci_low": s.ci_low, "fid_ci_high": s.ci_high,
+                            "fid_min": part[direction.fid].min(), "fid_max": part[direction.fid].max()})
+        columns = ["dataset", "family", "H", "n", "fid_mean", "fid_std", "fid_ci_low", "fid_ci_high", "fid_min",
+                   "fid_max"]
+        parts.append(pd.DataFrame.from_records(records, columns=columns).assign(direction=direction.name))
+    table = pd.concat(parts, ignore_index=True)
     missing = gaps[KEYS + ["direction", "n_missing"]].copy()
     missing["H"] = pd.to_numeric(missing["H"], errors="coerce")
     table = table.merge(missing, on=KEYS + ["direction"], how="outer")
     table["n"] = table["n"].fillna(0).astype(int)
     table["n_missing"] = table["n_missing"].fillna(0).astype(int)
-    columns = ["dataset", "direction", "family", "H", "n", "fid_mean", "fid_min", "fid_max", "n_missing"]
+    columns = ["dataset", "direction", "family", "H", "n", "fid_mean", "fid_std", "fid_ci_low", "fid_ci_high",
+               "fid_min", "fid_max", "n_missing"]
     return table[columns].sort_values(["dataset", "direction", "family", "H"], ignore_index=True)
 
 
@@ -62,11 +71,13 @@ def hidden_dim_figure(results: pd.DataFrame, folder: Path) -> FigureResult | Non
     gaps = _direction_gaps(rows)
     table = hidden_table(rows, gaps)
     n_missing = int(gaps["n_missing"].sum())
-    title = "Fig. 4 — FID vs hidden dimension H: CycleGAN (red) vs searched (green), mean and min-max"
+    title = "Fig. 4 — FID vs hidden dimension H: CycleGAN (red) vs searched (green), mean with 95% CI"
+    holds = f"Holds {provenance(rows)}."
     fig = _draw(table, sorted(rows["dataset"].unique(), key=str),
-                title + (f"\nINCOMPLETE: lacks {n_missing} trial result(s)" if n_missing else ""))
+                title + f"\n{holds}" + (f"\nINCOMPLETE: lacks {n_missing} trial result(s)" if n_missing else ""))
     files = save_figure(fig, table, folder, "fig4_hidden_dim")
-    caption = f"{title}. Line: mean FID; band: min-max over repeats. {gap_caption(gaps)}".strip()
+    caption = (f"{title}. Line: mean FID; error bars: 95% t-interval of the mean over repeats; light band: "
+               f"min-max. {holds} {gap_caption(gaps)}").strip()
     return FigureResult("fig4_hidden_dim", title, caption, files, n_missing)
 
 
@@ -82,7 +93,7 @@ def _draw(table: pd.DataFrame, datasets: list[str], title: str):
             ax.set_xlabel(HIDDEN_LABEL, fontsize=8)
             ax.set_ylabel(FID_LABEL, fontsize=8)
             _h_axis(ax, panel["H"])
-    handles = [axes[0][0].plot([], [], "-o", color=c, label=f)[0] for f, c in FAMILY_COLORS.items()]
+    handles = [axes[0][0].plot([], [], "-o", color=c, label=f"{f} mean ± 95% CI")[0] for f, c in FAMILY_COLORS.items()]
     handles.append(axes[0][0].scatter([], [], marker="s", s=110, facecolor="none", edgecolor=MISSING_COLOR,
                                       hatch="////", label="missing trials"))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
@@ -104,7 +115,11 @@ def _h_axis(ax, hidden_dims: pd.Series) -> None:
 def _draw_family(ax, part: pd.DataFrame, color: str, family: str) -> None:
     valid = part[part["n"] > 0]
     ax.plot(valid["H"], valid["fid_mean"], "-o", color=color, lw=2.2, markersize=4, label=family)
-    ax.fill_between(valid["H"], valid["fid_min"], valid["fid_max"], color=color, alpha=0.18, lw=0)
+    ax.fill_between(valid["H"], valid["fid_min"], valid["fid_max"], color=color, alpha=0.12, lw=0)
+    bars = valid[valid["fid_ci_low"].notna()]
+    ax.errorbar(bars["H"], bars["fid_mean"], yerr=[bars["fid_mean"] - bars["fid_ci_low"],
+                                                   bars["fid_ci_high"] - bars["fid_mean"]],
+                fmt="none", ecolor=color, elinewidth=1.3, capsize=4)
     # Gaps sit on their mean if the H has any valid trial, else along the panel's bottom edge.
     on_bottom = blended_transform_factory(ax.transData, ax.transAxes)
     for gap in part[part["n_missing"] > 0].itertuples():

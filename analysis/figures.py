@@ -8,10 +8,9 @@ import pandas as pd
 
 from analysis.grid import NO_VALUE, fill_keys, gap_caption, grid_gaps
 from analysis.labels import label_color, label_order, smallest_cyclegan
+from analysis.load import provenance
 from analysis.scatter import ScatterSpec, draw_scatter, scatter_table
-from analysis.style import (
-    SCHEME_COLORS, SIZE_LABEL_GENERATOR, SIZE_LABEL_TOTAL, FigureResult, save_figure,
-)
+from analysis.style import SCHEME_COLORS, SIZE_LABEL_GENERATOR, FigureResult, save_figure
 
 SCHEME_ORDER: tuple[str, ...] = ("OF", "TF", "TH", "THS")
 
@@ -28,11 +27,14 @@ def _scatter_figure(rows: pd.DataFrame, spec: ScatterSpec, groups: list[str], co
     gaps = grid_gaps(rows, keys)
     table = scatter_table(rows, gaps, spec)
     n_missing = int(gaps["n_missing"].sum())
-    full_title = title + (f"\nINCOMPLETE: lacks {n_missing} trial result(s)" if n_missing else "")
+    holds = f"Holds {provenance(rows)}."
+    full_title = (title + f"\n{holds}"
+                  + (f"\nINCOMPLETE: lacks {n_missing} trial result(s)" if n_missing else ""))
     datasets = sorted(rows["dataset"].unique(), key=str)
     fig = draw_scatter(table, datasets, groups, colors, spec, full_title)
     files = save_figure(fig, table, folder, name)
-    caption = f"{title}. Crosses: trials; dashes: means. {gap_caption(gaps)}".strip()
+    caption = (f"{title}. Crosses: trials; dashes with bars: means with their 95% t-interval over repeats "
+               f"(n per group in the CSV). {holds} {gap_caption(gaps)}").strip()
     return FigureResult(name, title, caption, files, n_missing)
 
 
@@ -44,19 +46,22 @@ def schemes_figure(results: pd.DataFrame, folder: Path) -> FigureResult | None:
         return None
     present = sorted({s if s is not None else NO_VALUE for s in rows["scheme"]}, key=str)
     groups = [s for s in SCHEME_ORDER if s in present] + [s for s in present if s not in SCHEME_ORDER]
-    spec = ScatterSpec("scheme", "OF", "row_ref", SIZE_LABEL_GENERATOR.replace("reference", "CycleGAN at same H"))
+    spec = ScatterSpec("scheme", "OF", "row_ref", "{g} size / CycleGAN {g} at the same H (parameters)")
     title = "Fig. 3 — search schemes: generator size vs FID, normalized to CycleGAN size and mean FID of OF"
     return _scatter_figure(rows, spec, groups, SCHEME_COLORS, "fig3_schemes", title, folder)
 
 
 def size_matched_figure(results: pd.DataFrame, folder: Path, figure: str = "fig5") -> FigureResult | None:
-    """Fig. 5 (and the quickstart runs): C<H>/N<H> models, size = G_A + G_B and FID, both
-    normalized to the smallest plain C model present (C32 in the paper)."""
+    """Fig. 5 (and the quickstart runs): C<H>/N<H> models; each panel's generator size (A->B: G_A, B->A: G_B)
+    and FID normalized to the same generator and direction of the smallest plain C model present (C32 in the
+    paper: "model sizes are normalized with respect to that of C32 generator"), so asymmetric N-models sit
+    at different x in the two rows."""
     rows = retrain_rows(results, figure)
     if rows.empty:
         return None
-    return _label_figure(rows, figure, "sum", SIZE_LABEL_TOTAL, folder, f"{figure}_size_matched",
-                         "{fig} — size-matched CycleGAN (red) vs searched (green), normalized to {ref}")
+    return _label_figure(rows, figure, "per_generator", SIZE_LABEL_GENERATOR, folder, f"{figure}_size_matched",
+                         "{fig} — size-matched CycleGAN (red) vs searched (green), per-generator size and FID "
+                         "normalized to {ref}")
 
 
 def asymmetry_figure(results: pd.DataFrame, folder: Path) -> FigureResult | None:
@@ -72,7 +77,7 @@ def _label_figure(rows: pd.DataFrame, figure: str, size_mode: str, size_label: s
                   name: str, title: str) -> FigureResult:
     labels = label_order(sorted({a if a is not None else NO_VALUE for a in rows["architecture"]}))
     reference = smallest_cyclegan(labels) or (labels[0] if labels else "-")
-    spec = ScatterSpec("architecture", reference, size_mode, size_label.replace("reference", reference))
+    spec = ScatterSpec("architecture", reference, size_mode, size_label.replace("{ref}", reference))
     colors = {label: label_color(label) for label in labels}
     pretty = {"fig5": "Fig. 5", "fig6": "Fig. 6"}.get(figure, figure)
     return _scatter_figure(rows, spec, labels, colors, name, title.format(fig=pretty, ref=reference), folder)

@@ -6,16 +6,16 @@ import html
 import os
 from pathlib import Path
 
-import pandas as pd
 
 from analysis.style import FigureFiles, FigureResult
-from analysis.tables import format_cell
+from analysis.tables import TableFiles, format_cell
 
 CSS = """
 body{font-family:sans-serif;max-width:1400px;margin:1em auto;padding:0 1em;color:#222}
 figure{margin:1.2em 0;border-top:1px solid #ddd;padding-top:.6em} img{max-width:100%}
 .missing{color:#a00;font-weight:bold} .note{color:#555} table{border-collapse:collapse;font-size:12px}
-td,th{border:1px solid #ccc;padding:2px 6px;text-align:right} .samples{display:flex;flex-wrap:wrap;gap:1em}
+td,th{border:1px solid #ccc;padding:2px 6px;text-align:right} td:last-child{text-align:left}
+table{display:block;overflow-x:auto;max-width:100%} .samples{display:flex;flex-wrap:wrap;gap:1em}
 .samples figure{width:420px;border:none}
 """
 
@@ -67,10 +67,14 @@ def samples_section(samples: list[tuple[Path, str]], root: Path) -> str:
             f"b → a' → b''.</p><div class=\"samples\">{cells}</div>")
 
 
-def table_block(title: str, table: pd.DataFrame, csv: Path, markdown: Path, root: Path) -> str:
-    body = table.map(format_cell).to_html(index=False, border=0)
-    return (f"<h3>{html.escape(title)}</h3><p class=\"note\"><a href=\"{_link(csv, root)}\">CSV</a> · "
-            f"<a href=\"{_link(markdown, root)}\">Markdown</a></p>{body}")
+def table_block(table: TableFiles, root: Path) -> str:
+    """A table with what it holds, its note, and links to its CSV (full numbers) and Markdown."""
+    body = table.table.map(format_cell).to_html(index=False, border=0) if len(table.table) else (
+        '<p class="note">(no rows)</p>')
+    note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
+    return (f'<h3 id="{html.escape(table.name)}">{html.escape(table.title)}</h3>'
+            f'<p class="note">{html.escape(table.holds)} <a href="{_link(table.csv, root)}">CSV</a> · '
+            f'<a href="{_link(table.markdown, root)}">Markdown</a></p>{note}{body}')
 
 
 def page(title: str, sections: list[str]) -> str:

@@ -56,3 +56,25 @@ def smallest_cyclegan(labels: list[str]) -> str | None:
     """The reference of a size-matched figure: the plain C<H> label with the smallest H (C32 in Fig. 5)."""
     plain = [lab for lab in labels if (p := parse_label(lab)) and p.prefix == "C"]
     return min(plain, key=lambda lab: parse_label(lab).hidden_dim) if plain else None
+
+
+def model_names(rows) -> list[str]:
+    """A readable model name per results row: a C/N label as it is (`N64`, as the figures group it), other
+    architectures with their search scheme and H (`searched OF H=32`, `cyclegan H=16`), and the retrain discriminator where the rows mix
+    more than one (`N64 D=searched`)."""
+    mixed_d = "discriminator" in rows and rows["discriminator"].dropna().nunique() > 1
+    names = []
+    for row in rows.itertuples(index=False):
+        arch = row.architecture or "?"
+        parts = [arch]
+        # C/N labels are the figures' group names as they are; other architectures need scheme and H.
+        if parse_label(arch) is None and row.scheme and row.scheme not in arch:
+            parts.append(row.scheme)
+        if parse_label(arch) is None:
+            ha, hb = row.hidden_dim_a, row.hidden_dim_b
+            if ha == ha and ha is not None:  # not NaN
+                parts.append(f"H={int(ha)}" if ha == hb else f"H={int(ha)}/{int(hb) if hb == hb else '?'}")
+        if mixed_d and row.discriminator:
+            parts.append(f"D={row.discriminator}")
+        names.append(" ".join(parts))
+    return names

@@ -24,6 +24,20 @@ RESULTS_FLOAT_COLUMNS: tuple[str, ...] = (
 )
 RESULTS_COLUMNS: tuple[str, ...] = RESULTS_STRING_COLUMNS + RESULTS_INT_COLUMNS + RESULTS_FLOAT_COLUMNS
 
+#: Baseline prefixes of the evaluation (docs/formats.md): the identity map (output = input) and a constant image of
+#: the target domain's mean colour, scored like a model.
+BASELINE_PREFIXES: tuple[str, ...] = ("identity_", "mean_colour_")
+#: Columns later versions of the table added; an older table lacks them and they read as null (docs/formats.md).
+OPTIONAL_STRING_COLUMNS: tuple[str, ...] = ("trial_key", "genotype_source", "discriminator")
+OPTIONAL_FLOAT_COLUMNS: tuple[str, ...] = (
+    "kid_a2b_std", "kid_b2a_std",
+    *(f"{p}{m}" for p in BASELINE_PREFIXES
+      for m in ("fid_a2b", "kid_a2b", "kid_a2b_std", "fid_b2a", "kid_b2a", "kid_b2a_std", "l1_a2b", "psnr_a2b")),
+    "true_fid_a2b", "true_kid_a2b", "true_kid_a2b_std",
+    "floor_fid_a2b", "floor_kid_a2b", "floor_kid_a2b_std", "floor_fid_b2a", "floor_kid_b2a", "floor_kid_b2a_std",
+    "alpha_entropy", "genotype_stable_since",
+)
+
 #: alpha_history.parquet (long format): one row per (epoch, network, mixed op, candidate op).
 ALPHA_COLUMNS: tuple[str, ...] = (
     "epoch", "network", "mixed_op", "cell", "cell_type", "position", "op", "alpha", "weight",
@@ -72,16 +86,75 @@ def _as_text(frame: pd.DataFrame, columns: tuple[str, ...]) -> None:
 
 
 def load_results(path: Path | str) -> pd.DataFrame:
-    """The results table, every documented column present; numeric columns as float64 (NaN = null)."""
+    """The results table, every documented column present (optional ones null when an older table lacks them);
+    numeric columns as float64 (NaN = null)."""
     path = Path(path)
     frame = _read_parquet(path, "results table").copy()
     _require_columns(frame, RESULTS_COLUMNS, path)
-    _as_numeric(frame, RESULTS_INT_COLUMNS + RESULTS_FLOAT_COLUMNS, path)
-    _as_text(frame, RESULTS_STRING_COLUMNS)
+    for column in OPTIONAL_STRING_COLUMNS + OPTIONAL_FLOAT_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    _as_numeric(frame, RESULTS_INT_COLUMNS + RESULTS_FLOAT_COLUMNS + OPTIONAL_FLOAT_COLUMNS, path)
+    _as_text(frame, RESULTS_STRING_COLUMNS + OPTIONAL_STRING_COLUMNS)
     bad_stage = sorted({s for s in frame["stage"] if s not in ("search", "retrain")}, key=str)
     if bad_stage:
         raise AnalysisInputError(f"{path}: column 'stage' holds {bad_stage}; expected 'search' or 'retrain'")
     return frame.reset_index(drop=True)
+
+
+STATUS_RANK = {"ok": 0, "diverged": 1, "error": 2, "running": 3, "pending": 4}
+
+
+def row_keys(frame: pd.DataFrame) -> pd.Series:
+    """The identity of each trial across tables: `trial_key` where set, else `experiment/trial_id` (older tables)."""
+    fallback = frame["experiment"].fillna("?").astype(str) + "/" + frame["trial_id"].fillna("?").astype(str)
+    return frame["trial_key"].where(frame["trial_key"].notna(), fallback).astype(object)
+
+
+def load_tables(paths, runs_root: Path | str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Several results tables as one, and the warnings about duplicates dropped.
+
+    Each row gets `source` (its table) and `row_key` (see row_keys); `run_dir` is made absolute against
+    `runs_root` or, by default, the folder of its own table, so runs of different experiments resolve.
+    A trial in more than one table is kept once: the finished (status ok) row if any, else the first table's.
+    """
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    if not paths:
+        raise AnalysisInputError("no results table given")
+    frames = []
+    for order, path in enumerate(paths):
+        frame = load_results(path)
+        root = Path(runs_root) if runs_root is not None else path.parent
+        frame["run_dir"] = [None if not d else str(resolve_run_dir(d, root)) for d in frame["run_dir"]]
+        frames.append(frame.assign(source=str(path), _order=order))
+    frame = pd.concat(frames, ignore_index=True)
+    _as_text(frame, RESULTS_STRING_COLUMNS + OPTIONAL_STRING_COLUMNS + ("source",))  # concat may turn None to NaN
+    frame["row_key"] = row_keys(frame)
+    ranked = frame.assign(_rank=frame["status"].map(STATUS_RANK).fillna(len(STATUS_RANK)))
+    ranked = ranked.sort_values(["_rank", "_order"], kind="stable")
+    duplicate = ranked.duplicated("row_key", keep="first")
+    warnings = []
+    if duplicate.any():
+        dropped = ranked[duplicate]
+        kept = ranked[~duplicate].set_index("row_key")["source"]
+        examples = ", ".join(f"{k} (kept from {kept[k]}, dropped from {s})"
+                             for k, s in zip(dropped["row_key"][:5], dropped["source"][:5]))
+        warnings.append(f"{int(duplicate.sum())} duplicate trial row(s) dropped (same trial_key, or experiment/"
+                        f"trial_id where the table has no trial_key): {examples}"
+                        + (" ..." if duplicate.sum() > 5 else ""))
+    frame = ranked[~duplicate].sort_index().drop(columns=["_order", "_rank"])
+    return frame.reset_index(drop=True), warnings
+
+
+def provenance(rows: pd.DataFrame) -> str:
+    """'N trial(s) from experiment X (table), ...': what a figure or table holds, by experiment and table."""
+    if rows.empty:
+        return "0 trials"
+    counts = rows.assign(experiment=rows["experiment"].fillna("?")).groupby(["experiment", "source"]).size()
+    multi = rows["source"].nunique() > 1
+    parts = [f"{n} from experiment {e}" + (f" ({Path(s).name} in {Path(s).parent.name or '.'})" if multi else "")
+             for (e, s), n in counts.items()]
+    return f"{len(rows)} trial(s): " + ", ".join(parts)
 
 
 def load_alpha_history(path: Path | str) -> pd.DataFrame:

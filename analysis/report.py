@@ -17,7 +17,9 @@ from analysis.architecture import alpha_deviation_heatmap, alpha_heatmap, genoty
 from analysis.curves import loss_curves
 from analysis.fig_hidden import hidden_dim_figure
 from analysis.figures import asymmetry_figure, schemes_figure, size_matched_figure
-from analysis.load import AnalysisInputError, load_alpha_history, load_metrics, load_results, resolve_run_dir
+from analysis.load import (
+    AnalysisInputError, load_alpha_history, load_metrics, load_tables, provenance, resolve_run_dir,
+)
 from analysis.samples import copy_sample, latest_sample
 from analysis.style import FigureFiles, FigureResult
 from analysis.tables import TableFiles, write_tables
@@ -66,7 +68,7 @@ def _describe(row: pd.Series) -> str:
         parts.append(f"H={dims[0]}/{dims[1]}" if dims[0] != dims[1] else f"H={dims[0]}")
     if row["stage"] == "retrain" and pd.notna(row["repeat"]):
         parts.append(f"repeat {int(row['repeat'])}")
-    return " ".join(str(p) for p in parts if p) + f" (trial {row['trial_id']})"
+    return " ".join(str(p) for p in parts if p) + f" (trial {row['trial_id']}, experiment {row['experiment']})"
 
 
 def paper_figures(results: pd.DataFrame, folder: Path) -> tuple[list[FigureResult], list[str]]:
@@ -138,24 +140,30 @@ def sample_links(results: pd.DataFrame, runs_root: Path, folder: Path) -> tuple[
     return samples, notes
 
 
-def build_report(results_path: Path | str, out_dir: Path | str, runs_root: Path | str | None = None) -> Report:
-    """Write the whole report into `out_dir`; `run_dir` values are relative to `runs_root` (default:
-    the folder holding the results table)."""
-    results_path, out_dir = Path(results_path), Path(out_dir)
-    runs_root = Path(runs_root) if runs_root is not None else results_path.parent
-    results = load_results(results_path)
+def build_report(results_paths, out_dir: Path | str, runs_root: Path | str | None = None) -> Report:
+    """Write the whole report of one or more results tables into `out_dir`. Rows are one per trial across the
+    tables (analysis.load.load_tables drops duplicates with a warning); `run_dir` values are relative to
+    `runs_root` (default: the folder holding each row's own table)."""
+    paths = [Path(p) for p in ([results_paths] if isinstance(results_paths, (str, Path)) else results_paths)]
+    out_dir = Path(out_dir)
+    results, load_warnings = load_tables(paths, runs_root)
+    for warning in load_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures, skipped = paper_figures(results, out_dir / "figures")
-    runs, warnings = architecture_figures(results, runs_root, out_dir / "architecture")
-    samples, sample_notes = sample_links(results, runs_root, out_dir / "samples")
+    # run_dir is absolute after load_tables; the root only matters for rows without one.
+    runs, warnings = architecture_figures(results, out_dir, out_dir / "architecture")
+    samples, sample_notes = sample_links(results, out_dir, out_dir / "samples")
     tables = write_tables(results, out_dir / "tables")
-    report = Report(out_dir, out_dir / "index.html", figures, skipped, runs, samples, tables, warnings + sample_notes)
-    write_manifest(report, results_path, len(results))
-    report.index.write_text(index_html(report, results_path, len(results)))
+    report = Report(out_dir, out_dir / "index.html", figures, skipped, runs, samples, tables,
+                    load_warnings + warnings + sample_notes)
+    write_manifest(report, paths, results)
+    report.index.write_text(index_html(report, paths, results))
     return report
 
 
-def index_html(report: Report, results_path: Path, n_rows: int) -> str:
+def index_html(report: Report, paths: list[Path], results: pd.DataFrame) -> str:
+    """First screen: which model won, by how much, how sure (results with baselines, comparisons); then figures."""
     root = report.out_dir
     runs = ["<h2>Architecture search runs</h2>"]
     if not report.runs:
@@ -164,25 +172,28 @@ def index_html(report: Report, results_path: Path, n_rows: int) -> str:
         runs.append(f"<h3>{html.escape(run.title)}</h3>")
         runs += [html_page.figure_block(files, caption, root) for files, caption in run.figures]
         runs += [f'<p class="note">{html.escape(n)}</p>' for n in run.notes]
-    tables = ["<h2>Summary tables</h2>"] + [
-        html_page.table_block(t.title, t.table, t.csv, t.markdown, root) for t in report.tables
-    ]
-    intro = (f'<p class="note">From {html.escape(str(results_path))}: {n_rows} trial row(s). '
+    lead = {"results_with_baselines", "comparisons"}
+    first = ["<h2>Results at a glance</h2>"] + [html_page.table_block(t, root) for t in report.tables if t.name in lead]
+    tables = ["<h2>Summary tables</h2>"] + [html_page.table_block(t, root) for t in report.tables
+                                            if t.name not in lead]
+    sources = ", ".join(html.escape(str(p)) for p in paths)
+    intro = (f'<p class="note">From {len(paths)} table(s) ({sources}): {html.escape(provenance(results))}. '
              f'<a href="report.json">report.json</a> lists every output.</p>')
     return html_page.page("nasplatform report", [
-        intro, html_page.paper_figures_section(report.figures, report.skipped, root), "\n".join(runs),
-        html_page.samples_section(report.samples, root), "\n".join(tables),
+        intro, "\n".join(first), html_page.paper_figures_section(report.figures, report.skipped, root),
+        "\n".join(runs), html_page.samples_section(report.samples, root), "\n".join(tables),
         html_page.list_section("Notes and warnings", report.warnings),
     ])
 
 
-def write_manifest(report: Report, results_path: Path, n_rows: int) -> None:
+def write_manifest(report: Report, paths: list[Path], results: pd.DataFrame) -> None:
     """report.json: what was drawn, what was skipped and what each figure lacks (for scripts and CI)."""
     def rel(path: Path) -> str:
         return Path(path).relative_to(report.out_dir).as_posix()
 
     data = {
-        "results": str(results_path), "rows": n_rows,
+        "results": [str(p) for p in paths], "rows": len(results),
+        "trials_by_experiment": {str(k): int(v) for k, v in results["experiment"].fillna("?").value_counts().items()},
         "figures": [
             {"name": f.name, "title": f.title, "caption": f.caption, "n_missing": f.n_missing,
              "png": rel(f.files.png), "svg": rel(f.files.svg), "csv": rel(f.files.csv)}
@@ -193,6 +204,7 @@ def write_manifest(report: Report, results_path: Path, n_rows: int) -> None:
                         for r in report.runs],
         "samples": [rel(p) for p, _ in report.samples],
         "tables": [rel(t.csv) for t in report.tables] + [rel(t.markdown) for t in report.tables],
+        "table_holds": {t.name: t.holds for t in report.tables},
         "warnings": report.warnings,
     }
     (report.out_dir / "report.json").write_text(json.dumps(data, indent=2))

@@ -23,8 +23,8 @@ OTHER_COLOR = "#7f7f7f"
 MISSING_COLOR = "#555555"
 
 DIRECTION_LABEL = {"A->B": "A→B (G_A)", "B->A": "B→A (G_B)"}
-SIZE_LABEL_GENERATOR = "generator size / reference (parameters)"
-SIZE_LABEL_TOTAL = "G_A + G_B size / reference (parameters)"
+#: `{g}` is the panel's generator (G_A in the A->B row, G_B in the B->A row), `{ref}` the reference model.
+SIZE_LABEL_GENERATOR = "{g} size / {ref}'s {g} size (parameters)"
 FID_NORM_LABEL = "FID / reference mean FID"
 FID_LABEL = "FID (lower is better)"
 HIDDEN_LABEL = "hidden dimension H"

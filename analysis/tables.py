@@ -1,4 +1,5 @@
-"""Summary tables (CSV + markdown): FID/KID per model and direction, sizes and times, trial status counts."""
+"""Summary tables (CSV + markdown): results with baselines, the paper's comparisons, FID/KID per model and
+direction, sizes and times, trial status counts; each says which trials of which experiments it holds."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import compare, headline
 from analysis.grid import DIRECTIONS, fill_keys, valid_mask
+from analysis.load import provenance
+from analysis.stats import summarize
 
 STATUSES: tuple[str, ...] = ("ok", "error", "diverged", "running", "pending")
 SCORE_KEYS = ["figure", "dataset", "architecture", "scheme", "hidden_dim", "direction"]
@@ -22,11 +26,15 @@ WHOLE_NUMBER_COLUMNS = (
 
 @dataclass(frozen=True)
 class TableFiles:
+    """A written table: `table` as shown (markdown, HTML); the CSV holds the full numbers."""
+
     name: str
     title: str
     csv: Path
     markdown: Path
     table: pd.DataFrame
+    holds: str = ""
+    note: str = ""
 
 
 def score_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -47,8 +55,15 @@ def score_table(results: pd.DataFrame) -> pd.DataFrame:
         fid_mean=("fid", "mean"), fid_min=("fid", "min"), fid_max=("fid", "max"),
         kid_mean=("kid", "mean"), kid_min=("kid", "min"), kid_max=("kid", "max"),
         params=("params", "mean"), mb=("mb", "mean"), train_time_s=("train_time_s", "mean"),
-    )
-    return table.reset_index()
+    ).reset_index()
+    for score in ("fid", "kid"):
+        spread = [summarize(part[score]) for _, part in grouped]
+        table[f"{score}_std"] = [s.std for s in spread]
+        table[f"{score}_ci_low"] = [s.ci_low for s in spread]
+        table[f"{score}_ci_high"] = [s.ci_high for s in spread]
+    first = [*SCORE_KEYS, "n_trials", "n_valid"]
+    scores = [f"{s}_{v}" for s in ("fid", "kid") for v in ("mean", "std", "ci_low", "ci_high", "min", "max")]
+    return table[first + scores + ["params", "mb", "train_time_s"]]
 
 
 def run_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -104,18 +119,29 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 
 def write_tables(results: pd.DataFrame, folder: Path) -> list[TableFiles]:
+    """Write every table as CSV (full numbers) and Markdown (as shown); the first two lead the report."""
     folder.mkdir(parents=True, exist_ok=True)
+    retrain = results[results["stage"] == "retrain"]
+    retrain_holds, all_holds = f"Holds {provenance(retrain)}.", f"Holds {provenance(results)}."
+    best = headline.headline_table(results)
+    comparisons = compare.comparison_table(results)
     specs = [
-        ("scores", "FID and KID per model and direction (retrain trials; sizes of that direction's generator)",
-         score_table(results)),
-        ("runs", "Sizes, times and progress per stage", run_table(results)),
-        ("trial_status", "Trial counts by status", status_table(results)),
+        ("results_with_baselines", "Results with baselines and noise floors (retrain trials, mean and 95% t-interval "
+         "over repeats)", best, headline.display(best), retrain_holds, headline.KID_NOTE),
+        ("comparisons", "The paper's comparisons: effect sizes, intervals and p-values", comparisons,
+         compare.display(comparisons), retrain_holds, compare.METHOD),
+        ("scores", "FID and KID per model and direction (retrain trials; sizes of that direction's generator; "
+         "std and 95% t-interval over valid repeats)", score_table(results), None, retrain_holds, ""),
+        ("runs", "Sizes, times and progress per stage", run_table(results), None, all_holds, ""),
+        ("trial_status", "Trial counts by status", status_table(results), None, all_holds, ""),
     ]
     written = []
-    for name, title, table in specs:
+    for name, title, table, shown, holds, note in specs:
         table = whole_numbers(table)
+        shown = table if shown is None else shown
         csv, markdown = folder / f"{name}.csv", folder / f"{name}.md"
         table.to_csv(csv, index=False)
-        markdown.write_text(f"# {title}\n\n{to_markdown(table)}")
-        written.append(TableFiles(name, title, csv, markdown, table))
+        header = "\n\n".join(p for p in (f"# {title}", holds, note) if p)
+        markdown.write_text(f"{header}\n\n{to_markdown(shown)}")
+        written.append(TableFiles(name, title, csv, markdown, shown, holds, note))
     return written

@@ -15,10 +15,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
+from scipy import stats as scipy_stats
 
 from analysis.architecture import alpha_deviation, alpha_deviation_heatmap
 from analysis.load import (
-    ALPHA_COLUMNS, RESULTS_FLOAT_COLUMNS, RESULTS_INT_COLUMNS, RESULTS_STRING_COLUMNS, AnalysisInputError,
+    ALPHA_COLUMNS, OPTIONAL_FLOAT_COLUMNS, RESULTS_FLOAT_COLUMNS, RESULTS_INT_COLUMNS, RESULTS_STRING_COLUMNS,
+    AnalysisInputError,
 )
 from analysis.report import build_report
 
@@ -188,7 +190,7 @@ def test_every_paper_figure_has_png_svg_csv_and_appears_in_index(built):
         assert f"figures/{name}.png" in index
     assert {f.name for f in built["report"].figures} == {
         "fig3_schemes", "fig4_hidden_dim", "fig5_size_matched", "fig6_asymmetry", "quickstart_size_matched"}
-    for name in ("scores", "runs", "trial_status"):
+    for name in ("results_with_baselines", "comparisons", "scores", "runs", "trial_status"):
         assert (built["out"] / "tables" / f"{name}.csv").is_file()
         assert (built["out"] / "tables" / f"{name}.md").read_text().count("|") > 10
 
@@ -228,32 +230,68 @@ def test_fig3_normalizes_each_generator_to_cyclegan_and_fid_to_mean_of_of(built)
     assert mean["y"].iloc[0] == pytest.approx(1.0)
 
 
-def test_fig5_normalizes_summed_size_and_fid_to_c32(built):
-    expected = _expected_scatter(
-        built["rows"], "fig5", "architecture", "C32",
-        lambda row, d: row["params_g_a"] + row["params_g_b"],
-        lambda row, d, refs: _mean(r["params_g_a"] + r["params_g_b"] for r in refs))
+GEN_OF = {"A->B": "a", "B->A": "b"}
+
+
+def _per_generator(reference):
+    """Each panel's generator size over the mean size of the same generator in the reference's trials."""
+    return dict(size_of=lambda row, d: row[f"params_g_{GEN_OF[d]}"],
+                ref_size_of=lambda row, d, refs: _mean(r[f"params_g_{GEN_OF[d]}"] for r in refs))
+
+
+def test_fig5_normalizes_each_generator_and_fid_to_c32(built):
+    # The paper: "All the model sizes are normalized with respect to that of C32 generator": G_A in the A->B
+    # panel, G_B in the B->A panel, each over C32's generator as the platform measured it (not a constant).
+    expected = _expected_scatter(built["rows"], "fig5", "architecture", "C32", **_per_generator("C32"))
     table = _csv(built, "fig5_size_matched")
     _check_trials(table, expected)
     n64 = table[(table["kind"] == "trial") & (table["group"] == "N64")]
-    assert n64["x"].iloc[0] == pytest.approx((10_000_000 + 12_600_000) / (2 * 2_850_563))
+    assert n64[n64["direction"] == "A->B"]["x"].iloc[0] == pytest.approx(10_000_000 / 2_850_563)
+    assert n64[n64["direction"] == "B->A"]["x"].iloc[0] == pytest.approx(12_600_000 / 2_850_563)
+
+
+def test_asymmetric_n_model_sits_at_different_x_in_the_two_panels(built):
+    for name, model, (params_a, params_b) in (("fig5_size_matched", "N32", (2_500_000, 3_100_000)),
+                                              ("quickstart_size_matched", "N16", (700_000, 800_000)),
+                                              ("fig6_asymmetry", "C'64", (10_000_000, 12_600_000))):
+        table = _csv(built, name)
+        for kind in ("trial", "mean"):
+            rows = table[(table["kind"] == kind) & (table["group"] == model)]
+            x = {d: set(rows.loc[rows["direction"] == d, "x"].round(12)) for d in ("A->B", "B->A")}
+            assert len(x["A->B"]) == 1 and len(x["B->A"]) == 1, (name, kind, x)
+            (xa,), (xb,) = x["A->B"], x["B->A"]
+            assert xa != pytest.approx(xb), (name, kind)
+            assert xa / xb == pytest.approx(params_a / params_b), (name, kind)
+        # The symmetric reference model sits at x = 1 in both panels.
+        reference = table[(table["kind"] == "mean") & (table["group"] == table["group"].iloc[0])]
+        assert np.allclose(reference["x"], 1.0)
 
 
 def test_fig6_normalizes_per_generator_to_c64(built):
-    gen = {"A->B": "a", "B->A": "b"}
-    expected = _expected_scatter(
-        built["rows"], "fig6", "architecture", "C64",
-        lambda row, d: row[f"params_g_{gen[d]}"],
-        lambda row, d, refs: _mean(r[f"params_g_{gen[d]}"] for r in refs))
+    expected = _expected_scatter(built["rows"], "fig6", "architecture", "C64", **_per_generator("C64"))
     _check_trials(_csv(built, "fig6_asymmetry"), expected)
 
 
 def test_quickstart_is_normalized_to_the_smallest_c_model(built):
-    expected = _expected_scatter(
-        built["rows"], "quickstart", "architecture", "C16",
-        lambda row, d: row["params_g_a"] + row["params_g_b"],
-        lambda row, d, refs: _mean(r["params_g_a"] + r["params_g_b"] for r in refs))
+    expected = _expected_scatter(built["rows"], "quickstart", "architecture", "C16", **_per_generator("C16"))
     _check_trials(_csv(built, "quickstart_size_matched"), expected)
+
+
+def test_scatter_means_carry_the_t_interval_of_their_repeats(built):
+    table = _csv(built, "fig5_size_matched")
+    fids = [r["fid_b2a"] for r in built["rows"] if r["figure"] == "fig5" and r["dataset"] == "horse2zebra"
+            and r["architecture"] == "N64"]
+    ref = _mean(r["fid_b2a"] for r in built["rows"] if r["figure"] == "fig5" and r["dataset"] == "horse2zebra"
+                and r["architecture"] == "C32")
+    low, high = scipy_stats.t.interval(0.95, len(fids) - 1, loc=np.mean(fids), scale=scipy_stats.sem(fids))
+    mean = table[(table["kind"] == "mean") & (table["dataset"] == "horse2zebra") & (table["direction"] == "B->A")
+                 & (table["group"] == "N64")].iloc[0]
+    assert mean["n"] == 3 and mean["fid_std"] == pytest.approx(np.std(fids, ddof=1))
+    assert (mean["fid_ci_low"], mean["fid_ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    assert (mean["y_ci_low"], mean["y_ci_high"]) == (pytest.approx(low / ref), pytest.approx(high / ref))
+    assert "95% t-interval" in next(f for f in built["report"].figures if f.name == "fig5_size_matched").caption
+    fig4 = _csv(built, "fig4_hidden_dim")
+    assert fig4["fid_ci_low"].notna().all() and (fig4["fid_ci_low"] < fig4["fid_mean"]).all()
 
 
 def test_fig4_mean_min_max_per_family_and_h(built):
@@ -437,7 +475,8 @@ def test_failed_reference_and_absent_model_are_marked_not_dropped(tmp_path):
     # Without a valid C32 FID the horse2zebra trials stay in the CSV, unnormalized (y empty), sizes still normalized.
     assert len(horse) == 12 and horse["y"].isna().all()
     n64 = horse[horse["group"] == "N64"]
-    assert n64["x"].iloc[0] == pytest.approx((10_000_000 + 12_600_000) / (2 * 2_850_563))
+    assert n64.loc[n64["direction"] == "A->B", "x"].iloc[0] == pytest.approx(10_000_000 / 2_850_563)
+    assert n64.loc[n64["direction"] == "B->A", "x"].iloc[0] == pytest.approx(12_600_000 / 2_850_563)
     missing = table[table["kind"] == "missing"]
     assert set(zip(missing["dataset"], missing["group"], missing["n"])) == {
         ("facades", "N64", 2), ("horse2zebra", "C32", 2)}
@@ -461,17 +500,228 @@ def test_missing_column_names_file_and_column(tmp_path):
         build_report(path, tmp_path / "out")
 
 
-def test_cli_builds_a_report_without_importing_torch_or_ray(tmp_path):
+def test_cli_builds_a_report_of_several_tables_without_importing_torch_or_ray(tmp_path):
     results = write_results(labelled_rows("quickstart", QUICK, ("tiny",), 1), tmp_path / "results.parquet")
+    grown = write_results(labelled_rows("quickstart", QUICK, ("tiny",), 2), tmp_path / "grown.parquet")
     code = (
         "import sys; from analysis.cli import main; "
-        f"rc = main(['report', {str(results)!r}, '--out', {str(tmp_path / 'out')!r}]); "
+        f"rc = main(['report', {str(results)!r}, {str(grown)!r}, '--out', {str(tmp_path / 'out')!r}]); "
         "assert rc == 0; bad = [m for m in ('torch', 'ray', 'nasplatform') if m in sys.modules]; "
         "assert not bad, bad"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "index.html").is_file()
+    # The first table's 3 trials are also in the grown one: drawn once, with a warning.
+    assert "warning: 3 duplicate trial row(s) dropped" in done.stderr
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["rows"] == 6
     missing = subprocess.run([sys.executable, "-m", "analysis", "report", str(tmp_path / "nope.parquet"), "--out",
                               str(tmp_path / "o2")], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "nope.parquet" in missing.stderr
+
+
+# --- statistics (analysis.stats) against scipy on fixed numbers ---
+
+FID_N = [52.1, 49.8, 55.3, 50.2, 51.7]
+FID_C = [58.4, 61.2, 57.9, 60.5, 59.0]
+FID_C_UNEQUAL = [57.0, 63.5, 55.1]
+
+
+def test_summary_is_the_t_interval_of_scipy():
+    from analysis.stats import summarize
+    s = summarize(FID_N + [float("nan")])  # a failed trial (NaN) takes no part
+    low, high = scipy_stats.t.interval(0.95, 4, loc=np.mean(FID_N), scale=scipy_stats.sem(FID_N))
+    assert (s.n, s.mean, s.std) == (5, pytest.approx(np.mean(FID_N)), pytest.approx(np.std(FID_N, ddof=1)))
+    assert (s.ci_low, s.ci_high) == (pytest.approx(low, rel=1e-12), pytest.approx(high, rel=1e-12))
+    assert s.half_width == pytest.approx(scipy_stats.t.ppf(0.975, 4) * np.std(FID_N, ddof=1) / np.sqrt(5))
+    one = summarize([3.0])
+    assert one.n == 1 and one.mean == 3.0 and np.isnan(one.ci_low)
+
+
+@pytest.mark.parametrize("b", [FID_C, FID_C_UNEQUAL])
+def test_welch_matches_scipy_ttest_ind_unequal_var(b):
+    from analysis.stats import welch
+    got = welch(FID_N, b)
+    ref = scipy_stats.ttest_ind(FID_N, b, equal_var=False)
+    interval = ref.confidence_interval(0.95)
+    assert got.t == pytest.approx(ref.statistic, rel=1e-12) and got.p == pytest.approx(ref.pvalue, rel=1e-10)
+    assert got.df == pytest.approx(ref.df, rel=1e-12) and got.diff == pytest.approx(np.mean(FID_N) - np.mean(b))
+    assert (got.ci_low, got.ci_high) == (pytest.approx(interval.low, rel=1e-10), pytest.approx(interval.high, rel=1e-10))
+
+
+def test_permutation_test_matches_scipy_exact_and_brute_force():
+    from analysis.stats import permutation_test
+    got = permutation_test(FID_N, FID_C)
+    ref = scipy_stats.permutation_test((FID_N, FID_C), lambda x, y: np.mean(x) - np.mean(y),
+                                       permutation_type="independent", alternative="two-sided", n_resamples=np.inf)
+    assert got.exact and got.n_resamples == 252 and got.p == pytest.approx(ref.pvalue)
+    assert got.p == pytest.approx(2 / 252)  # the observed split and its mirror are the most extreme
+    # Unequal groups: every one of the C(8, 5) = 56 relabellings, counted by hand.
+    import itertools
+    pooled = FID_N + FID_C_UNEQUAL
+    observed = abs(np.mean(FID_N) - np.mean(FID_C_UNEQUAL))
+    hits = sum(abs(np.mean([pooled[i] for i in idx]) - np.mean([pooled[i] for i in range(8) if i not in idx]))
+               >= observed - 1e-9 for idx in itertools.combinations(range(8), 5))
+    assert permutation_test(FID_N, FID_C_UNEQUAL).p == pytest.approx(hits / 56)
+
+
+def test_hedges_g_by_hand():
+    from analysis.stats import hedges_g
+    # means 2 and 5, both variances 1: pooled SD 1, d = -3, J = 1 - 3 / (4 * 6 - 9) = 0.8.
+    assert hedges_g([1, 2, 3], [4, 5, 6]) == pytest.approx(-2.4)
+    sp = np.sqrt((4 * np.var(FID_N, ddof=1) + 4 * np.var(FID_C, ddof=1)) / 8)
+    assert hedges_g(FID_N, FID_C) == pytest.approx((np.mean(FID_N) - np.mean(FID_C)) / sp * (1 - 3 / 31))
+
+
+def test_verdict_says_which_is_better_or_no_significant_difference():
+    from analysis.stats import compare, verdict
+    better = verdict("N32", "C32", "FID", compare(FID_N, FID_C), lower_is_better=True)
+    assert better.startswith("N32 has lower FID than C32 by") and "Welch p=" in better
+    same = verdict("N32", "C32", "FID", compare(FID_N, [51.0, 53.9, 49.5, 52.2, 50.8]), lower_is_better=True)
+    assert same.startswith("no significant difference in FID between N32 and C32 (Welch p=")
+    psnr = verdict("N32", "C32", "PSNR", compare(FID_N, FID_C), lower_is_better=False)
+    assert psnr.startswith("C32 has higher PSNR than N32")
+    assert verdict("N32", "C32", "FID", compare(FID_N, []), True).startswith("not compared: C32 has no valid")
+
+
+# --- the results with baselines, the comparisons, and several tables in one report ---
+
+BASELINE_COLUMNS = [c for c in OPTIONAL_FLOAT_COLUMNS if c.startswith(("identity_", "mean_colour_", "true_", "floor_"))]
+SCHEMA_NEW = pa.schema(list(SCHEMA) + [("trial_key", pa.string())]
+                       + [(c, pa.float64()) for c in ("kid_a2b_std", "kid_b2a_std", *BASELINE_COLUMNS)])
+
+
+def with_baselines(row: dict, experiment: str) -> dict:
+    """The newer table's extra columns: a trial_key and the evaluation's baselines (same test set, same values)."""
+    row = {**row, "experiment": experiment, "trial_key": f"{row['trial_id']}-key"}
+    row.update(kid_a2b_std=0.002, kid_b2a_std=0.003)
+    for c in BASELINE_COLUMNS:
+        row[c] = {"identity_": 0.09, "mean_colour_": 0.12, "true_": 0.004, "floor_": 0.002}[
+            next(p for p in ("identity_", "mean_colour_", "true_", "floor_") if c.startswith(p))]
+        if "fid" in c:
+            row[c] *= 1000
+        if "psnr" in c:
+            row[c] = {"identity_": 14.8, "mean_colour_": 15.5}[c.split("psnr")[0]]
+    return row
+
+
+def two_tables(tmp_path: Path) -> tuple[Path, Path, list[dict], list[dict]]:
+    """Experiment e1 (an older table: no trial_key, no baselines) holds C32 and N32 of Fig. 5; e2 (newer) holds
+    C64 and N64 with baselines, plus a stale 'running' copy of one of its own trials from an earlier collect."""
+    first, second = [], []
+    for label, fids, (pa_, pb_, ha) in (("C32", FID_C, (2_850_563, 2_850_563, 32)),
+                                        ("N32", FID_N, (2_500_000, 3_100_000, 28))):
+        first += [retrain("fig5", "facades", label, r, f, f + 40, pa_, pb_, ha=ha, hb=ha) | {"experiment": "e1"}
+                  for r, f in enumerate(fids)]
+    for label, fids, (pa_, pb_, ha) in (("C64", [50.0, 53.1, 49.0, 51.5, 52.2], (11_378_179, 11_378_179, 64)),
+                                        ("N64", [51.0, 53.9, 49.5, 52.2, 50.8], (10_000_000, 12_600_000, 56))):
+        second += [with_baselines(retrain("fig5", "facades", label, r, f, f + 40, pa_, pb_, ha=ha, hb=ha), "e2")
+                   for r, f in enumerate(fids)]
+    for row in first + second:
+        row["psnr_a2b"] = 30.0 - row["fid_a2b"] / 10
+    stale = {**second[0], "status": "running", "fid_a2b": None, "fid_b2a": None}
+    a = tmp_path / "e1" / "results.parquet"
+    b = tmp_path / "e2" / "results.parquet"
+    a.parent.mkdir()
+    b.parent.mkdir()
+    write_results(first, a)
+    pq.write_table(pa.Table.from_pylist([stale] + second, schema=SCHEMA_NEW), b)
+    return a, b, first, second
+
+
+@pytest.fixture(scope="module")
+def merged(tmp_path_factory):
+    root = tmp_path_factory.mktemp("two")
+    a, b, first, second = two_tables(root)
+    report = build_report([a, b], root / "report")
+    return {"report": report, "out": root / "report", "first": first, "second": second, "a": a, "b": b}
+
+
+def test_report_over_two_tables_draws_both_in_one_figure(merged):
+    fig5 = pd.read_csv(merged["out"] / "figures" / "fig5_size_matched.csv")
+    trials = fig5[fig5["kind"] == "trial"]
+    assert set(trials["group"]) == {"C32", "N32", "C64", "N64"}
+    assert len(trials) == 2 * 20  # 20 trials, both directions; the stale duplicate is not drawn
+    # Both experiments are normalized to C32, which only the first table holds.
+    n64 = trials[(trials["group"] == "N64") & (trials["direction"] == "A->B")]
+    assert n64["x"].iloc[0] == pytest.approx(10_000_000 / 2_850_563)
+    figure = merged["report"].figures[0]
+    assert "Holds 20 trial(s): 10 from experiment e1" in figure.caption and "10 from experiment e2" in figure.caption
+    assert "duplicate trial row(s) dropped" in " ".join(merged["report"].warnings)
+    manifest = json.loads((merged["out"] / "report.json").read_text())
+    assert manifest["trials_by_experiment"] == {"e1": 10, "e2": 10} and len(manifest["results"]) == 2
+    for table in merged["report"].tables:
+        assert "from experiment e1" in table.markdown.read_text() and "from experiment e2" in table.markdown.read_text()
+
+
+def test_duplicates_keep_the_finished_row_and_fall_back_to_experiment_and_trial_id(tmp_path):
+    from analysis.load import load_tables
+    a, b, first, second = two_tables(tmp_path)
+    frame, warnings = load_tables([b, a, a])
+    assert len(frame) == 20 and len(warnings) == 1 and "11 duplicate" in warnings[0]
+    kept = frame[frame["row_key"] == f"{second[0]['trial_id']}-key"]
+    assert kept["status"].tolist() == ["ok"]
+    assert set(frame.loc[frame["experiment"] == "e1", "row_key"]) == {f"e1/{r['trial_id']}" for r in first}
+    assert frame["run_dir"].isna().all() and frame["source"].nunique() == 2
+
+
+def test_comparisons_give_effect_sizes_intervals_and_p_values(merged):
+    table = pd.read_csv(merged["out"] / "tables" / "comparisons.csv")
+    n32 = table[(table["model_a"] == "N32") & (table["model_b"] == "C32") & (table["score"] == "FID")
+                & (table["direction"] == "A->B")].iloc[0]
+    ref = scipy_stats.ttest_ind(FID_N, FID_C, equal_var=False)
+    assert n32["design"].startswith("equal total size") and (n32["n_a"], n32["n_b"]) == (5, 5)
+    assert n32["p_welch"] == pytest.approx(ref.pvalue) and n32["welch_df"] == pytest.approx(ref.df)
+    assert n32["diff"] == pytest.approx(np.mean(FID_N) - np.mean(FID_C)) and n32["p_permutation"] == pytest.approx(2 / 252)
+    assert n32["verdict"].startswith("N32 has lower FID than C32") and n32["permutation"] == "exact, 252 relabellings"
+    n64 = table[(table["model_a"] == "N64") & (table["score"] == "FID") & (table["direction"] == "A->B")].iloc[0]
+    assert n64["verdict"].startswith("no significant difference in FID between N64 and C64 (Welch p=")
+    # KID and FID in both directions, paired PSNR for A->B only.
+    assert sorted(table.groupby(["model_a", "direction"])["score"].apply(sorted).map(tuple).unique()) == [
+        ("FID", "KID"), ("FID", "KID", "PSNR")]
+    markdown = (merged["out"] / "tables" / "comparisons.md").read_text()
+    assert "Welch's unequal-variance t-test" in markdown and "no significant difference" in markdown
+
+
+def test_results_table_shows_baselines_and_floors_next_to_the_models(merged):
+    table = pd.read_csv(merged["out"] / "tables" / "results_with_baselines.csv")
+    a2b = table[table["direction"] == "A->B"]
+    assert a2b["name"].tolist() == ["C32", "C64", "N32", "N64", "baseline: identity (output = input)",
+                                    "baseline: mean colour of the target domain",
+                                    "ground truth (testA_true_B vs real testB)",
+                                    "noise floor (real test half vs real test half)"]
+    identity = a2b[a2b["name"].str.startswith("baseline: identity")].iloc[0]
+    assert [identity[c] for c in ("kid_mean", "fid_mean", "psnr_mean")] == pytest.approx([0.09, 90.0, 14.8])
+    assert identity["kid_est_std"] == pytest.approx(0.09)  # identity_kid_a2b_std, same prefix value here
+    n32 = a2b[a2b["name"] == "N32"].iloc[0]
+    kid = [f / 1000 for f in FID_N]
+    low, high = scipy_stats.t.interval(0.95, 4, loc=np.mean(kid), scale=scipy_stats.sem(kid))
+    assert n32["n"] == 5 and (n32["kid_ci_low"], n32["kid_ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    assert n32["kid_scale"] == pytest.approx((0.09 - np.mean(kid)) / (0.09 - 0.002))
+    assert n32["psnr_mean"] == pytest.approx(np.mean([30 - f / 10 for f in FID_N]))
+    b2a = table[table["direction"] == "B->A"]
+    assert not b2a["name"].str.startswith("ground truth").any() and b2a["psnr_mean"].isna().all()
+    # The older table without baselines (the `built` report) still gets the table, without baseline rows.
+
+
+def test_older_table_without_baseline_columns_gets_models_only(built):
+    table = pd.read_csv(built["out"] / "tables" / "results_with_baselines.csv")
+    assert (table["kind"] == "model").all() and len(table) > 10
+    assert table["kid_scale"].isna().all()
+
+
+def test_first_screen_answers_who_won_by_how_much_how_sure(merged):
+    index = (merged["out"] / "index.html").read_text()
+    glance, figures = index.index("Results at a glance"), index.index("<h2>Paper figures</h2>")
+    first_img = index.index("<img")
+    assert glance < index.index("noise floor (real test half") < index.index("no significant difference") < figures
+    assert figures < first_img
+    assert "KID is the primary distribution score" in index[:figures]
+    assert "Holds 20 trial(s)" in index[:figures]
+
+
+def test_single_trials_are_not_tested():
+    from analysis.stats import compare, verdict
+    single = compare([424.5], [480.6])
+    assert np.isnan(single.welch.p) and np.isnan(single.permutation.p) and single.welch.diff == pytest.approx(-56.1)
+    assert verdict("N2", "C2", "FID", single, True).startswith("not tested: N2 - C2 = -56.1 in mean FID")
