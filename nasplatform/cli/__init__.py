@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 from typing import Sequence
@@ -39,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+INTERRUPTED = 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -47,6 +52,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except user_errors() as exc:
         print(f"nasplatform {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # what was checkpointed is on disk (every writer is atomic); say how to go on instead of a traceback
+        hint = getattr(args, "resume_hint", None)
+        print(f"nasplatform {args.command}: interrupted" + (f"; continue with `{hint}`" if hint else ""),
+              file=sys.stderr)
+        return INTERRUPTED
+    except OSError as exc:
+        print(f"nasplatform {args.command}: error: {describe_os_error(exc, getattr(args, 'resume_hint', None))}",
+              file=sys.stderr)
+        return 2
+
+
+def describe_os_error(exc: OSError, resume_hint: str | None = None) -> str:
+    """One line naming the file and the system's reason; for a full disk, also what was kept and how to go on."""
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    reason = exc.strerror or str(exc)
+    line = f"{where}: {reason}" if where else reason
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        line += ("; nothing already written was lost (files are replaced only once complete); free some space"
+                 + (f", then continue with `{resume_hint}`" if resume_hint else " and run the command again"))
+    return line
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -56,10 +82,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from nasplatform.engine.data.dataset import DataError
     from nasplatform.engine.data.download import DownloadError
     from nasplatform.engine.data.images import BadImageError
+    from nasplatform.engine.rundir import RunFileError
     from nasplatform.space.genotype import GenotypeError
 
     return (CliError, ConfigError, GenotypeError, DataError, BadImageError, DownloadError, CheckpointError,
-            FileNotFoundError)
+            FileNotFoundError, RunFileError)
 
 
 class CliError(Exception):

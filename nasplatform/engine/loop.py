@@ -12,8 +12,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from nasplatform.engine.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from nasplatform.engine.rundir import RunDirectory
+from nasplatform.engine.checkpoint import (CheckpointError, capture_rng_state, load_checkpoint, restore_rng_state,
+                                          save_checkpoint)
+from nasplatform.engine.config import ConfigError, check_device_available, to_dict, with_absolute_paths
+from nasplatform.engine.rundir import RunDirectory, RunFileError, flatten
 
 #: on_epoch(metrics_row, checkpoint_path or None): how the Ray Tune layer hears about each epoch.
 EpochCallback = Callable[[dict, Optional[str]], None]
@@ -67,6 +69,7 @@ class EpochJob(Protocol):
     """What a search or a retrain provides to the driver."""
 
     run: RunDirectory
+    cfg: Any
 
     @property
     def total_epochs(self) -> int: ...
@@ -97,10 +100,43 @@ def resume_point(job: EpochJob, run: RunDirectory) -> tuple[int, float, list[dic
     if not run.last_checkpoint.exists():
         return 1, 0.0, []
     state = load_checkpoint(run.last_checkpoint)
-    job.load_state_dict(state["job"])
-    restore_rng_state(state["rng"])
-    epoch = int(state["epoch"])
-    return epoch + 1, float(state["elapsed_s"]), run.read_rows(run.metrics, up_to_epoch=epoch)
+    check_config_unchanged(state, job.cfg, run)
+    try:
+        job.load_state_dict(state["job"])
+        restore_rng_state(state["rng"])
+        epoch = int(state["epoch"])
+        elapsed = float(state["elapsed_s"])
+    except RunFileError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:  # a file this platform did not write
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        kind = type(job).__name__.removesuffix("Job").lower()
+        raise CheckpointError(f"checkpoint {run.last_checkpoint} does not hold the state of this {kind} run "
+                              f"({type(exc).__name__}: {first}); it was written by something else, or for other "
+                              "settings") from None
+    return epoch + 1, elapsed, run.read_rows(run.metrics, up_to_epoch=epoch)
+
+
+#: Keys a resumed run may change: where the data is (relocated with --data), not what it is.
+RELOCATABLE = ("data.root", "data.cache_dir")
+
+
+def check_config_unchanged(state: dict, cfg, run: RunDirectory) -> None:
+    """Refuse to continue a checkpoint under a config.yaml edited since it was written, naming each key."""
+    saved = state.get("config")
+    if not isinstance(saved, dict):  # checkpoints from before the config was recorded in them
+        return
+    then, now = flatten(saved), flatten(to_dict(cfg))
+    # a retrain's genotypes file may sit elsewhere on a retry (a Tune trial on another worker): its name counts
+    for flat in (then, now):
+        if isinstance(flat.get("genotypes"), str):
+            flat["genotypes"] = Path(flat["genotypes"]).name
+    changed = sorted(k for k in then.keys() | now.keys() if k not in RELOCATABLE and then.get(k) != now.get(k))
+    if changed:
+        what = ", ".join(f"{k} ({then.get(k)!r} -> {now.get(k)!r})" for k in changed)
+        raise ConfigError("", f"{run.config} was changed after the checkpoint of epoch {state.get('epoch')} "
+                          f"was written: {what}; put the old values back to continue this run, or start a new run "
+                          "with --out NEW_DIR")
 
 
 def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Optional[EpochCallback] = None,
@@ -125,7 +161,8 @@ def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Opt
         run.write_rows(run.metrics, rows)
         checkpoint = None
         if last or epoch % schedule.checkpoint_every == 0:
-            state = {"epoch": epoch, "elapsed_s": elapsed, "job": job.state_dict(), "rng": capture_rng_state()}
+            state = {"epoch": epoch, "elapsed_s": elapsed, "job": job.state_dict(), "rng": capture_rng_state(),
+                     "config": to_dict(job.cfg)}
             save_checkpoint(run.last_checkpoint, state)
             checkpoint = str(run.last_checkpoint)
         if on_epoch is not None:
@@ -136,6 +173,8 @@ def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Opt
 def run_job(make_job: Callable[[Any, RunDirectory], EpochJob], cfg, run_dir: str | Path, *,
             on_epoch: Optional[EpochCallback] = None, progress: bool = True) -> tuple[EpochJob, RunOutcome]:
     """Bind `cfg` to the run directory, build the job there and drive it (from its last checkpoint, if any)."""
+    cfg = with_absolute_paths(cfg)
+    check_device_available(cfg.device)
     run = RunDirectory(run_dir)
     run.bind_config(cfg)
     job = make_job(cfg, run.prepare())

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from nasplatform.engine.checkpoint import atomic_write
-from nasplatform.engine.config import ConfigError, load_yaml, save_yaml, to_dict
+from nasplatform.engine.config import ConfigError, load_yaml, save_yaml, to_dict, with_absolute_paths
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -17,15 +17,19 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, lambda fh: fh.write(data))
 
 
-def _flatten(data: dict, prefix: str = "") -> dict:
+def flatten(data: dict, prefix: str = "") -> dict:
     flat = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, name + "."))
+            flat.update(flatten(value, name + "."))
         else:
             flat[name] = value
     return flat
+
+
+class RunFileError(ValueError):
+    """A run file (metrics.parquet, alpha_history.parquet, genotypes.json...) that cannot be read; names the file."""
 
 
 class RunDirectory:
@@ -55,9 +59,9 @@ class RunDirectory:
     def bind_config(self, cfg) -> None:
         """Save the resolved config of a fresh run; a run with a checkpoint must be continued with the same one."""
         if self.last_checkpoint.exists() and self.config.exists():
-            saved = load_yaml(type(cfg), self.config)
+            saved = with_absolute_paths(load_yaml(type(cfg), self.config))
             if saved != cfg:
-                a, b = _flatten(to_dict(saved)), _flatten(to_dict(cfg))
+                a, b = flatten(to_dict(saved)), flatten(to_dict(cfg))
                 keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
                 raise ConfigError(keys[0], f"{self.root} holds a run whose config differs in {', '.join(keys)}; "
                                   "continue it with --resume, or choose a new output folder")
@@ -79,9 +83,9 @@ class RunDirectory:
 
     def read_json(self, path: Path) -> Any:
         try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from None
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunFileError(f"{path}: not valid JSON ({exc})") from None
 
     def write_rows(self, path: Path, rows: list[dict]) -> None:
         """Rewrite a whole Parquet table (small: one row per epoch or per op and epoch)."""
@@ -91,7 +95,12 @@ class RunDirectory:
         """Rows of a Parquet table, dropping epochs after `up_to_epoch` (they were not checkpointed)."""
         if not path.exists():
             return []
-        frame = pd.read_parquet(path)
-        if up_to_epoch is not None:
-            frame = frame[frame["epoch"] <= up_to_epoch]
+        try:
+            frame = pd.read_parquet(path)
+            if up_to_epoch is not None:
+                frame = frame[frame["epoch"] <= up_to_epoch]
+        except (OSError, ValueError, KeyError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RunFileError(f"{path}: not a readable table of this run ({first}); restore it from a backup, "
+                               "or move it away to continue without the rows it held") from None
         return frame.to_dict("records")
