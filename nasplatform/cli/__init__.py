@@ -6,6 +6,7 @@ import argparse
 import errno
 import importlib
 import sys
+import warnings
 from typing import Sequence
 
 #: Sub-command modules of this package; each defines `register(subparsers)` which adds its parser
@@ -47,6 +48,8 @@ INTERRUPTED = 130
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # a user reads warnings, not the source line that raised them
+    warnings.formatwarning = lambda message, category, *_, **__: f"nasplatform {args.command}: warning: {message}\n"
     try:
         return int(args.func(args) or 0)
     except user_errors() as exc:
