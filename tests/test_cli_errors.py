@@ -68,7 +68,7 @@ def copy_of(run: Path, tmp_path: Path) -> Path:
 def test_too_small_image_size_is_refused_at_config_time(data, tmp_path, capsys, command, size):
     assert main([command, "--data", str(data), "--image-size", str(size), "--out", str(tmp_path / "run")]) == 2
     err = one_error(capsys, command)
-    assert f"data.crop_size: must be at least 24 (" in err and f"got {size}" in err
+    assert "data.crop_size: must be at least 24 (" in err and f"got {size}" in err
     assert "dil_conv5x5" in err and not (tmp_path / "run").exists()
 
 
