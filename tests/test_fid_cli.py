@@ -38,3 +38,19 @@ def test_fid_empty_folder_is_a_cli_error(tmp_path, capsys):
     (tmp_path / "b").mkdir()
     code = main(["fid", str(tmp_path / "a"), str(tmp_path / "b"), "--cache-dir", str(tmp_path / "cache")])
     assert code == 2 and "no images" in capsys.readouterr().err
+
+
+def test_fid_refuses_batch_size_zero(tmp_path, capsys, pattern_images):
+    dir_a = pattern_images(tmp_path / "a", 2, seed=1, size=32)
+    assert main(["fid", str(dir_a), str(dir_a), "--batch-size", "0", "--cache-dir", str(tmp_path / "cache")]) == 2
+    assert "--batch-size must be a positive number of images, got 0" in capsys.readouterr().err
+
+
+def test_fid_names_the_file_it_cannot_read(tmp_path, capsys, pattern_images):
+    dir_a = pattern_images(tmp_path / "a", 3, seed=1, size=32)
+    dir_b = pattern_images(tmp_path / "b", 3, seed=2, size=32)
+    whole = sorted(dir_a.glob("*.png"))[1]
+    whole.write_bytes(whole.read_bytes()[:200])  # a truncated PNG: PIL's own error names no file
+    assert main(["fid", str(dir_a), str(dir_b), "--cache-dir", str(tmp_path / "cache")]) == 2
+    err = capsys.readouterr().err
+    assert f"1 image file(s) cannot be read:\n  {whole}: " in err and "Traceback" not in err

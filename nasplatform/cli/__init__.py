@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
+import warnings
 from typing import Sequence
 
 #: Sub-command modules of this package; each defines `register(subparsers)` which adds its parser
@@ -39,14 +41,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+INTERRUPTED = 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # a user reads warnings, not the source line that raised them
+    warnings.formatwarning = lambda message, category, *_, **__: f"nasplatform {args.command}: warning: {message}\n"
     try:
         return int(args.func(args) or 0)
     except user_errors() as exc:
         print(f"nasplatform {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # what was checkpointed is on disk (every writer is atomic); say how to go on instead of a traceback
+        hint = getattr(args, "resume_hint", None)
+        print(f"nasplatform {args.command}: interrupted" + (f"; continue with `{hint}`" if hint else ""),
+              file=sys.stderr)
+        return INTERRUPTED
+    except OSError as exc:
+        print(f"nasplatform {args.command}: error: {describe_os_error(exc, getattr(args, 'resume_hint', None))}",
+              file=sys.stderr)
+        return 2
+
+
+def describe_os_error(exc: OSError, resume_hint: str | None = None) -> str:
+    """One line naming the file and the system's reason; for a full disk, also what was kept and how to go on."""
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    reason = exc.strerror or str(exc)
+    line = f"{where}: {reason}" if where else reason
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        line += ("; nothing already written was lost (files are replaced only once complete); free some space"
+                 + (f", then continue with `{resume_hint}`" if resume_hint else " and run the command again"))
+    return line
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -58,11 +87,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from nasplatform.engine.data.images import BadImageError
     from nasplatform.engine.deploy import TranslateError
     from nasplatform.engine.lock import FolderBusy
-    from nasplatform.engine.rundir import RunDirError
+    from nasplatform.engine.rundir import RunDirError, RunFileError
     from nasplatform.space.genotype import GenotypeError
 
     return (CliError, ConfigError, GenotypeError, DataError, BadImageError, DownloadError, CheckpointError,
-            FileNotFoundError, FolderBusy, RunDirError, TranslateError)
+            FileNotFoundError, FolderBusy, RunDirError, RunFileError, TranslateError)
 
 
 class CliError(Exception):

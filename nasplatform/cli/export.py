@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nasplatform.cli.options import check_output_folder
 from nasplatform.engine.deploy import DIRECTIONS, EXPORT_FORMATS, export_generator
 
 LOADERS = {"pt2": "torch.export.load(PATH).module()", "torchscript": "torch.jit.load(PATH)"}
@@ -23,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out or Path(args.run_dir) / "export")
+    check_output_folder(str(out_dir), "--out")
     suffix = ".pt2" if args.format == "pt2" else ".ts.pt"
     for direction in args.direction or sorted(DIRECTIONS):
         path = export_generator(args.run_dir, direction, args.format, out_dir / f"generator_{direction}{suffix}")

@@ -34,9 +34,9 @@ def run(args: argparse.Namespace) -> int:
     for folder in (args.dir_a, args.dir_b):
         if not Path(folder).is_dir():
             raise CliError(f"not a folder: {folder}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise CliError(f"--batch-size must be a positive number of images, got {args.batch_size}")
     batch_size = args.batch_size or evaluation.DEFAULT_BATCH_SIZE
-    if batch_size < 1:
-        raise CliError(f"--batch-size must be positive, got {batch_size}")
     try:
         extractor = evaluation.load_inception(args.device)
         cache = evaluation.ReferenceCache(args.cache_dir or default_cache_dir(), batch_size=batch_size)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from pathlib import Path
 from typing import Callable
 
 from nasplatform.cli import CliError
-from nasplatform.engine.config import ConfigError, apply_overrides, from_dict, load_yaml
+from nasplatform.engine.config import ConfigError, apply_overrides, from_dict, load_yaml, save_yaml
 from nasplatform.engine.data.config import load_size_for
+from nasplatform.engine.data.dataset import DataError
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -35,18 +38,71 @@ def add_run_parser(sub: argparse._SubParsersAction, name: str, help: str,
     parser.add_argument("--image-size", type=int, help="crop size; load size follows CycleGAN's 286/256 ratio")
     add_own_flags(parser)
     parser.add_argument("--out", help="run directory to create")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint with "
+                        "the config saved there (with --data DIR: the dataset moved to DIR)")
     add_config_flags(parser)
+    parser.set_defaults(run_flags=[(a.dest, max(a.option_strings, key=len), a.default)
+                                   for a in parser._actions if a.option_strings])
     return parser
+
+
+def check_output_folder(path: str, flag: str) -> None:
+    """Refuse an output folder that is a file, or lies under one, naming the flag (before anything is written)."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise CliError(f"{flag} {path}: is a file, not a folder; give a folder path")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise CliError(f"{flag} {path}: {parent} is a file, so no folder can be made under it")
+            break
+
+
+#: Flags that go with --resume: the others would change the saved config and are refused.
+RESUME_FLAGS = ("resume", "data", "no_progress", "help")
+
+
+def refuse_with_resume(args: argparse.Namespace) -> None:
+    """--resume continues with the saved config: flags that would change it are refused, not silently ignored."""
+    ignored = [flag for dest, flag, default in args.run_flags
+               if dest not in RESUME_FLAGS and getattr(args, dest) not in (default, None, [])]
+    if ignored:
+        raise CliError(f"--resume continues {args.resume} with the config saved in it; {', '.join(ignored)} would "
+                       f"change it and cannot be used with --resume (only --data DIR, to point at a moved dataset). "
+                       "To train with other settings, start a new run with --out NEW_DIR")
+
+
+def relocate_data(run_dir: str, cls, data: str) -> None:
+    """Point the saved config of the run in `run_dir` at the dataset folder `data` (it moved); says so."""
+    from nasplatform.engine.rundir import RunDirectory
+
+    run = RunDirectory(run_dir)
+    kind = "search" if cls.__name__.startswith("Search") else "retrain"
+    cfg = run.saved_config(cls, kind)
+    root = str(Path(data).expanduser().resolve())
+    if not Path(root).is_dir():
+        raise CliError(f"--data {data}: not a folder")
+    if root != cfg.data.root:
+        save_yaml(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, root=root)), run.config)
+        print(f"--data: {run.config} now reads the dataset from {root} (was {cfg.data.root})")
 
 
 def run_or_resume(args: argparse.Namespace, cls, flags: dict, run: Callable, resume: Callable):
     """`resume(RUN_DIR)` under --resume; else `run(config, --out)`, the config built from --data, --image-size and `flags`."""
     progress = not args.no_progress
     if args.resume:
-        return resume(args.resume, progress=progress)
+        refuse_with_resume(args)
+        args.resume_hint = f"nasplatform {args.command} --resume {args.resume}"
+        if args.data:
+            relocate_data(args.resume, cls, args.data)
+        try:
+            return resume(args.resume, progress=progress)
+        except DataError as exc:
+            raise CliError(f"{exc}\nif the dataset moved, continue with --resume {args.resume} --data NEW_DIR") from None
     if not args.out or not (args.data or args.config):
         raise CliError("--out and --data (or --config) are required unless --resume is given")
+    check_output_folder(args.out, "--out")
     image = {"data.crop_size": args.image_size, "data.load_size": load_size_for(args.image_size) if args.image_size else None}
     cfg = build_config(cls, args, {"data.root": args.data, **flags, **image})
+    args.resume_hint = f"nasplatform {args.command} --resume {args.out}"
     return run(cfg, args.out, progress=progress)

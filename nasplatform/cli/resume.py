@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from nasplatform.tune.runner import ExperimentError, resume_experiment
     from nasplatform.tune.storage import StorageError
 
+    args.resume_hint = f"nasplatform resume {args.experiment}"
     try:
         outcome = resume_experiment(args.experiment, address=args.address, verbose=args.verbose,
                                     storage_is_shared=args.storage_is_shared, autoscaling=args.autoscaling,

@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, args.overrides, smoke=args.smoke)
     if args.name:
         spec = dataclasses.replace(spec, name=args.name)
+    args.resume_hint = f"nasplatform resume {args.storage.rstrip('/')}/{spec.name}"
     options = RunOptions(storage=args.storage, data_root=args.data_root, address=args.address, smoke=args.smoke,
                          verbose=args.verbose, storage_is_shared=args.storage_is_shared, autoscaling=args.autoscaling)
     try:

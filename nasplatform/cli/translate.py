@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from nasplatform.cli.options import check_output_folder
 from nasplatform.engine.deploy import DIRECTIONS, translate_folder
 
 
@@ -18,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_folder(args.output_dir, "OUTPUT_DIR")
     written, replaced = translate_folder(args.run_dir, args.direction, args.input_dir, args.output_dir,
                                          device=args.device)
     print(f"{len(written)} PNG file(s) written to {args.output_dir}"

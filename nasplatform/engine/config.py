@@ -17,6 +17,7 @@ import yaml
 
 from nasplatform.engine.accel import AccelConfig
 from nasplatform.engine.data.config import DataConfig
+from nasplatform.nets.layout import min_image_size
 
 GanMode = Literal["lsgan", "vanilla"]
 Scheme = Literal["OF", "TF", "TH", "THS"]
@@ -269,6 +270,9 @@ def load_yaml(cls: type, path: str | Path, overrides: Iterable[str] = ()):
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError("", f"cannot read config file ({exc.strerror})", str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                          "save the file as UTF-8", str(path)) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -336,6 +340,25 @@ def _image_size(cfg: Any) -> None:
     # generators downsample by 4 and discriminators by 8; odd intermediate sizes would misalign mixed-op members
     if cfg.data.crop_size % 8:
         raise ConfigError("data.crop_size", f"must be a multiple of 8, got {cfg.data.crop_size}")
+    limit = min_image_size()
+    if cfg.data.crop_size < limit.size:
+        raise ConfigError("data.crop_size", f"must be at least {limit.size} ({limit.reason}), got {cfg.data.crop_size}")
+
+
+#: numpy's legacy seeding (np.random.seed) takes 0 .. 2**32 - 1
+MAX_SEED = 2**32 - 1
+
+
+def _seed(cfg: Any) -> None:
+    if not 0 <= cfg.seed <= MAX_SEED:
+        raise ConfigError("seed", f"must be in 0..{MAX_SEED} (2**32 - 1), got {cfg.seed}")
+
+
+def _cache(cfg: Any) -> None:
+    # a run passes no cache folder of its own, so a memory-mapped cache needs one in the config
+    if cfg.data.cache == "mmap" and not cfg.data.cache_dir:
+        raise ConfigError("data.cache_dir", "data.cache=mmap needs a folder for the memory-mapped images: "
+                          "set data.cache_dir=DIR, or use data.cache=memory")
 
 
 def _check_run_fields(cfg: Any) -> None:
@@ -343,8 +366,39 @@ def _check_run_fields(cfg: Any) -> None:
     for name, low in (("hidden_dim", 1), ("ndf", 1), ("seed", 0), ("batch_size", 1), ("checkpoint_every", 1),
                       ("sample_every", 1), ("max_iters_per_epoch", 1)):
         _at_least(cfg, name, low)
+    _seed(cfg)
     _image_size(cfg)
+    _cache(cfg)
     _device(cfg)
+
+
+def check_device_available(device: str) -> None:
+    """Refuse a device this machine lacks, before a run creates anything (not a config check: a config names
+    the device of the machine that runs it, which may not be the one that wrote it)."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError("device", f"{device!r} asked, but this machine has no usable CUDA GPU "
+                              "(torch.cuda.is_available() is False); use device=cpu")
+        if dev.index is not None and dev.index >= count:
+            raise ConfigError("device", f"{device!r} asked, but this machine has {count} CUDA GPU(s) (cuda:0..cuda:{count - 1})")
+    elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ConfigError("device", f"{device!r} asked, but MPS is not available on this machine; use device=cpu")
+
+
+def with_absolute_paths(cfg: Any) -> Any:
+    """`cfg` with its file and folder paths made absolute (data.root, data.cache_dir, a genotypes.json), so
+    that the saved config still finds them when the run is resumed from another working folder."""
+    def absolute(path: str) -> str:
+        return str(Path(path).expanduser().resolve()) if path else path
+
+    data = dataclasses.replace(cfg.data, root=absolute(cfg.data.root), cache_dir=absolute(cfg.data.cache_dir))
+    changes: dict[str, Any] = {"data": data}
+    genotypes = getattr(cfg, "genotypes", None)
+    if genotypes and (genotypes.endswith(".json") or "/" in genotypes) and Path(genotypes).expanduser().exists():
+        changes["genotypes"] = absolute(genotypes)
+    return dataclasses.replace(cfg, **changes)
 
 
 @dataclass(frozen=True)

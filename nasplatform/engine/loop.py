@@ -12,9 +12,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from nasplatform.engine.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from nasplatform.engine.checkpoint import (CheckpointError, capture_rng_state, load_checkpoint, restore_rng_state,
+                                          save_checkpoint)
+from nasplatform.engine.config import ConfigError, check_device_available, to_dict, with_absolute_paths
 from nasplatform.engine.lock import folder_lock
-from nasplatform.engine.rundir import RunDirectory
+from nasplatform.engine.rundir import RunDirectory, RunFileError, flatten
 
 #: on_epoch(metrics_row, checkpoint_path or None): how the Ray Tune layer hears about each epoch.
 EpochCallback = Callable[[dict, Optional[str]], None]
@@ -74,6 +76,7 @@ class EpochJob(Protocol):
     """What a search or a retrain provides to the driver."""
 
     run: RunDirectory
+    cfg: Any
 
     @property
     def total_epochs(self) -> int: ...
@@ -105,11 +108,44 @@ def resume_point(job: EpochJob, run: RunDirectory) -> tuple[int, float, list[dic
         run.recover(None)
         return 1, 0.0, []
     state = load_checkpoint(run.last_checkpoint)
-    run.recover(int(state["epoch"]))  # before the job reads alpha_history.parquet
-    job.load_state_dict(state["job"])
-    restore_rng_state(state["rng"])
-    epoch = int(state["epoch"])
-    return epoch + 1, float(state["elapsed_s"]), run.read_rows(run.metrics, up_to_epoch=epoch)
+    check_config_unchanged(state, job.cfg, run)
+    try:
+        run.recover(int(state["epoch"]))  # before the job reads alpha_history.parquet
+        job.load_state_dict(state["job"])
+        restore_rng_state(state["rng"])
+        epoch = int(state["epoch"])
+        elapsed = float(state["elapsed_s"])
+    except RunFileError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:  # a file this platform did not write
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        kind = type(job).__name__.removesuffix("Job").lower()
+        raise CheckpointError(f"checkpoint {run.last_checkpoint} does not hold the state of this {kind} run "
+                              f"({type(exc).__name__}: {first}); it was written by something else, or for other "
+                              "settings") from None
+    return epoch + 1, elapsed, run.read_rows(run.metrics, up_to_epoch=epoch)
+
+
+#: Keys a resumed run may change: where the data is (relocated with --data), not what it is.
+RELOCATABLE = ("data.root", "data.cache_dir")
+
+
+def check_config_unchanged(state: dict, cfg, run: RunDirectory) -> None:
+    """Refuse to continue a checkpoint under a config.yaml edited since it was written, naming each key."""
+    saved = state.get("config")
+    if not isinstance(saved, dict):  # checkpoints from before the config was recorded in them
+        return
+    then, now = flatten(saved), flatten(to_dict(cfg))
+    # a retrain's genotypes file may sit elsewhere on a retry (a Tune trial on another worker): its name counts
+    for flat in (then, now):
+        if isinstance(flat.get("genotypes"), str):
+            flat["genotypes"] = Path(flat["genotypes"]).name
+    changed = sorted(k for k in then.keys() | now.keys() if k not in RELOCATABLE and then.get(k) != now.get(k))
+    if changed:
+        what = ", ".join(f"{k} ({then.get(k)!r} -> {now.get(k)!r})" for k in changed)
+        raise ConfigError("", f"{run.config} was changed after the checkpoint of epoch {state.get('epoch')} "
+                          f"was written: {what}; put the old values back to continue this run, or start a new run "
+                          "with --out NEW_DIR")
 
 
 def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Optional[EpochCallback] = None,
@@ -137,7 +173,8 @@ def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Opt
         job.after_epoch(epoch, write_samples=last or epoch % schedule.sample_every == 0)
         run.write_rows(run.metrics, rows)
         if due:
-            state = {"epoch": epoch, "elapsed_s": elapsed, "job": job.state_dict(), "rng": capture_rng_state()}
+            state = {"epoch": epoch, "elapsed_s": elapsed, "job": job.state_dict(), "rng": capture_rng_state(),
+                     "config": to_dict(job.cfg)}
             save_checkpoint(run.last_checkpoint, state)
             run.commit()
             checkpoint = str(run.last_checkpoint)
@@ -151,6 +188,8 @@ def run_job(make_job: Callable[[Any, RunDirectory], EpochJob], cfg, run_dir: str
             resuming: bool = False) -> tuple[EpochJob, RunOutcome]:
     """Bind `cfg` to the run directory, build the job there and drive it (from its last checkpoint, if any),
     holding the folder's lock throughout (engine/lock.py): a second run into the same folder is refused."""
+    cfg = with_absolute_paths(cfg)
+    check_device_available(cfg.device)
     run = RunDirectory(run_dir)
     with folder_lock(run.root):
         run.bind_config(cfg, resuming=resuming)

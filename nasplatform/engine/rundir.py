@@ -11,7 +11,7 @@ from typing import Any, Optional
 import pandas as pd
 
 from nasplatform.engine.checkpoint import atomic_write
-from nasplatform.engine.config import ConfigError, load_yaml, save_yaml, to_dict
+from nasplatform.engine.config import ConfigError, load_yaml, save_yaml, to_dict, with_absolute_paths
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -31,15 +31,19 @@ EPOCH_FILES = ("metrics.parquet", "alpha_history.parquet", "genotypes.json")
 _STAGED = re.compile(r"^\.(?P<name>.+)\.epoch-(?P<epoch>\d+)\.staged$")
 
 
-def _flatten(data: dict, prefix: str = "") -> dict:
+def flatten(data: dict, prefix: str = "") -> dict:
     flat = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, name + "."))
+            flat.update(flatten(value, name + "."))
         else:
             flat[name] = value
     return flat
+
+
+class RunFileError(ValueError):
+    """A run file (metrics.parquet, alpha_history.parquet, genotypes.json...) that cannot be read; names the file."""
 
 
 class RunDirectory:
@@ -89,13 +93,13 @@ class RunDirectory:
                 f"(--out NEW_DIR), start that run again with --resume {self.root}, or delete the folder")
         if self.config.exists():
             try:
-                saved = load_yaml(type(cfg), self.config)
+                saved = with_absolute_paths(load_yaml(type(cfg), self.config))
             except ConfigError as exc:  # e.g. a retrain --out into a search's folder, or someone's own config.yaml
                 raise RunDirError(f"{self.root} holds another kind of run or file ({self.config} is not a "
                                   f"{type(cfg).__name__}: {exc}); write this run elsewhere (--out NEW_DIR)") from None
         if self.last_checkpoint.exists() and self.config.exists():
             if saved != cfg:
-                a, b = _flatten(to_dict(saved)), _flatten(to_dict(cfg))
+                a, b = flatten(to_dict(saved)), flatten(to_dict(cfg))
                 keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
                 raise ConfigError(keys[0], f"{self.root} holds a run whose config differs in {', '.join(keys)}; "
                                   "continue it with --resume, or choose a new output folder")
@@ -151,9 +155,9 @@ class RunDirectory:
 
     def read_json(self, path: Path) -> Any:
         try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from None
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunFileError(f"{path}: not valid JSON ({exc})") from None
 
     def write_rows(self, path: Path, rows: list[dict]) -> None:
         """Rewrite a whole Parquet table (small: one row per epoch or per op and epoch)."""
@@ -163,7 +167,12 @@ class RunDirectory:
         """Rows of a Parquet table, dropping epochs after `up_to_epoch` (they were not checkpointed)."""
         if not path.exists():
             return []
-        frame = pd.read_parquet(path)
-        if up_to_epoch is not None:
-            frame = frame[frame["epoch"] <= up_to_epoch]
+        try:
+            frame = pd.read_parquet(path)
+            if up_to_epoch is not None:
+                frame = frame[frame["epoch"] <= up_to_epoch]
+        except (OSError, ValueError, KeyError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RunFileError(f"{path}: not a readable table of this run ({first}); restore it from a backup, "
+                               "or move it away to continue without the rows it held") from None
         return frame.to_dict("records")

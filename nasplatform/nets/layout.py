@@ -103,3 +103,35 @@ def genotype_from_choices(kind: str, slots: list[Slot], choices: dict[str, str])
     if kind == "discriminator":
         return DiscriminatorGenotype(cells=tuple(pairs))
     return GeneratorGenotype(encoding=pairs[0], residual=tuple(pairs[1:-1]), decoding=pairs[-1])
+
+
+@dataclass(frozen=True)
+class SizeLimit:
+    """The smallest square image every network of the search space takes, and the layer that sets it."""
+
+    size: int
+    reason: str
+
+
+def min_image_size() -> SizeLimit:
+    """The smallest crop size (a multiple of 8) at which every generator and discriminator runs.
+
+    Generators: the residual cells work at crop/4 and reflection-pad by up to P pixels (dil_conv5x5: 4);
+    reflection needs more pixels than it pads, and InstanceNorm needs more than one. Discriminators work at
+    crop/8 after three stride-2 layers: the searched D's last cell normalises there and its conv4x4 head
+    (padding 1) takes one pixel off; the PatchGAN baseline has one more conv4x4 (padding 1) before its last
+    norm, so it needs crop/8 - 1 >= 2.
+    """
+    from nasplatform.ops.primitives import build_op
+    from nasplatform.space.opsets import RESIDUAL_OPS
+
+    pads = {name: max(getattr(op, "pad_left", 0), getattr(op, "pad_right", 0))
+            for name in RESIDUAL_OPS for op in [build_op(name, 1, 1, CellType.RESIDUAL)]}
+    widest = max(pads, key=pads.get)
+    generator = 4 * max(pads[widest] + 1, 2)
+    searched_d, patchgan = 8 * 2, 8 * 3
+    size = max(generator, searched_d, patchgan)
+    size += -size % 8
+    reason = (f"the generators' residual cells run at crop/4 and {widest} reflection-pads {pads[widest]} pixels "
+              f"(needs crop >= {generator}); the PatchGAN discriminator runs at crop/8 and needs crop >= {patchgan}")
+    return SizeLimit(size, reason)

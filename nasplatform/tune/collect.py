@@ -48,6 +48,8 @@ RESULT_COLUMNS: dict[str, str] = {
 RESULT_METRICS = tuple(c for c in RESULT_COLUMNS if c.startswith(("genotype_", "params_", "mb_", "macs_", "fid_", "kid_",
                                                                       "l1_", "psnr_")) or c in BASELINE_COLUMNS)
 STATE_PREFIX = "experiment_state-"
+#: What every trial entry of a Tune experiment state must hold for the table to be built from it.
+TRIAL_KEYS = ("config", "status", "trial_id", "relative_logdir")
 
 
 @dataclass
@@ -83,11 +85,20 @@ def _tune_trials(exp: Storage, stage: str) -> list[tuple[dict, dict]]:
     name = newest_state_file(exp, stage)
     if name is None:
         return []
+    source = f"{exp.uri}/{stage}/{name}"
     try:
         state = json.loads(exp.read_text(stage, name))
-        return [(json.loads(a), json.loads(b)) for a, b in state["trial_data"]]
+        trials = [(json.loads(a), json.loads(b)) for a, b in state["trial_data"]]
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise StorageError(f"{exp.uri}/{stage}/{name}: not a readable Tune experiment state ({exc})") from None
+        raise StorageError(f"{source}: not a readable Tune experiment state ({exc})") from None
+    for index, (trial, _) in enumerate(trials):
+        missing = [key for key in TRIAL_KEYS if key not in trial] if isinstance(trial, dict) else list(TRIAL_KEYS)
+        if not missing and not (isinstance(trial["config"], dict) and "plan" in trial["config"]):
+            missing = ["config.plan"]
+        if missing:
+            raise StorageError(f"{source}: trial entry {index} lacks {', '.join(missing)}; the file was not written "
+                               "by Tune for this platform (restore it, or remove it to fall back to an older one)")
+    return trials
 
 
 def error_message(exp: Storage, stage: str, trial_dir: str) -> str:
@@ -120,13 +131,20 @@ def read_stage(exp: Storage, stage: str) -> list[TrialRecord]:
 def run_dir_of(exp: Storage, record: TrialRecord) -> Optional[str]:
     """The trial's run directory relative to the experiment folder: the engine's own (local storage) or
     its newest Tune checkpoint, which holds the same small files."""
-    if record.trial_dir is None:
-        return None
     folder = record.folder
+    if record.trial_dir is None or not exp.exists(folder, record.trial_dir):
+        return None
     if record.plan.run_dir_in_trial and exp.exists(folder, record.trial_dir, "run"):
         return f"{folder}/{record.trial_dir}/run"
     checkpoints = [n for n, is_dir in exp.list_names(folder, record.trial_dir) if is_dir and n.startswith("checkpoint_")]
     return f"{folder}/{record.trial_dir}/{max(checkpoints)}" if checkpoints else None
+
+
+def missing_folder(exp: Storage, record: TrialRecord) -> Optional[str]:
+    """A note when Tune knows the trial but its folder is no longer in the experiment folder, else None."""
+    if record.trial_dir is None or exp.exists(record.folder, record.trial_dir):
+        return None
+    return f"trial folder {record.folder}/{record.trial_dir} is missing (moved or deleted): its files are lost"
 
 
 def _number(value: Any) -> Any:
@@ -151,7 +169,8 @@ def trial_row(exp: Storage, record: TrialRecord, experiment: str, figure: str, s
     row["search_time_s"] = elapsed if search else search_times.get(plan.search_key or "", source.get("search_time_s"))
     row["train_time_s"] = None if search else elapsed
     row["epochs_done"] = result.get("epochs_done", result.get("epoch", 0 if record.trial_id else None))
-    row.update({"status": record.status, "error": record.error or (result.get("message") or None),
+    gone = missing_folder(exp, record)
+    row.update({"status": record.status, "error": gone or record.error or (result.get("message") or None),
                 "run_dir": run_dir_of(exp, record), "versions": result.get("versions")})
     row.update({"trial_key": plan.trial_key or trial_key(experiment, plan),  # plans from before trial keys
                 "genotype_source": json.dumps(source, sort_keys=True) if source else None, "experiment_uri": exp.uri})

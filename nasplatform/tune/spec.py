@@ -22,6 +22,7 @@ from nasplatform.engine.config import (
     to_dict,
 )
 from nasplatform.engine.data.config import load_size_for
+from nasplatform.nets.layout import min_image_size
 
 #: Architecture labels: C<H>, N<H>, C'<H> (size-matched, docs/design.md §5.5) and cyclegan@<H>, searched@<H> (fixed H).
 LABEL_PATTERN = re.compile(r"^(?:(C'|C|N)(\d+)|(cyclegan|searched)@(\d+))$")
@@ -284,7 +285,10 @@ class ExperimentSpec:
         for i, name in enumerate(self.datasets):
             _check(bool(SAFE_NAME.match(name)), f"datasets[{i}]", f"not a dataset folder name: {name!r}")
         _check(len(set(self.datasets)) == len(self.datasets), "datasets", f"lists a dataset twice: {list(self.datasets)}")
-        _check(self.image_size >= 8 and self.image_size % 8 == 0, "image_size", f"must be a multiple of 8, got {self.image_size}")
+        _check(self.image_size % 8 == 0, "image_size", f"must be a multiple of 8, got {self.image_size}")
+        limit = min_image_size()
+        _check(self.image_size >= limit.size, "image_size", f"must be at least {limit.size} ({limit.reason}), "
+               f"got {self.image_size}")
         _check(self.max_failures >= 0, "max_failures", f"must be >= 0, got {self.max_failures}")
         _check(bool(self.search.schemes) or bool(self.retrain.architectures), "retrain.architectures",
                "the spec runs nothing: list search.schemes and/or retrain.architectures")

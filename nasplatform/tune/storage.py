@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import posixpath
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import pyarrow.fs as pafs
+
+from nasplatform.engine.checkpoint import atomic_write
 
 
 #: File system types (the third field of /proc/mounts) that machines share: a local --storage folder on one of
@@ -71,12 +71,7 @@ class Storage:
         """Write a whole file; on a local disk through a temporary file and a rename (never half a file)."""
         path = self.path(*parts)
         if self.is_local:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
+            atomic_write(Path(path), lambda fh: fh.write(data))
             return
         self.fs.create_dir(posixpath.dirname(path), recursive=True)
         with self.fs.open_output_stream(path) as stream:

@@ -105,6 +105,16 @@ def restore_snapshot(run_dir: Path) -> int:
 # ---------------------------------------------------------------- one trial
 
 
+def trial_folder() -> Path:
+    """The trial's folder in the (local) experiment storage, where every trial keeps its run/ folder.
+
+    Not `get_trial_dir()`: that is a staging folder in Ray's session directory, and not the same one on a
+    reused actor (driver_artifacts/ for an actor's first trial, working_dirs/ for the next), so trials that
+    ran on a reused actor left their run/ (with the evaluation outputs) in a temporary folder.
+    """
+    return Path(tune.get_context().get_storage().trial_fs_path)
+
+
 def _epoch_metrics(row: dict) -> dict:
     """An engine metrics row as Tune metrics: the engine's `status` becomes `epoch_status`."""
     return {("epoch_status" if k == "status" else k): v for k, v in row.items()}
@@ -118,7 +128,7 @@ class TrialSession:
         torch.set_num_threads(max(1, int(plan.cpus)))
         # Ray logs one line per persisted checkpoint, i.e. per trial and epoch; Tune's table shows progress
         logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
-        base = Path(tune.get_context().get_trial_dir()) if plan.run_dir_in_trial else Path.cwd()
+        base = trial_folder() if plan.run_dir_in_trial else Path.cwd()
         self.run = RunDirectory(base / "run")
         self.resumed_from = restore_snapshot(self.run.root)
         self.last_row: dict = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -90,12 +91,24 @@ def verify_dataset(spec: DatasetSpec, root: str | Path) -> dict[str, int]:
 
 
 def check_zip_entries(archive: zipfile.ZipFile, zip_path: Path) -> None:
-    """Refuse an archive any of whose entries would land outside the extraction folder."""
-    for name in archive.namelist():
+    """Refuse an archive any of whose entries would land outside the extraction folder, is a symbolic link
+    (zipfile would write it as a plain file holding the link's target), or sits under another entry's file."""
+    files = set()
+    for info in archive.infolist():
+        name = info.filename
         pure = PurePosixPath(name.replace("\\", "/"))
         drive = len(name) > 1 and name[1] == ":"
         if pure.is_absolute() or drive or ".." in pure.parts:
             raise DownloadError(f"refusing to extract {zip_path}: entry '{name}' points outside the target folder")
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise DownloadError(f"refusing to extract {zip_path}: entry '{name}' is a symbolic link; "
+                                "a dataset archive holds only folders and image files")
+        under = next((str(p) for p in pure.parents if str(p) in files), None)
+        if under is not None:
+            raise DownloadError(f"refusing to extract {zip_path}: entry '{name}' lies under '{under}', "
+                                "which the archive also holds as a file")
+        if not info.is_dir():
+            files.add(str(pure))
 
 
 def check_zip_sizes(archive: zipfile.ZipFile, zip_path: Path) -> int:

@@ -10,6 +10,14 @@ import torch
 from PIL import Image, ImageOps
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+#: Image files a dataset may hold that are not used (animated or multi-page formats, or no decoder here):
+#: they are named once per folder, so that a user does not wonder why the counts are lower.
+IGNORED_SUFFIXES = (".gif", ".tif", ".tiff", ".heic", ".heif", ".avif")
+_reported_folders: set[Path] = set()
+
+
+class IgnoredImagesWarning(UserWarning):
+    """A dataset folder holds image files of a kind the platform does not read."""
 
 # 16-bit modes: Pillow's own convert("RGB") clips them at 255 instead of rescaling.
 _SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
@@ -30,12 +38,24 @@ def list_images(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    found = [
-        p for p in folder.rglob("*")
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    ]
+    visible = [p for p in folder.rglob("*")
+               if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    found = [p for p in visible if p.suffix.lower() in IMAGE_SUFFIXES]
+    _report_ignored(folder, [p for p in visible if p.suffix.lower() in IGNORED_SUFFIXES])
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def _report_ignored(folder: Path, ignored: list[Path]) -> None:
+    key = folder.resolve()
+    if not ignored or key in _reported_folders:
+        return
+    _reported_folders.add(key)
+    names = sorted(p.relative_to(folder).as_posix() for p in ignored)
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    warnings.warn(f"{folder}: ignoring {len(names)} file(s) of a kind not read here "
+                  f"({'/'.join(s.lstrip('.').upper() for s in IGNORED_SUFFIXES)}; use "
+                  f"{'/'.join(s.lstrip('.').upper() for s in IMAGE_SUFFIXES)}): {shown}", IgnoredImagesWarning,
+                  stacklevel=3)
 
 
 def load_rgb(path: str | Path) -> Image.Image:

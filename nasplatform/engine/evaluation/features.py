@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 from cleanfid.fid import get_files_features
 from cleanfid.utils import EXTENSIONS
+from PIL import Image
+
+from nasplatform.engine.data.images import BadImageError
 
 from nasplatform.engine.evaluation.inception import InceptionExtractor
 
@@ -34,9 +37,29 @@ def files_features(files: list[Path], extractor: InceptionExtractor, *, batch_si
                    progress: bool = True, description: str = "") -> np.ndarray:
     """(N, 2048) float32 features of `files`: clean-fid's PIL bicubic resize to 299, then Inception."""
     # fdir=None: clean-fid treats any fdir containing ".zip" as a zip archive, even a plain folder.
-    return get_files_features([str(f) for f in files], model=extractor, num_workers=0, batch_size=batch_size,
-                              device=extractor.device, mode="clean", description=description,
-                              fdir=None, verbose=progress)
+    try:
+        return get_files_features([str(f) for f in files], model=extractor, num_workers=0, batch_size=batch_size,
+                                  device=extractor.device, mode="clean", description=description,
+                                  fdir=None, verbose=progress)
+    except (OSError, ValueError, SyntaxError) as exc:
+        # clean-fid's loader (PIL) often names no file ("image file is truncated"): find the ones at fault
+        bad = unreadable_files(files)
+        if not bad:
+            raise
+        listing = "\n  ".join(f"{path}: {reason}" for path, reason in bad)
+        raise BadImageError(f"{len(bad)} image file(s) cannot be read:\n  {listing}") from exc
+
+
+def unreadable_files(files: list[Path]) -> list[tuple[Path, str]]:
+    """(file, reason) for each file PIL cannot fully decode, as clean-fid's loader would open it."""
+    bad = []
+    for path in files:
+        try:
+            with Image.open(path) as img:
+                img.convert("RGB")
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            bad.append((path, f"{type(exc).__name__}: {exc}"))
+    return bad
 
 
 def folder_features(folder: str | Path, extractor: InceptionExtractor, *, batch_size: int = DEFAULT_BATCH_SIZE,
