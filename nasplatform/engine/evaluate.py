@@ -22,6 +22,7 @@ from nasplatform.engine.data.images import list_images, load_rgb, resize_square,
 from nasplatform.engine.evaluation import InceptionExtractor, ReferenceCache, ReferenceKey, compute_scores, load_inception
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.samples import to_uint8
+from nasplatform.engine.tensorboard import log_evaluation
 from nasplatform.nets import Generator, model_cost
 from nasplatform.space import genotype_from_dict
 
@@ -153,4 +154,5 @@ def evaluate_run(run_dir: str | Path, *, data_root: Optional[str | Path] = None,
         report["best_val"] = evaluator.score(*load_generators(run, "best_val", device), run.root / "eval" / "best_val")
         report["best_val"].update({f"epoch_{n}": int(best[f"epoch_{n}"]) for n in ("g_a", "g_b")})
     run.write_json(run.evaluation, report)
+    log_evaluation(run, report)
     return report

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from nasplatform.engine.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from nasplatform.engine.rundir import RunDirectory
+from nasplatform.engine.tensorboard import EpochBoard
 
 #: on_epoch(metrics_row, checkpoint_path or None): how the Ray Tune layer hears about each epoch.
 EpochCallback = Callable[[dict, Optional[str]], None]
@@ -107,6 +108,15 @@ def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Opt
           progress: bool = True) -> RunOutcome:
     """Train epochs until `schedule.epochs`, resuming from the last checkpoint of `run` if there is one."""
     start, elapsed, rows = resume_point(job, run)
+    board = EpochBoard(run, start)
+    try:
+        return _drive_epochs(job, run, schedule, start, elapsed, rows, board, on_epoch, progress)
+    finally:
+        board.close()
+
+
+def _drive_epochs(job: EpochJob, run: RunDirectory, schedule: Schedule, start: int, elapsed: float, rows: list[dict],
+                  board: EpochBoard, on_epoch: Optional[EpochCallback], progress: bool) -> RunOutcome:
     for epoch in range(start, schedule.epochs + 1):
         began = time.perf_counter()
         meter = MeanMeter()
@@ -123,6 +133,7 @@ def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Opt
         last = epoch == schedule.epochs
         job.after_epoch(epoch, write_samples=last or epoch % schedule.sample_every == 0)
         run.write_rows(run.metrics, rows)
+        board.log_epoch(rows[-1], getattr(job, "alpha_rows", []))
         checkpoint = None
         if last or epoch % schedule.checkpoint_every == 0:
             state = {"epoch": epoch, "elapsed_s": elapsed, "job": job.state_dict(), "rng": capture_rng_state()}

@@ -42,6 +42,7 @@ class RunDirectory:
         self.samples = self.root / "samples"
         self.final = self.root / "final"
         self.evaluation = self.root / "evaluation.json"
+        self.tensorboard = self.root / "tb"
 
     @property
     def last_checkpoint(self) -> Path:

@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import shutil
+import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any, Optional
@@ -38,6 +39,9 @@ SNAPSHOT_FILE = "snapshot.json"
 SNAPSHOT_FILES = ("config.yaml", "genotypes.json", SOURCE_GENOTYPES, "metrics.parquet", "alpha_history.parquet",
                   "splits.json", "evaluation.json")
 SNAPSHOT_FOLDERS = ("checkpoints", "final")
+#: The run's TensorBoard folder travels as one archive: event files in the trial's checkpoint folders would show
+#: up as extra runs under `tensorboard --logdir EXP_DIR`.
+TENSORBOARD_ARCHIVE = "tb.tar"
 #: Reported first, so Tune's progress table (it shows the first few numeric metrics) shows these.
 LEADING_METRICS = ("epoch", "loss_g", "elapsed_s", "resumed_from_epoch")
 
@@ -81,6 +85,9 @@ def write_snapshot(run: RunDirectory, into: Path, epoch: int) -> None:
     samples = sorted(run.samples.glob("*.png"))
     if samples:
         _link_or_copy(samples[-1], into / "samples" / samples[-1].name)
+    if run.tensorboard.is_dir():
+        with tarfile.open(into / TENSORBOARD_ARCHIVE, "w") as archive:
+            archive.add(run.tensorboard, arcname=run.tensorboard.name)
     (into / SNAPSHOT_FILE).write_text(json.dumps({"epoch": epoch}))
 
 
@@ -98,6 +105,11 @@ def restore_snapshot(run_dir: Path) -> int:
     with checkpoint.as_directory() as folder:
         shutil.copytree(folder, run_dir, dirs_exist_ok=True)
     (run_dir / "config.yaml").unlink(missing_ok=True)
+    if (run_dir / TENSORBOARD_ARCHIVE).is_file():
+        # the events up to the checkpoint; the engine's next writer purges any a crashed attempt wrote later
+        with tarfile.open(run_dir / TENSORBOARD_ARCHIVE) as archive:
+            archive.extractall(run_dir, filter="data")
+        (run_dir / TENSORBOARD_ARCHIVE).unlink()
     return int(json.loads((run_dir / SNAPSHOT_FILE).read_text())["epoch"])
 
 
