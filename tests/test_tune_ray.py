@@ -19,6 +19,7 @@ import pytest
 import ray
 import yaml
 from conftest import make_cyclegan_layout
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from nasplatform.cli import main
 from nasplatform.tune.collect import RESULT_COLUMNS, read_stage
@@ -67,6 +68,16 @@ def run(spec: Path, storage: Path, data_root: Path, *extra: str) -> int:
     return main(["run", str(spec), "--storage", str(storage), "--data-root", str(data_root), "--verbose", "0", *extra])
 
 
+def tensorboard_steps(run_dir: Path) -> dict[str, list[int]]:
+    """Steps of each scalar and image tag in a run's TensorBoard folder, read with TensorBoard's own reader."""
+    events = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    tags = events.Tags()
+    found = {tag: [e.step for e in events.Scalars(tag)] for tag in tags["scalars"]}
+    found.update({tag: [e.step for e in events.Images(tag)] for tag in tags["images"]})
+    return found
+
+
 def test_tiny_grid_runs_every_stage_and_collects_without_ray(cluster, data_root, tmp_path, capsys):
     spec = write_spec(tmp_path, "grid", search={}, retrain={"architectures": ["C2", "N2", "C'2"]},
                       evaluate={"enabled": True})
@@ -88,6 +99,31 @@ def test_tiny_grid_runs_every_stage_and_collects_without_ray(cluster, data_root,
         run_dir = exp / retrain.loc[label, "run_dir"]
         assert (run_dir / "evaluation.json").is_file() and (run_dir / "final" / "g_a.pt").is_file()
     assert (exp / search["run_dir"] / "alpha_history.parquet").is_file()
+
+    # every trial's TensorBoard events, one per epoch; `tensorboard --logdir EXP` finds them in the trial folders
+    search_events = tensorboard_steps(exp / search["run_dir"])
+    for tag in ("loss/loss_g", "lr/lr", "samples", "alpha/softmax"):
+        assert search_events[tag] == [1, 2], tag
+    for label in retrain.index:
+        run_dir = exp / retrain.loc[label, "run_dir"]
+        steps = tensorboard_steps(run_dir)
+        assert steps["loss/loss_g"] == steps["samples"] == [1, 2], label
+        evaluation = EventAccumulator(str(run_dir / "tb" / "evaluation"))
+        evaluation.Reload()
+        [fid] = evaluation.Scalars("evaluation/final/fid_a2b")
+        assert fid.step == 2 and fid.value == pytest.approx(retrain.loc[label, "fid_a2b"])
+    assert not list(exp.rglob("checkpoint_*/**/*tfevents*"))  # checkpoints carry them as tb.tar only
+
+    # one frame of the live view, from the folder alone
+    capsys.readouterr()
+    assert main(["status", str(exp), "--watch", "--count", "1", "--interval", "0"]) == 0
+    frame = capsys.readouterr().out
+    assert "\x1b[2J" not in frame  # no terminal control codes into a pipe
+    search_line = next(line for line in frame.splitlines() if "tiny/OF/s0 " in line)
+    search_metrics = pd.read_parquet(exp / search["run_dir"] / "metrics.parquet")
+    assert "ok" in search_line and "epoch   2/2" in search_line
+    assert f"loss_g={search_metrics['loss_g'].iloc[-1]:.3f}" in search_line
+    assert "retrain: 3 trial(s): 3 ok" in frame and "ETA" in frame
 
     # collect rebuilds the same table in a fresh process that never imports Ray
     out = tmp_path / "again.parquet"
@@ -116,6 +152,9 @@ def test_a_failed_trial_is_retried_from_its_checkpoint(cluster, data_root, tmp_p
     assert record.last_result["resumed_from_epoch"] == 1 and record.last_result["epochs_done"] == 2
     metrics = pd.read_parquet(Path(exp.path("retrain", record.trial_dir, "run", "metrics.parquet")))
     assert metrics["epoch"].tolist() == [1, 2]
+    # the retried attempt kept the first one's events of epoch 1 and added epoch 2's, each once
+    steps = tensorboard_steps(Path(exp.path("retrain", record.trial_dir, "run")))
+    assert steps["loss/loss_g"] == steps["samples"] == [1, 2]
 
     # the same name with other settings is refused rather than mixed into this experiment
     capsys.readouterr()
