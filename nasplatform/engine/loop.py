@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from nasplatform.engine.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.tensorboard import EpochBoard
+from nasplatform.engine.threads import use_threads
 
 #: on_epoch(metrics_row, checkpoint_path or None): how the Ray Tune layer hears about each epoch.
 EpochCallback = Callable[[dict, Optional[str]], None]
@@ -149,6 +150,7 @@ def run_job(make_job: Callable[[Any, RunDirectory], EpochJob], cfg, run_dir: str
     """Bind `cfg` to the run directory, build the job there and drive it (from its last checkpoint, if any)."""
     run = RunDirectory(run_dir)
     run.bind_config(cfg)
+    use_threads(cfg.threads)
     job = make_job(cfg, run.prepare())
     outcome = drive(job, run, Schedule(job.total_epochs, cfg.checkpoint_every, cfg.sample_every),
                     on_epoch=on_epoch, progress=progress)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ class RunDirectory:
         """Save the resolved config of a fresh run; a run with a checkpoint must be continued with the same one."""
         if self.last_checkpoint.exists() and self.config.exists():
             saved = load_yaml(type(cfg), self.config)
+            if hasattr(saved, "threads"):  # how many threads is how to run, not what: it may change on resume
+                saved = dataclasses.replace(saved, threads=cfg.threads)
             if saved != cfg:
                 a, b = _flatten(to_dict(saved)), _flatten(to_dict(cfg))
                 keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))

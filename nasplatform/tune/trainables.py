@@ -134,6 +134,13 @@ class TrialSession:
         self.resumed_from = restore_snapshot(self.run.root)
         self.last_row: dict = {}
 
+    def engine_settings(self) -> dict:
+        """The plan's engine config; threads, unless the spec sets them, are the CPUs Tune gives the trial."""
+        engine = dict(self.plan.engine)
+        if engine.get("threads") is None:
+            engine["threads"] = max(1, int(self.plan.cpus))
+        return engine
+
     def report(self, metrics: dict, epoch: int, with_checkpoint: bool) -> None:
         row = {"epoch": epoch, **metrics, "resumed_from_epoch": self.resumed_from, "key": self.plan.key,
                "stage": self.plan.stage}
@@ -168,7 +175,7 @@ class TrialSession:
 def search_trainable(config: dict) -> None:
     """One architecture search (config["plan"] is a TrialPlan dict)."""
     session = TrialSession(TrialPlan.from_dict(config["plan"]))
-    cfg = from_dict(SearchConfig, session.plan.engine)
+    cfg = from_dict(SearchConfig, session.engine_settings())
     result = run_search(cfg, session.run.root, on_epoch=session.on_epoch, progress=False)
     session.finish(result.outcome, {f"genotype_{name}": g.to_json() for name, g in result.genotypes.items()})
 
@@ -176,7 +183,7 @@ def search_trainable(config: dict) -> None:
 def retrain_trainable(config: dict) -> None:
     """One retraining of G_A, G_B (H_A, H_B from the plan), then its evaluation."""
     session = TrialSession(TrialPlan.from_dict(config["plan"]))
-    engine = dict(session.plan.engine)
+    engine = session.engine_settings()
     if session.plan.genotypes is not None:
         source = session.run.root / SOURCE_GENOTYPES
         source.write_text(json.dumps(session.plan.genotypes, indent=2, sort_keys=True))
