@@ -67,6 +67,7 @@ def add_run_parser(sub: argparse._SubParsersAction, name: str, help: str,
 def run_or_resume(args: argparse.Namespace, cls, flags: dict, run: Callable, resume: Callable):
     """`resume(RUN_DIR)` under --resume; else `run(config, --out)`, the config built from --data, --image-size and `flags`."""
     progress = not args.no_progress
+    apply_threads(args)  # the default for this machine now; a `threads` config key still wins in the engine
     if args.resume:
         return resume(args.resume, progress=progress, threads=args.threads)
     if not args.out or not (args.data or args.config):

@@ -403,8 +403,8 @@ class SearchConfig(_Config):
     gumbel*: optional Gumbel-softmax mixing with temperature annealed from gumbel_tau_start to gumbel_tau_end.
     max_iters_per_epoch: cap on iterations per epoch (None = one pass over the data).
     accel: how the networks execute on `device` (channels_last, bf16 autocast, torch.compile, cudnn.benchmark).
-    threads: torch threads (None = one per allowed CPU that is idle at start, engine/threads.py); not part of a
-    run's identity: a run may be resumed with another value.
+    threads: torch threads (None = the caller's: the CLI's default, one per allowed CPU idle at start, see
+    engine/threads.py; a Tune trial's CPUs); not part of a run's identity: a run may be resumed with another value.
     """
 
     data: DataConfig = field(default_factory=DataConfig)

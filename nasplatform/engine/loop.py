@@ -150,7 +150,8 @@ def run_job(make_job: Callable[[Any, RunDirectory], EpochJob], cfg, run_dir: str
     """Bind `cfg` to the run directory, build the job there and drive it (from its last checkpoint, if any)."""
     run = RunDirectory(run_dir)
     run.bind_config(cfg)
-    use_threads(cfg.threads)
+    if cfg.threads is not None:  # None: the caller's setting stands (the CLI's default, Tune's CPUs, a test's 1)
+        use_threads(cfg.threads)
     job = make_job(cfg, run.prepare())
     outcome = drive(job, run, Schedule(job.total_epochs, cfg.checkpoint_every, cfg.sample_every),
                     on_epoch=on_epoch, progress=progress)
