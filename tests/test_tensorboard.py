@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from tensorboard.backend.event_processing import plugin_event_accumulator
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from nasplatform.engine.config import RetrainConfig, SearchConfig, apply_overrides, from_dict
@@ -25,8 +26,15 @@ def steps(events: EventAccumulator, tag: str, kind: str = "Scalars") -> list[int
     return [e.step for e in getattr(events, kind)(tag)]
 
 
-def texts(events: EventAccumulator, tag: str) -> list[str]:
-    return [e.tensor_proto.string_val[0].decode() for e in events.Tensors(f"{tag}/text_summary")]
+def as_served(folder) -> plugin_event_accumulator.EventAccumulator:
+    """The reader behind TensorBoard's web UI (scalars and text as tensors; restarts handled its own way)."""
+    events = plugin_event_accumulator.EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    events.Reload()
+    return events
+
+
+def texts(folder, tag: str) -> list[str]:
+    return [e.tensor_proto.string_val[0].decode() for e in as_served(folder).Tensors(f"{tag}/text_summary")]
 
 
 class Interrupt(Exception):
@@ -34,7 +42,7 @@ class Interrupt(Exception):
 
 
 def test_search_writes_every_epoch_and_resume_neither_duplicates_nor_loses(tiny_data, tmp_path):
-    cfg = apply_overrides(from_dict(SearchConfig, {}), [f"data.root={tiny_data}", *TINY, "epochs=3", "checkpoint_every=2"])
+    cfg = apply_overrides(from_dict(SearchConfig, {}), [f"data.root={tiny_data}", *TINY, "epochs=4", "checkpoint_every=2"])
     run_dir = tmp_path / "run"
 
     def crash_after_3(row, checkpoint):  # epoch 3 is logged but not checkpointed (checkpoint_every=2)...
@@ -47,15 +55,17 @@ def test_search_writes_every_epoch_and_resume_neither_duplicates_nor_loses(tiny_
     events = read_events(run_dir / "tb")
     tags = events.Tags()
     for tag in ("loss/loss_g", "loss/loss_cyc", "loss/loss_d_a", "lr/lr", "wall/wall_time_s"):
-        assert steps(events, tag) == [1, 2, 3], tag
-    assert steps(events, "samples", "Images") == [1, 2, 3]
-    assert steps(events, "alpha/softmax", "Images") == [1, 2, 3]
+        assert steps(events, tag) == [1, 2, 3, 4], tag
+    assert steps(events, "samples", "Images") == [1, 2, 3, 4]
+    assert steps(events, "alpha/softmax", "Images") == [1, 2, 3, 4]
     assert "gumbel/gumbel_tau" not in tags["scalars"]  # NaN (no Gumbel softmax) is not logged
     # the value kept for epoch 3 is the resumed run's, which metrics.parquet holds too
     metrics = RunDirectory(run_dir).read_rows(RunDirectory(run_dir).metrics)
     assert [e.value for e in events.Scalars("loss/loss_g")] == pytest.approx([r["loss_g"] for r in metrics])
-    genotypes = texts(events, "genotypes")
-    assert len(genotypes) == 3 and json.loads(genotypes[-1].replace("\n    ", "\n")) == json.loads(
+    served = as_served(run_dir / "tb")
+    assert [e.step for e in served.Tensors("loss/loss_g")] == [1, 2, 3, 4]
+    genotypes = texts(run_dir / "tb", "genotypes")
+    assert len(genotypes) == 4 and json.loads(genotypes[-1].replace("\n    ", "\n")) == json.loads(
         (run_dir / "genotypes.json").read_text())
     heat = events.Images("alpha/softmax")[0]
     assert heat.width > 100 and heat.height > 100
@@ -81,7 +91,7 @@ def test_retrain_and_evaluation(tiny_data, tmp_path):
     evaluation = read_events(run_dir / "tb" / "evaluation")
     assert [(e.step, e.value) for e in evaluation.Scalars("evaluation/final/fid_a2b")] == [(2, 11.0)]
     assert steps(evaluation, "evaluation/g_a/params") == [2]
-    assert '"fid_a2b": 11.0' in texts(evaluation, "evaluation")[0]
+    assert '"fid_a2b": 11.0' in texts(run_dir / "tb" / "evaluation", "evaluation")[0]
 
 
 def test_numeric_items_and_tags():

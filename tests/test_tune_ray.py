@@ -104,14 +104,15 @@ def test_tiny_grid_runs_every_stage_and_collects_without_ray(cluster, data_root,
     search_events = tensorboard_steps(exp / search["run_dir"])
     for tag in ("loss/loss_g", "lr/lr", "samples", "alpha/softmax"):
         assert search_events[tag] == [1, 2], tag
-    for label in retrain.index:
-        run_dir = exp / retrain.loc[label, "run_dir"]
-        steps = tensorboard_steps(run_dir)
-        assert steps["loss/loss_g"] == steps["samples"] == [1, 2], label
-        evaluation = EventAccumulator(str(run_dir / "tb" / "evaluation"))
+    for record in read_stage(open_storage(exp), "retrain"):
+        trial = exp / "retrain" / record.trial_dir
+        assert (trial / "run").is_dir(), f"{record.plan.key}: no run folder in {sorted(p.name for p in trial.iterdir())}"
+        steps = tensorboard_steps(trial / "run")
+        assert steps["loss/loss_g"] == steps["samples"] == [1, 2], record.plan.key
+        evaluation = EventAccumulator(str(trial / "run" / "tb" / "evaluation"))
         evaluation.Reload()
         [fid] = evaluation.Scalars("evaluation/final/fid_a2b")
-        assert fid.step == 2 and fid.value == pytest.approx(retrain.loc[label, "fid_a2b"])
+        assert fid.step == 2 and fid.value == pytest.approx(record.last_result["fid_a2b"]), record.plan.key
     assert not list(exp.rglob("checkpoint_*/**/*tfevents*"))  # checkpoints carry them as tb.tar only
 
     # one frame of the live view, from the folder alone

@@ -87,8 +87,9 @@ class EpochBoard:
 
     def __init__(self, run: RunDirectory, first_epoch: int):
         self.run = run
-        # a resumed run starts at first_epoch > 1: events of a crashed writer from there on are hidden
-        self.writer = _writer(run.tensorboard, first_epoch if first_epoch > 1 else None)
+        # every writer marks its start (a session-start event at its first epoch): TensorBoard takes the first
+        # such mark as the start and each later one as a restart that hides the earlier events from there on
+        self.writer = _writer(run.tensorboard, first_epoch)
 
     def log_epoch(self, row: dict, alpha_rows: list[dict]) -> None:
         """Scalars of `row`, this epoch's sample grid (if written), alpha heatmap (searches) and genotypes."""
