@@ -54,3 +54,15 @@ def test_bad_threads_are_refused(capsys):
     with pytest.raises(SystemExit):
         main(["translate", "run", "--direction", "AtoB", "in", "out", "--threads", "0"])
     assert "--threads: must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_cli_sets_passive_openmp_waiting_before_torch_loads(given, expected):
+    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = ("import os, sys; import nasplatform.cli; assert 'torch' not in sys.modules, 'torch loaded first'; "
+            "print(os.environ['OMP_WAIT_POLICY'])")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
