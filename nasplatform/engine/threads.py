@@ -1,9 +1,10 @@
 """How many torch threads a run uses: asked for, or chosen from the CPUs this process may use and how idle they are.
 
 Why not torch's default (one thread per CPU): torch's OpenMP runtime (libgomp) spin-waits at every parallel
-region's barrier, so a thread that shares its core with another job stalls all others; benchmarks/threads.py
-measured a retrain-like workload 10-20x slower with 2 threads than with 1 while another process held one of the
-two cores. So the default takes only the CPUs that are idle now (PERFORMANCE.md, "threads").
+region's barrier, so a thread that shares its core with another job stalls the others; benchmarks/threads.py
+measured a retrain-like iteration 43-55x slower with 2 threads than with 1 on a shared 2-core machine. So the
+default takes only the CPUs that are idle now (PERFORMANCE.md, "Threads"); the CLI also sets
+OMP_WAIT_POLICY=PASSIVE, which keeps 2 threads within ~2x of 1 if the machine gets busy later.
 """
 
 from __future__ import annotations
