@@ -107,3 +107,30 @@ def test_alpha_heatmap_shows_one_panel_per_network():
     image = alpha_heatmap(rows)
     assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
     assert alpha_heatmap([]) is None
+
+
+def test_tune_snapshot_carries_the_events_as_one_archive(tmp_path):
+    import shutil
+
+    from nasplatform.engine.tensorboard import EpochBoard
+    from nasplatform.tune.trainables import unpack_tensorboard, write_snapshot
+
+    run = RunDirectory(tmp_path / "run").prepare()
+    board = EpochBoard(run, 1)
+    for epoch in (1, 2):
+        board.log_epoch({"epoch": epoch, "loss_g": float(epoch)}, [])
+    board.close()
+    snapshot = tmp_path / "snapshot"
+    snapshot.mkdir()  # as Tune's temporary folder is
+    write_snapshot(run, snapshot, 2)
+    assert (snapshot / "tb.tar").is_file() and not list(snapshot.rglob("*tfevents*"))  # no extra TensorBoard runs
+
+    # a retried trial starts from the snapshot alone, then logs epoch 3
+    shutil.rmtree(run.root)
+    shutil.copytree(snapshot, run.root)
+    unpack_tensorboard(run.root)
+    assert not (run.root / "tb.tar").exists()
+    board = EpochBoard(run, 3)
+    board.log_epoch({"epoch": 3, "loss_g": 3.0}, [])
+    board.close()
+    assert [(e.step, e.value) for e in read_events(run.tensorboard).Scalars("loss/loss_g")] == [(1, 1.0), (2, 2.0), (3, 3.0)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -79,7 +80,10 @@ def _writer(folder: Path, purge_step: Optional[int]):
     from tensorboardX import SummaryWriter
 
     folder.mkdir(parents=True, exist_ok=True)
-    return SummaryWriter(logdir=str(folder), purge_step=purge_step, flush_secs=30)
+    # file names hold whole seconds: two writers within one (a quick resume) would share a file and the second
+    # would truncate it; the nanoseconds keep them apart and in the order they started
+    return SummaryWriter(logdir=str(folder), purge_step=purge_step, flush_secs=30,
+                         filename_suffix=f".{time.time_ns() % 10**9:09d}")
 
 
 class EpochBoard:

@@ -85,10 +85,25 @@ def write_snapshot(run: RunDirectory, into: Path, epoch: int) -> None:
     samples = sorted(run.samples.glob("*.png"))
     if samples:
         _link_or_copy(samples[-1], into / "samples" / samples[-1].name)
+    pack_tensorboard(run, into)
+    (into / SNAPSHOT_FILE).write_text(json.dumps({"epoch": epoch}))
+
+
+def pack_tensorboard(run: RunDirectory, into: Path) -> None:
+    """The run's tb/ folder as `into`/tb.tar (nothing when the run has none yet)."""
     if run.tensorboard.is_dir():
         with tarfile.open(into / TENSORBOARD_ARCHIVE, "w") as archive:
             archive.add(run.tensorboard, arcname=run.tensorboard.name)
-    (into / SNAPSHOT_FILE).write_text(json.dumps({"epoch": epoch}))
+
+
+def unpack_tensorboard(run_dir: Path) -> None:
+    """Put a restored snapshot's tb.tar back as tb/: the events up to the checkpoint (the engine's next writer
+    hides any a crashed attempt wrote later)."""
+    archive_path = run_dir / TENSORBOARD_ARCHIVE
+    if archive_path.is_file():
+        with tarfile.open(archive_path) as archive:
+            archive.extractall(run_dir, filter="data")
+        archive_path.unlink()
 
 
 def restore_snapshot(run_dir: Path) -> int:
@@ -105,11 +120,7 @@ def restore_snapshot(run_dir: Path) -> int:
     with checkpoint.as_directory() as folder:
         shutil.copytree(folder, run_dir, dirs_exist_ok=True)
     (run_dir / "config.yaml").unlink(missing_ok=True)
-    if (run_dir / TENSORBOARD_ARCHIVE).is_file():
-        # the events up to the checkpoint; the engine's next writer purges any a crashed attempt wrote later
-        with tarfile.open(run_dir / TENSORBOARD_ARCHIVE) as archive:
-            archive.extractall(run_dir, filter="data")
-        (run_dir / TENSORBOARD_ARCHIVE).unlink()
+    unpack_tensorboard(run_dir)
     return int(json.loads((run_dir / SNAPSHOT_FILE).read_text())["epoch"])
 
 
