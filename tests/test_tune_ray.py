@@ -80,10 +80,8 @@ def tensorboard_steps(run_dir: Path) -> dict[str, list[int]]:
 
 
 def trial_tensorboard(trial: Path, scratch: Path) -> Path:
-    """The folder holding a trial's `tb/`: its run folder, or (where the run folder did not land in the trial
-    folder: a trial on a reused actor, see the lead's note) its newest checkpoint's tb.tar unpacked."""
-    if (trial / "run" / "tb").is_dir():
-        return trial / "run"
+    """A folder holding the trial's `tb/` as of its newest checkpoint (tb.tar unpacked). The copy of the run
+    folder in the trial folder is Ray's periodic sync of its staging folder, which can lag or miss a trial."""
     newest = max(trial.glob("checkpoint_*"))
     with tarfile.open(newest / "tb.tar") as archive:
         archive.extractall(scratch, filter="data")
@@ -113,7 +111,8 @@ def test_tiny_grid_runs_every_stage_and_collects_without_ray(cluster, data_root,
     assert (exp / search["run_dir"] / "alpha_history.parquet").is_file()
 
     # every trial's TensorBoard events, one per epoch; `tensorboard --logdir EXP` finds them in the trial folders
-    search_events = tensorboard_steps(exp / search["run_dir"])
+    [search_record] = read_stage(open_storage(exp), "search")
+    search_events = tensorboard_steps(trial_tensorboard(exp / "search" / search_record.trial_dir, tmp_path / "s"))
     for tag in ("loss/loss_g", "lr/lr", "samples", "alpha/softmax"):
         assert search_events[tag] == [1, 2], tag
     for record in read_stage(open_storage(exp), "retrain"):
@@ -165,7 +164,7 @@ def test_a_failed_trial_is_retried_from_its_checkpoint(cluster, data_root, tmp_p
     metrics = pd.read_parquet(Path(exp.path("retrain", record.trial_dir, "run", "metrics.parquet")))
     assert metrics["epoch"].tolist() == [1, 2]
     # the retried attempt kept the first one's events of epoch 1 and added epoch 2's, each once
-    steps = tensorboard_steps(Path(exp.path("retrain", record.trial_dir, "run")))
+    steps = tensorboard_steps(trial_tensorboard(Path(exp.path("retrain", record.trial_dir)), tmp_path / "tb"))
     assert steps["loss/loss_g"] == steps["samples"] == [1, 2]
 
     # the same name with other settings is refused rather than mixed into this experiment
