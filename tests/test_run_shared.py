@@ -42,7 +42,7 @@ def options_of(command: str) -> list[str]:
 
 
 def test_search_and_retrain_list_their_flags():
-    shared = ["--data", "--image-size", "--out", "--resume", "--config", "--set", "--no-progress"]
+    shared = ["--data", "--image-size", "--out", "--resume", "--config", "--set", "--no-progress", "--threads"]
     assert sorted(options_of("search")) == sorted(["-h", "--help", *shared, "--scheme", "--epochs", "--hidden-dim",
                                                    "--n-cells"])
     assert sorted(options_of("retrain")) == sorted(["-h", "--help", *shared, "--genotypes", "--hidden-dim",

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 import ray
 import yaml
 from conftest import make_cyclegan_layout
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from nasplatform.cli import main
 from nasplatform.space import genotype_from_json, named_genotype
@@ -70,6 +72,25 @@ def run(spec: Path, storage: Path, data_root: Path, *extra: str) -> int:
     return main(["run", str(spec), "--storage", str(storage), "--data-root", str(data_root), "--verbose", "0", *extra])
 
 
+def tensorboard_steps(run_dir: Path) -> dict[str, list[int]]:
+    """Steps of each scalar and image tag in a run's TensorBoard folder, read with TensorBoard's own reader."""
+    events = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    tags = events.Tags()
+    found = {tag: [e.step for e in events.Scalars(tag)] for tag in tags["scalars"]}
+    found.update({tag: [e.step for e in events.Images(tag)] for tag in tags["images"]})
+    return found
+
+
+def trial_tensorboard(trial: Path, scratch: Path) -> Path:
+    """A folder holding the trial's `tb/` as of its newest checkpoint (tb.tar unpacked). The copy of the run
+    folder in the trial folder is Ray's periodic sync of its staging folder, which can lag or miss a trial."""
+    newest = max(trial.glob("checkpoint_*"))
+    with tarfile.open(newest / "tb.tar") as archive:
+        archive.extractall(scratch, filter="data")
+    return scratch
+
+
 def test_tiny_grid_runs_every_stage_and_collects_without_ray(cluster, data_root, tmp_path, capsys):
     spec = write_spec(tmp_path, "grid", search={}, retrain={"architectures": ["C2", "N2", "C'2"]},
                       evaluate={"enabled": True})
@@ -92,6 +113,32 @@ def test_tiny_grid_runs_every_stage_and_collects_without_ray(cluster, data_root,
         run_dir = exp / retrain.loc[label, "run_dir"]
         assert (run_dir / "evaluation.json").is_file() and (run_dir / "final" / "g_a.pt").is_file()
     assert (exp / search["run_dir"] / "alpha_history.parquet").is_file()
+
+    # every trial's TensorBoard events, one per epoch; `tensorboard --logdir EXP` finds them in the trial folders
+    [search_record] = read_stage(open_storage(exp), "search")
+    search_events = tensorboard_steps(trial_tensorboard(exp / "search" / search_record.trial_dir, tmp_path / "s"))
+    for tag in ("loss/loss_g", "lr/lr", "samples", "alpha/softmax"):
+        assert search_events[tag] == [1, 2], tag
+    for record in read_stage(open_storage(exp), "retrain"):
+        run_dir = trial_tensorboard(exp / "retrain" / record.trial_dir, tmp_path / record.trial_dir)
+        steps = tensorboard_steps(run_dir)
+        assert steps["loss/loss_g"] == steps["samples"] == [1, 2], record.plan.key
+        evaluation = EventAccumulator(str(run_dir / "tb" / "evaluation"))
+        evaluation.Reload()
+        [fid] = evaluation.Scalars("evaluation/final/fid_a2b")
+        assert fid.step == 2 and fid.value == pytest.approx(record.last_result["fid_a2b"]), record.plan.key
+    assert not list(exp.rglob("checkpoint_*/**/*tfevents*"))  # checkpoints carry them as tb.tar only
+
+    # one frame of the live view, from the folder alone
+    capsys.readouterr()
+    assert main(["status", str(exp), "--watch", "--count", "1", "--interval", "0"]) == 0
+    frame = capsys.readouterr().out
+    assert "\x1b[2J" not in frame  # no terminal control codes into a pipe
+    search_line = next(line for line in frame.splitlines() if "tiny/OF/s0 " in line)
+    search_metrics = pd.read_parquet(exp / search["run_dir"] / "metrics.parquet")
+    assert "ok" in search_line and "epoch   2/2" in search_line
+    assert f"loss_g={search_metrics['loss_g'].iloc[-1]:.3f}" in search_line
+    assert "retrain: 3 trial(s): 3 ok" in frame and "ETA" in frame
 
     # collect rebuilds the same table in a fresh process that never imports Ray
     out = tmp_path / "again.parquet"
@@ -134,6 +181,9 @@ def test_a_failed_trial_is_retried_from_its_checkpoint(cluster, data_root, tmp_p
     assert record.last_result["resumed_from_epoch"] == 1 and record.last_result["epochs_done"] == 2
     metrics = pd.read_parquet(Path(exp.path("retrain", record.trial_dir, "run", "metrics.parquet")))
     assert metrics["epoch"].tolist() == [1, 2]
+    # the retried attempt kept the first one's events of epoch 1 and added epoch 2's, each once
+    steps = tensorboard_steps(trial_tensorboard(Path(exp.path("retrain", record.trial_dir)), tmp_path / "tb"))
+    assert steps["loss/loss_g"] == steps["samples"] == [1, 2]
 
     # the same name with other settings is refused rather than mixed into this experiment
     capsys.readouterr()

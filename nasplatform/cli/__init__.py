@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import os
 import sys
 import warnings
 from typing import Sequence
+
+# Before any sub-command imports torch (libgomp reads it once, when it loads): idle OpenMP threads sleep instead
+# of spinning, which keeps a run with 2 threads usable when another job takes a core (PERFORMANCE.md, "Threads").
+# A value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 #: Sub-command modules of this package; each defines `register(subparsers)` which adds its parser
 #: and sets `func` (a callable taking the parsed namespace and returning an exit code).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from nasplatform.cli.options import add_threads_flag, apply_threads
 from nasplatform.engine.evaluate import evaluate_run
 
 
@@ -15,10 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--cache-dir", help="reference-statistics cache (default ~/.cache/nasplatform)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_threads_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_threads(args)
     report = evaluate_run(args.run_dir, data_root=args.data_root, cache_dir=args.cache_dir, device=args.device,
                           progress=not args.json)
     if args.json:

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from nasplatform.cli import CliError
+from nasplatform.cli.options import add_threads_flag, apply_threads
 
 
 def default_cache_dir() -> Path:
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help=f"reference statistics cache (default {default_cache_dir()})")
     parser.add_argument("--batch-size", type=int, default=None, help="images per Inception batch")
     parser.add_argument("--device", default="cpu", help="torch device for Inception (default cpu)")
+    add_threads_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -36,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"not a folder: {folder}")
     if args.batch_size is not None and args.batch_size < 1:
         raise CliError(f"--batch-size must be a positive number of images, got {args.batch_size}")
+    apply_threads(args)
     batch_size = args.batch_size or evaluation.DEFAULT_BATCH_SIZE
     try:
         extractor = evaluation.load_inception(args.device)

@@ -30,6 +30,29 @@ def build_config(cls, args: argparse.Namespace, flags: dict):
         raise CliError(str(exc)) from None
 
 
+def add_threads_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=_threads, metavar="N",
+                        help="torch threads (default: one per CPU this process may use that is idle now; "
+                             "PERFORMANCE.md, 'threads', says why)")
+
+
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def apply_threads(args: argparse.Namespace) -> int:
+    """Set torch's threads from --threads, or the default for this machine now (commands without a run config)."""
+    from nasplatform.engine.threads import use_threads
+
+    return use_threads(args.threads)
+
+
 def add_run_parser(sub: argparse._SubParsersAction, name: str, help: str,
                    add_own_flags: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
     """The parser of a training command (search, retrain): data and image size, its own flags, then where to run."""
@@ -37,6 +60,7 @@ def add_run_parser(sub: argparse._SubParsersAction, name: str, help: str,
     parser.add_argument("--data", help="dataset folder with trainA/trainB/testA/testB")
     parser.add_argument("--image-size", type=int, help="crop size; load size follows CycleGAN's 286/256 ratio")
     add_own_flags(parser)
+    add_threads_flag(parser)
     parser.add_argument("--out", help="run directory to create")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint with "
                         "the config saved there (with --data DIR: the dataset moved to DIR)")
@@ -59,7 +83,7 @@ def check_output_folder(path: str, flag: str) -> None:
 
 
 #: Flags that go with --resume: the others would change the saved config and are refused.
-RESUME_FLAGS = ("resume", "data", "no_progress", "help")
+RESUME_FLAGS = ("resume", "data", "no_progress", "help", "threads")
 
 
 def refuse_with_resume(args: argparse.Namespace) -> None:
@@ -90,19 +114,20 @@ def relocate_data(run_dir: str, cls, data: str) -> None:
 def run_or_resume(args: argparse.Namespace, cls, flags: dict, run: Callable, resume: Callable):
     """`resume(RUN_DIR)` under --resume; else `run(config, --out)`, the config built from --data, --image-size and `flags`."""
     progress = not args.no_progress
+    apply_threads(args)  # the default for this machine now; a `threads` config key still wins in the engine
     if args.resume:
         refuse_with_resume(args)
         args.resume_hint = f"nasplatform {args.command} --resume {args.resume}"
         if args.data:
             relocate_data(args.resume, cls, args.data)
         try:
-            return resume(args.resume, progress=progress)
+            return resume(args.resume, progress=progress, threads=args.threads)
         except DataError as exc:
             raise CliError(f"{exc}\nif the dataset moved, continue with --resume {args.resume} --data NEW_DIR") from None
     if not args.out or not (args.data or args.config):
         raise CliError("--out and --data (or --config) are required unless --resume is given")
     check_output_folder(args.out, "--out")
     image = {"data.crop_size": args.image_size, "data.load_size": load_size_for(args.image_size) if args.image_size else None}
-    cfg = build_config(cls, args, {"data.root": args.data, **flags, **image})
+    cfg = build_config(cls, args, {"data.root": args.data, "threads": args.threads, **flags, **image})
     args.resume_hint = f"nasplatform {args.command} --resume {args.out}"
     return run(cfg, args.out, progress=progress)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from nasplatform.cli.options import check_output_folder
+from nasplatform.cli.options import add_threads_flag, apply_threads, check_output_folder
 from nasplatform.engine.deploy import DIRECTIONS, translate_folder
 
 
@@ -15,10 +15,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("input_dir", metavar="INPUT_DIR")
     parser.add_argument("output_dir", metavar="OUTPUT_DIR")
     parser.add_argument("--device", default="cpu")
+    add_threads_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_threads(args)
     check_output_folder(args.output_dir, "OUTPUT_DIR")
     written, replaced = translate_folder(args.run_dir, args.direction, args.input_dir, args.output_dir,
                                          device=args.device)

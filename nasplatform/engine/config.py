@@ -364,7 +364,7 @@ def _cache(cfg: Any) -> None:
 def _check_run_fields(cfg: Any) -> None:
     """The checks every run config (SearchConfig, RetrainConfig) shares: widths, seed, batching, cadences, data, device."""
     for name, low in (("hidden_dim", 1), ("ndf", 1), ("seed", 0), ("batch_size", 1), ("checkpoint_every", 1),
-                      ("sample_every", 1), ("max_iters_per_epoch", 1)):
+                      ("sample_every", 1), ("max_iters_per_epoch", 1), ("threads", 1)):
         _at_least(cfg, name, low)
     _seed(cfg)
     _image_size(cfg)
@@ -457,6 +457,8 @@ class SearchConfig(_Config):
     gumbel*: optional Gumbel-softmax mixing with temperature annealed from gumbel_tau_start to gumbel_tau_end.
     max_iters_per_epoch: cap on iterations per epoch (None = one pass over the data).
     accel: how the networks execute on `device` (channels_last, bf16 autocast, torch.compile, cudnn.benchmark).
+    threads: torch threads (None = the caller's: the CLI's default, one per allowed CPU idle at start, see
+    engine/threads.py; a Tune trial's CPUs); not part of a run's identity: a run may be resumed with another value.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -479,6 +481,7 @@ class SearchConfig(_Config):
     max_iters_per_epoch: Optional[int] = None
     device: str = "cpu"
     accel: AccelConfig = field(default_factory=AccelConfig)
+    threads: Optional[int] = None
 
     def validate(self) -> None:
         _at_least(self, "epochs", 1)
@@ -497,7 +500,7 @@ class RetrainConfig(_Config):
     genotypes: a named genotype ("cyclegan") or a path to a genotypes.json. hidden_dim = H of G_A, hidden_dim_b = H
     of G_B (None = same as hidden_dim). n_epochs at constant lr, then n_epochs_decay of linear decay to 0.
     val_fraction: share of train held out for model selection; val_every: validate every so many epochs
-    (0 = only at the end). accel: as in SearchConfig.
+    (0 = only at the end). accel, threads: as in SearchConfig.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -519,6 +522,7 @@ class RetrainConfig(_Config):
     max_iters_per_epoch: Optional[int] = None
     device: str = "cpu"
     accel: AccelConfig = field(default_factory=AccelConfig)
+    threads: Optional[int] = None
 
     def validate(self) -> None:
         if not self.genotypes.strip():

@@ -24,6 +24,7 @@ from nasplatform.engine.data.images import list_images, load_rgb, resize_square,
 from nasplatform.engine.evaluation import InceptionExtractor, ReferenceCache, ReferenceKey, compute_scores, load_inception
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.samples import to_uint8
+from nasplatform.engine.tensorboard import log_evaluation
 from nasplatform.nets import Generator, model_cost
 from nasplatform.space import genotype_from_dict
 
@@ -215,4 +216,5 @@ def evaluate_run(run_dir: str | Path, *, data_root: Optional[str | Path] = None,
         report["best_val"].update({f"epoch_{n}": int(best[f"epoch_{n}"]) for n in ("g_a", "g_b")})
     report["reference_keys"] = evaluator.reference_keys
     run.write_json(run.evaluation, report)
+    log_evaluation(run, report)
     return report

@@ -17,6 +17,8 @@ from nasplatform.engine.checkpoint import (CheckpointError, capture_rng_state, l
 from nasplatform.engine.config import ConfigError, check_device_available, to_dict, with_absolute_paths
 from nasplatform.engine.lock import folder_lock
 from nasplatform.engine.rundir import RunDirectory, RunFileError, flatten
+from nasplatform.engine.tensorboard import EpochBoard
+from nasplatform.engine.threads import use_threads
 
 #: on_epoch(metrics_row, checkpoint_path or None): how the Ray Tune layer hears about each epoch.
 EpochCallback = Callable[[dict, Optional[str]], None]
@@ -126,8 +128,8 @@ def resume_point(job: EpochJob, run: RunDirectory) -> tuple[int, float, list[dic
     return epoch + 1, elapsed, run.read_rows(run.metrics, up_to_epoch=epoch)
 
 
-#: Keys a resumed run may change: where the data is (relocated with --data), not what it is.
-RELOCATABLE = ("data.root", "data.cache_dir")
+#: Keys a resumed run may change: where the data is (relocated with --data) and how many threads, not what it is.
+RELOCATABLE = ("data.root", "data.cache_dir", "threads")
 
 
 def check_config_unchanged(state: dict, cfg, run: RunDirectory) -> None:
@@ -152,6 +154,15 @@ def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Opt
           progress: bool = True) -> RunOutcome:
     """Train epochs until `schedule.epochs`, resuming from the last checkpoint of `run` if there is one."""
     start, elapsed, rows = resume_point(job, run)
+    board = EpochBoard(run, start)
+    try:
+        return _drive_epochs(job, run, schedule, start, elapsed, rows, board, on_epoch, progress)
+    finally:
+        board.close()
+
+
+def _drive_epochs(job: EpochJob, run: RunDirectory, schedule: Schedule, start: int, elapsed: float, rows: list[dict],
+                  board: EpochBoard, on_epoch: Optional[EpochCallback], progress: bool) -> RunOutcome:
     for epoch in range(start, schedule.epochs + 1):
         began = time.perf_counter()
         meter = MeanMeter()
@@ -172,6 +183,7 @@ def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Opt
             run.stage(epoch)
         job.after_epoch(epoch, write_samples=last or epoch % schedule.sample_every == 0)
         run.write_rows(run.metrics, rows)
+        board.log_epoch(rows[-1], getattr(job, "alpha_rows", []))
         if due:
             state = {"epoch": epoch, "elapsed_s": elapsed, "job": job.state_dict(), "rng": capture_rng_state(),
                      "config": to_dict(job.cfg)}
@@ -193,6 +205,8 @@ def run_job(make_job: Callable[[Any, RunDirectory], EpochJob], cfg, run_dir: str
     run = RunDirectory(run_dir)
     with folder_lock(run.root):
         run.bind_config(cfg, resuming=resuming)
+        if cfg.threads is not None:  # None: the caller's setting stands (the CLI's default, Tune's CPUs, a test's 1)
+            use_threads(cfg.threads)
         job = make_job(cfg, run.prepare())
         outcome = drive(job, run, Schedule(job.total_epochs, cfg.checkpoint_every, cfg.sample_every),
                         on_epoch=on_epoch, progress=progress)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,7 +147,9 @@ def run_retrain(cfg: RetrainConfig, run_dir: str | Path, *, on_epoch: Optional[E
     return RetrainResult(job.run.root, outcome)
 
 
-def resume_retrain(run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None, progress: bool = True) -> RetrainResult:
-    """Continue the run in `run_dir` with the configuration saved there."""
+def resume_retrain(run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None, progress: bool = True,
+                  threads: Optional[int] = None) -> RetrainResult:
+    """Continue the run in `run_dir` with the configuration saved there (and `threads` torch threads, if given)."""
     cfg = RunDirectory(run_dir).saved_config(RetrainConfig, "retrain")
+    cfg = cfg if threads is None else dataclasses.replace(cfg, threads=threads)
     return run_retrain(cfg, run_dir, on_epoch=on_epoch, progress=progress, resuming=True)

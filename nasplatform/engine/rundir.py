@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -61,6 +62,7 @@ class RunDirectory:
         self.final = self.root / "final"
         self.evaluation = self.root / "evaluation.json"
         self._staging: Optional[int] = None
+        self.tensorboard = self.root / "tb"
 
     @property
     def last_checkpoint(self) -> Path:
@@ -94,6 +96,8 @@ class RunDirectory:
         if self.config.exists():
             try:
                 saved = with_absolute_paths(load_yaml(type(cfg), self.config))
+                if hasattr(saved, "threads"):  # how many threads is how to run, not what: it may change on resume
+                    saved = dataclasses.replace(saved, threads=cfg.threads)
             except ConfigError as exc:  # e.g. a retrain --out into a search's folder, or someone's own config.yaml
                 raise RunDirError(f"{self.root} holds another kind of run or file ({self.config} is not a "
                                   f"{type(cfg).__name__}: {exc}); write this run elsewhere (--out NEW_DIR)") from None

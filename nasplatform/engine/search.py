@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -165,7 +166,9 @@ def run_search(cfg: SearchConfig, run_dir: str | Path, *, on_epoch: Optional[Epo
     return SearchResult(job.run.root, outcome, job.strategy.get_final_architecture())
 
 
-def resume_search(run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None, progress: bool = True) -> SearchResult:
-    """Continue the run in `run_dir` with the configuration saved there."""
+def resume_search(run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None, progress: bool = True,
+                  threads: Optional[int] = None) -> SearchResult:
+    """Continue the run in `run_dir` with the configuration saved there (and `threads` torch threads, if given)."""
     cfg = RunDirectory(run_dir).saved_config(SearchConfig, "search")
+    cfg = cfg if threads is None else dataclasses.replace(cfg, threads=threads)
     return run_search(cfg, run_dir, on_epoch=on_epoch, progress=progress, resuming=True)

@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import shutil
+import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any, Optional
@@ -39,6 +40,9 @@ SNAPSHOT_FILE = "snapshot.json"
 SNAPSHOT_FILES = ("config.yaml", "genotypes.json", SOURCE_GENOTYPES, "metrics.parquet", "alpha_history.parquet",
                   "splits.json", "evaluation.json")
 SNAPSHOT_FOLDERS = ("checkpoints", "final")
+#: The run's TensorBoard folder travels as one archive: event files in the trial's checkpoint folders would show
+#: up as extra runs under `tensorboard --logdir EXP_DIR`.
+TENSORBOARD_ARCHIVE = "tb.tar"
 #: Reported first, so Tune's progress table (it shows the first few numeric metrics) shows these.
 LEADING_METRICS = ("epoch", "loss_g", "elapsed_s", "resumed_from_epoch")
 
@@ -82,7 +86,25 @@ def write_snapshot(run: RunDirectory, into: Path, epoch: int) -> None:
     samples = sorted(run.samples.glob("*.png"))
     if samples:
         _link_or_copy(samples[-1], into / "samples" / samples[-1].name)
+    pack_tensorboard(run, into)
     (into / SNAPSHOT_FILE).write_text(json.dumps({"epoch": epoch}))
+
+
+def pack_tensorboard(run: RunDirectory, into: Path) -> None:
+    """The run's tb/ folder as `into`/tb.tar (nothing when the run has none yet)."""
+    if run.tensorboard.is_dir():
+        with tarfile.open(into / TENSORBOARD_ARCHIVE, "w") as archive:
+            archive.add(run.tensorboard, arcname=run.tensorboard.name)
+
+
+def unpack_tensorboard(run_dir: Path) -> None:
+    """Put a restored snapshot's tb.tar back as tb/: the events up to the checkpoint (the engine's next writer
+    hides any a crashed attempt wrote later)."""
+    archive_path = run_dir / TENSORBOARD_ARCHIVE
+    if archive_path.is_file():
+        with tarfile.open(archive_path) as archive:
+            archive.extractall(run_dir, filter="data")
+        archive_path.unlink()
 
 
 def restore_snapshot(run_dir: Path) -> int:
@@ -99,6 +121,7 @@ def restore_snapshot(run_dir: Path) -> int:
     with checkpoint.as_directory() as folder:
         shutil.copytree(folder, run_dir, dirs_exist_ok=True)
     (run_dir / "config.yaml").unlink(missing_ok=True)
+    unpack_tensorboard(run_dir)
     return int(json.loads((run_dir / SNAPSHOT_FILE).read_text())["epoch"])
 
 
@@ -132,6 +155,13 @@ class TrialSession:
         self.run = RunDirectory(base / "run")
         self.resumed_from = restore_snapshot(self.run.root)
         self.last_row: dict = {}
+
+    def engine_settings(self) -> dict:
+        """The plan's engine config; threads, unless the spec sets them, are the CPUs Tune gives the trial."""
+        engine = dict(self.plan.engine)
+        if engine.get("threads") is None:
+            engine["threads"] = max(1, int(self.plan.cpus))
+        return engine
 
     def report(self, metrics: dict, epoch: int, with_checkpoint: bool) -> None:
         row = {"epoch": epoch, **metrics, "resumed_from_epoch": self.resumed_from, "key": self.plan.key,
@@ -167,7 +197,7 @@ class TrialSession:
 def search_trainable(config: dict) -> None:
     """One architecture search (config["plan"] is a TrialPlan dict)."""
     session = TrialSession(TrialPlan.from_dict(config["plan"]))
-    cfg = from_dict(SearchConfig, session.plan.engine)
+    cfg = from_dict(SearchConfig, session.engine_settings())
     result = run_search(cfg, session.run.root, on_epoch=session.on_epoch, progress=False)
     session.finish(result.outcome, {f"genotype_{name}": g.to_json() for name, g in result.genotypes.items()})
 
@@ -175,7 +205,7 @@ def search_trainable(config: dict) -> None:
 def retrain_trainable(config: dict) -> None:
     """One retraining of G_A, G_B (H_A, H_B from the plan), then its evaluation."""
     session = TrialSession(TrialPlan.from_dict(config["plan"]))
-    engine = dict(session.plan.engine)
+    engine = session.engine_settings()
     if session.plan.genotypes is not None:
         source = session.run.root / SOURCE_GENOTYPES
         source.write_text(json.dumps(session.plan.genotypes, indent=2, sort_keys=True))
