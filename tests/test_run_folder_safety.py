@@ -120,11 +120,11 @@ def leftovers(out: Path) -> list[str]:
     return sorted(p.name for f in (out, out / "checkpoints") for p in f.glob(".*") if p.name != ".lock")
 
 
-def test_failed_checkpoint_write_leaves_files_at_the_checkpoint(tiny_data, tmp_path, monkeypatch):
+def test_failed_checkpoint_write_leaves_files_at_the_checkpoint(tiny_data, tmp_path, monkeypatch, capsys):
     out = tmp_path / "s"
     fail_checkpoint_at(monkeypatch, 2)
-    with pytest.raises(OSError, match="No space"):
-        search(tiny_data, out, "--epochs", "3")
+    assert search(tiny_data, out, "--epochs", "3") != 0
+    assert "No space left on device" in capsys.readouterr().err  # one line from the CLI, no traceback
     assert int(load_checkpoint(out / "checkpoints" / "last.pt")["epoch"]) == 1
     epochs, alpha_epochs, genotypes = epochs_of(out)
     assert epochs == [1] and alpha_epochs == {1}
@@ -147,8 +147,7 @@ def test_stop_between_checkpoint_and_commit_rolls_forward(tiny_data, tmp_path, m
 
     real_commit = RunDirectory.commit
     monkeypatch.setattr(RunDirectory, "commit", stop)
-    with pytest.raises(KeyboardInterrupt):
-        search(tiny_data, out, "--epochs", "3")
+    assert search(tiny_data, out, "--epochs", "3") == 130  # the CLI's Ctrl-C exit: one line, how to resume
     assert int(load_checkpoint(out / "checkpoints" / "last.pt")["epoch"]) == 2
     assert epochs_of(out)[0] == [1]  # the visible files still agree with each other (epoch 1) ...
     monkeypatch.undo()
