@@ -107,7 +107,7 @@ DATASET=$(docker run --rm --network host "$IMAGE" python -c \
     "import sys; from nasplatform.tune.spec import load_spec; print(load_spec(sys.argv[1]).datasets[0])" "$SPEC")
 log "image $IMAGE, spec $SPEC (--smoke: dataset $DATASET), workspace $WS"
 # A stand-in for the dataset: 8 random 40x40 images per training domain, 4 per test domain (what --smoke reads).
-docker run --rm "${CONTAINER_ARGS[@]}" "$IMAGE" python - "/storage/data/$DATASET" <<'PY'
+docker run --rm -i "${CONTAINER_ARGS[@]}" "$IMAGE" python - "/storage/data/$DATASET" <<'PY'
 import sys
 from pathlib import Path
 import numpy as np
@@ -183,8 +183,8 @@ log(f"live nodes (address, CPUs): {alive}")
 # the cluster checks the token: the same probe with another token (RAY_AUTH_TOKEN wins over the file) is refused
 out = in_head("env", "RAY_AUTH_TOKEN=" + "0" * 64, "timeout", "90", "python", "-c", probe, timeout=180)
 checks["driver_with_a_wrong_token_refused"] = out.returncode != 0
-log(f"a driver with a wrong token: exit code {out.returncode} "
-    f"({(out.stderr.strip().splitlines() or [''])[-1][:200]})")
+said = [re.sub(r"^\[[^]]*\]\s*", "", line.strip()) for line in out.stderr.splitlines() if re.search(r"(?i)auth|token", line)]
+log(f"a driver with a wrong token: exit code {out.returncode}; " + " | ".join(dict.fromkeys(said))[:400])
 
 # the grid, through the head
 experiment_root = ws / "storage" / "runs"
@@ -225,13 +225,13 @@ while driver.poll() is None:
             if (rows and not finished(rows) and rows[-1].get("node_ip") == worker_ip and rows[-1].get("epoch", 0) >= 1
                     and any(p.name.startswith("checkpoint_") for p in folder.iterdir())):
                 subprocess.run(["docker", "kill", worker], check=True, capture_output=True)
-                kill = {"at": time.monotonic(), "trial": f"{folder.parent.name}/{folder.name}",
+                kill = {"at": time.monotonic(), "folder": folder, "trial": f"{folder.parent.name}/{folder.name}",
                         "checkpoint_epoch": int(rows[-1]["epoch"]), "killed_pid": int(rows[-1]["pid"])}
                 log(f"docker kill {worker}: trial {kill['trial']} runs there after its epoch-"
                     f"{kill['checkpoint_epoch']} checkpoint")
                 break
     elif "resumed_after" not in kill:
-        rows = traces().get(experiment_root / kill["trial"], [])
+        rows = traces().get(kill["folder"], [])
         if any(int(r.get("pid", 0)) != kill["killed_pid"] for r in rows):
             kill["resumed_after"] = round(time.monotonic() - kill["at"], 1)
             log(f"trial {kill['trial']} reports again, {kill['resumed_after']:g} s after the kill")
@@ -259,7 +259,7 @@ for folder, rows in sorted(all_traces.items()):
 found["trials"] = trials
 checks["worker_killed_mid_trial"] = bool(kill)
 if kill:
-    rows = all_traces[experiment_root / kill["trial"]]
+    rows = all_traces[kill["folder"]]
     after = [r for r in rows if int(r.get("pid", 0)) != kill["killed_pid"]]
     final = next((r for r in reversed(rows) if "trial_status" in r), {})
     victim = next(x for x in trials if x["trial"] == kill["trial"])
@@ -268,7 +268,7 @@ if kill:
         r.get("resumed_from_epoch") == kill["checkpoint_epoch"] for r in after)
     checks["killed_trial_ok"] = final.get("trial_status") == "ok" and victim["epochs_done"] == victim["epochs_planned"]
     timings["kill_to_trial_reporting_on_head"] = kill.get("resumed_after")
-    found["killed"] = {k: v for k, v in kill.items() if k != "at"}
+    found["killed"] = {k: v for k, v in kill.items() if k not in ("at", "folder")}
 checks["every_trial_ok"] = bool(trials) and all(x["status"] == "ok" for x in trials)
 
 # status and collect read the experiment folder in the head container

@@ -40,7 +40,7 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 #: Seconds a whole grid (or its resumption) may take before the test gives up on it; generous, for a busy machine.
 GRID_TIMEOUT_S = 1200
 
-pytestmark = [pytest.mark.slow, pytest.mark.s3]
+pytestmark = pytest.mark.s3
 
 
 def free_port() -> int:
@@ -158,7 +158,7 @@ def run_to_end(args: list[str], env: dict[str, str], log: Path) -> tuple[int, st
     """Run a command to its end; its exit code and what it printed."""
     start = log.stat().st_size if log.exists() else 0
     code = finish(nasplatform(args, env, log), log)
-    return code, log.read_text(errors="replace")[start:]
+    return code, log.read_bytes()[start:].decode(errors="replace")
 
 
 def checkpointed_retrain_trials(fs: pafs.S3FileSystem) -> list[str]:
@@ -179,9 +179,9 @@ def results_from_s3(fs: pafs.S3FileSystem) -> pd.DataFrame:
 def trials(table: pd.DataFrame) -> list[tuple]:
     """The trials of a results table with their status and epochs done, in a stable order."""
     columns = TRIAL_COLUMNS + (["trial_key"] if "trial_key" in table.columns else [])
-    rows = table[columns + ["status", "epochs_done"]].astype(object).where(table[columns + ["status", "epochs_done"]]
-                                                                          .notna(), None)
-    return sorted(tuple(row) for row in rows.itertuples(index=False))
+    rows = table[columns + ["status", "epochs_done"]].astype(object)
+    found = [tuple(None if pd.isna(v) else v for v in row) for row in rows.itertuples(index=False)]
+    return sorted(found, key=lambda row: [(v is None, str(v)) for v in row])
 
 
 def test_quickstart_smoke_on_s3_survives_a_killed_driver(workspace, s3_endpoint):

@@ -50,15 +50,19 @@ def materialize_resized(files: Sequence[Path], out_dir: Path, size: int, names: 
     """Deterministically resized PNG copies (the test transform), written once: a folder that exists is complete."""
     if out_dir.is_dir():
         return out_dir
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent if out_dir.parent.exists() else None, prefix=".resize-"))
+    # The temporary folder is a sibling of out_dir: a rename within one file system is atomic, and one across file
+    # systems (a cache on a mounted volume, the system temp folder elsewhere) would fail.
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=".resize-"))
     for i, path in enumerate(files):
         name = names[i] if names is not None else Path(path).stem
         Image.fromarray(resize_square(load_rgb(path), size)).save(tmp / f"{name}.png")
     try:
         os.replace(tmp, out_dir)
-    except OSError:  # another process published it first
+    except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not out_dir.is_dir():  # not "another process published it first": a real failure
+            raise
     return out_dir
 
 
