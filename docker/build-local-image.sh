@@ -48,7 +48,18 @@ PY
 )
 wheel_urls=""
 if [ -n "$names" ]; then
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # The wheel URLs are a build argument, part of Docker's cache key: a fixed port (WHEEL_PORT, default 47391)
+    # lets a rebuild reuse the multi-GB torch layer; a random free one only when that port is taken.
+    port=$(python3 - "${WHEEL_PORT:-47391}" <<'PY'
+import socket, sys
+with socket.socket() as s:
+    try:
+        s.bind(("127.0.0.1", int(sys.argv[1])))
+    except OSError:
+        s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+PY
+)
     python3 -m http.server "$port" --bind 127.0.0.1 --directory "$WORK/wheels" > "$WORK/http.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 50); do
