@@ -1,6 +1,7 @@
 """Scoring retrained runs with real Inception weights; validation-based selection never touches the test split."""
 
 import json
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,7 @@ import pytest
 
 from nasplatform.engine.checkpoint import load_checkpoint
 from nasplatform.engine.config import RetrainConfig, apply_overrides, from_dict
-from nasplatform.engine.evaluate import evaluate_run
+from nasplatform.engine.evaluate import evaluate_run, materialize_resized
 from nasplatform.engine.retrain import run_retrain
 
 BASE = ["hidden_dim=2", "ndf=4", "max_iters_per_epoch=2", "data.crop_size=32", "data.load_size=36"]
@@ -68,3 +69,13 @@ def test_paired_error_when_true_b_known(tiny_data, tmp_path, inception):
 def test_evaluate_unfinished_run_is_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="meta.json"):
         evaluate_run(tmp_path)
+
+
+def test_resized_copies_are_published_from_a_sibling_folder(tiny_data, tmp_path, monkeypatch):
+    # The cache may live on another file system than the system temp folder (a volume mounted in a container):
+    # the copies must be written next to their folder, whose parents may not exist yet, and renamed there.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-temp-folder"))
+    files = sorted((tiny_data / "testA").glob("*.png"))
+    out = materialize_resized(files, tmp_path / "cache" / "real" / "tiny" / "testA_16", 16)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in files)
+    assert [p.name for p in out.parent.iterdir()] == ["testA_16"]  # no temporary folder left behind
