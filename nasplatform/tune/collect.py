@@ -29,13 +29,13 @@ RESULT_COLUMNS: dict[str, str] = {
     **{name: "Int64" for name in ("macs_g_a", "macs_g_b", "ref_params_g_a", "ref_params_g_b")},
     **{name: "float64" for name in ("fid_a2b", "fid_b2a", "kid_a2b", "kid_b2a", "fid_a2b_best_val", "fid_b2a_best_val",
                                     "kid_a2b_best_val", "kid_b2a_best_val", "l1_a2b", "psnr_a2b", "search_time_s",
-                                    "train_time_s")},
-    **{name: "Int64" for name in ("epochs_done", "epochs_planned")},
+                                    "train_time_s", "alpha_entropy")},
+    **{name: "Int64" for name in ("genotype_stable_since", "epochs_done", "epochs_planned")},
     **{name: "string" for name in ("status", "error", "run_dir", "versions")},
 }
 #: Columns copied from a trial's last reported result when present.
 RESULT_METRICS = tuple(c for c in RESULT_COLUMNS if c.startswith(("genotype_", "params_", "mb_", "macs_", "fid_", "kid_",
-                                                                      "l1_", "psnr_")))
+                                                                      "l1_", "psnr_", "alpha_entropy")))
 STATE_PREFIX = "experiment_state-"
 
 
