@@ -22,13 +22,16 @@ from analysis.samples import copy_sample, latest_sample
 from analysis.style import FigureFiles, FigureResult
 from analysis.tables import TableFiles, write_tables
 
-#: (figure value, builder) of the paper's figures; quickstart reuses the size-matched figure.
+#: (figure value, builder) of the paper's figures; quickstart reuses the size-matched figure, cpu_mini both.
 PAPER_FIGURES = (
     ("fig3", schemes_figure),
     ("fig4", hidden_dim_figure),
     ("fig5", lambda results, folder: size_matched_figure(results, folder, "fig5")),
     ("fig6", asymmetry_figure),
     ("quickstart", lambda results, folder: size_matched_figure(results, folder, "quickstart")),
+    # the CPU mini-reproduction (experiments/cpu_mini.yaml) has C, N and C' at two sizes: both views of it
+    ("cpu_mini", lambda results, folder: size_matched_figure(results, folder, "cpu_mini")),
+    ("cpu_mini", lambda results, folder: asymmetry_figure(results, folder, "cpu_mini")),
 )
 
 
@@ -73,8 +76,10 @@ def paper_figures(results: pd.DataFrame, folder: Path) -> tuple[list[FigureResul
     made, skipped = [], []
     for figure, build in tqdm(PAPER_FIGURES, desc="paper figures", file=sys.stderr):
         result = build(results, folder)
+        note = f"{figure}: skipped, the table has no retrain rows with figure == {figure!r}"
         if result is None:
-            skipped.append(f"{figure}: skipped, the table has no retrain rows with figure == {figure!r}")
+            if note not in skipped:
+                skipped.append(note)
         else:
             made.append(result)
     others = sorted({f for f in results["figure"] if f and f not in dict(PAPER_FIGURES)})
