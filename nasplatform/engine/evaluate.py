@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from nasplatform.engine.baselines import dataset_baselines
 from nasplatform.engine.checkpoint import load_checkpoint
 from nasplatform.engine.config import RetrainConfig, load_yaml
 from nasplatform.engine.data.demo import paired_error
@@ -116,12 +117,29 @@ class RunEvaluator:
             s = compute_scores(fakes, ref_dir, extractor=self.extractor, cache=self.cache, reference_key=key,
                                progress=self.progress)
             scores[f"fid_{direction}"], scores[f"kid_{direction}"] = s.fid, s.kid
+            scores[f"kid_{direction}_std"] = s.kid_std
         true_b = self.root / TRUE_B
         if true_b.is_dir():
             truth = materialize_resized(list_images(true_b), out_dir / f"true_B_{self.size}", self.size)
             paired = paired_error(out_dir / "fake_B", truth)
             scores["l1_a2b"], scores["psnr_a2b"] = paired["l1"], paired["psnr"]
         return scores
+
+
+    def real_features(self, domain: str) -> np.ndarray:
+        """Inception features of the resized real test images of `domain` (from the reference cache)."""
+        ref_dir, key = self.reference(domain)
+        return self.cache.get(ref_dir, self.extractor, key).features
+
+    def baselines(self, out_dir: Path) -> dict:
+        """Identity, mean-colour, ground-truth and noise-floor scores on this test set (engine/baselines.py)."""
+        true_b = self.root / TRUE_B
+        truth = materialize_resized(list_images(true_b), out_dir / f"true_B_{self.size}", self.size) \
+            if true_b.is_dir() else None
+        return dataset_baselines(root=self.root, size=self.size,
+                                 real_features={d: self.real_features(d) for d in ("A", "B")},
+                                 resized_test=lambda d: self.reference(d)[0], extractor=self.extractor,
+                                 work_dir=out_dir / "baselines", true_b_dir=truth)
 
 
 def _path_hash(path: Path) -> str:
@@ -145,7 +163,8 @@ def evaluate_run(run_dir: str | Path, *, data_root: Optional[str | Path] = None,
     report = {"image_size": size, "data_root": str(evaluator.root),
               "extractor": {"source": evaluator.extractor.source, "id": evaluator.extractor.id},
               "n_test_a": len(evaluator.files["A"]), "n_test_b": len(evaluator.files["B"]),
-              "final": evaluator.score(g_a, g_b, run.root / "eval" / "final"), "best_val": None}
+              "final": evaluator.score(g_a, g_b, run.root / "eval" / "final"), "best_val": None,
+              "baselines": evaluator.baselines(run.root / "eval")}
     for name, gen in (("g_a", g_a), ("g_b", g_b)):
         report[name] = {**model_cost(gen, size).to_dict(), "inference_ms": inference_ms(gen, size, device)}
     if (run.checkpoints / "best_val.pt").exists():

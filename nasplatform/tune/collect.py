@@ -18,6 +18,13 @@ from nasplatform.tune.experiment import STAGES, read_plans, read_record
 from nasplatform.tune.plan import TrialPlan
 from nasplatform.tune.storage import Storage, StorageError
 
+#: Scores of the evaluation's reference points (engine/baselines.py), same test set as the model's scores.
+BASELINE_COLUMNS = (
+    *(f"{p}_{m}" for p in ("identity", "mean_colour")
+      for m in ("fid_a2b", "kid_a2b", "kid_a2b_std", "fid_b2a", "kid_b2a", "kid_b2a_std", "l1_a2b", "psnr_a2b")),
+    "true_fid_a2b", "true_kid_a2b", "true_kid_a2b_std",
+    *(f"floor_{m}" for m in ("fid_a2b", "kid_a2b", "kid_a2b_std", "fid_b2a", "kid_b2a", "kid_b2a_std")),
+)
 GENOTYPE_COLUMNS = ("genotype_g_a", "genotype_g_b", "genotype_d_a", "genotype_d_b")
 #: The results-table schema of docs/formats.md, in column order: name -> pandas dtype.
 RESULT_COLUMNS: dict[str, str] = {
@@ -28,14 +35,15 @@ RESULT_COLUMNS: dict[str, str] = {
     **{name: "float64" for name in ("mb_g_a", "mb_g_b")},
     **{name: "Int64" for name in ("macs_g_a", "macs_g_b", "ref_params_g_a", "ref_params_g_b")},
     **{name: "float64" for name in ("fid_a2b", "fid_b2a", "kid_a2b", "kid_b2a", "fid_a2b_best_val", "fid_b2a_best_val",
-                                    "kid_a2b_best_val", "kid_b2a_best_val", "l1_a2b", "psnr_a2b", "search_time_s",
-                                    "train_time_s", "alpha_entropy")},
+                                    "kid_a2b_best_val", "kid_b2a_best_val", "l1_a2b", "psnr_a2b", "kid_a2b_std",
+                                    "kid_b2a_std", *BASELINE_COLUMNS, "search_time_s", "train_time_s", "alpha_entropy")},
     **{name: "Int64" for name in ("genotype_stable_since", "epochs_done", "epochs_planned")},
     **{name: "string" for name in ("status", "error", "run_dir", "versions")},
 }
 #: Columns copied from a trial's last reported result when present.
 RESULT_METRICS = tuple(c for c in RESULT_COLUMNS if c.startswith(("genotype_", "params_", "mb_", "macs_", "fid_", "kid_",
-                                                                      "l1_", "psnr_", "alpha_entropy")))
+                                                                      "l1_", "psnr_", "alpha_entropy"))
+                       or c in BASELINE_COLUMNS)
 STATE_PREFIX = "experiment_state-"
 
 

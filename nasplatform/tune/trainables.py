@@ -23,6 +23,7 @@ from ray import tune
 
 import nasplatform
 from nasplatform.engine.config import RetrainConfig, SearchConfig, from_dict
+from nasplatform.engine.baselines import flatten_baselines
 from nasplatform.engine.evaluate import evaluate_run, load_generators
 from nasplatform.engine.evaluation import load_inception
 from nasplatform.engine.loop import RunOutcome
@@ -205,6 +206,7 @@ def evaluation_metrics(session: TrialSession, cfg: RetrainConfig) -> dict[str, A
         report = evaluate_run(run.root, extractor=cached_extractor(cfg.device), cache_dir=session.plan.evaluate["cache_dir"],
                               device=cfg.device, progress=False)
     metrics = {k: v for k, v in report["final"].items()}
+    metrics.update(flatten_baselines(report.get("baselines") or {}))
     metrics.update({f"{k}_best_val": v for k, v in (report.get("best_val") or {}).items() if not k.startswith("epoch_")})
     for name in ("g_a", "g_b"):
         metrics.update({f"{key}_{name}": report[name][key] for key in ("params", "mb", "macs", "inference_ms")})

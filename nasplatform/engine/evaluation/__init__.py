@@ -19,7 +19,7 @@ from nasplatform.engine.evaluation.inception import (
     resolve_weights,
 )
 from nasplatform.engine.evaluation.reference_cache import ReferenceCache, ReferenceKey, ReferenceStats
-from nasplatform.engine.evaluation.scores import Scores, compute_scores, kid_from_features
+from nasplatform.engine.evaluation.scores import Scores, compute_scores, kid_from_features, kid_std_from_features
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -41,4 +41,5 @@ __all__ = [
     "Scores",
     "compute_scores",
     "kid_from_features",
+    "kid_std_from_features",
 ]

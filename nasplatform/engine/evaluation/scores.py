@@ -33,6 +33,7 @@ class Scores:
     extractor_source: str
     extractor_id: str
     reference_cache_hit: bool | None = None
+    kid_std: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,6 +56,31 @@ def kid_from_features(generated: np.ndarray, reference: np.ndarray, *, seed: int
         raise ValueError(f"KID needs at least 2 feature rows per side, got {len(generated)} and {len(reference)}")
     with _numpy_seed(seed):
         return float(kernel_distance(generated, reference))
+
+
+def _subset_mmd(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD^2 with the cubic polynomial kernel k(a, b) = (a.b / d + 1)^3: one subset of clean-fid's KID."""
+    d, m = x.shape[1], x.shape[0]
+    kxx, kyy, kxy = ((u @ v.T / d + 1) ** 3 for u, v in ((x, x), (y, y), (x, y)))
+    same = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+    return float(same - 2.0 * kxy.sum() / (m * m))
+
+
+def kid_std_from_features(generated: np.ndarray, reference: np.ndarray, *, seed: int = KID_SEED,
+                          num_subsets: int = 100) -> float:
+    """Spread of KID: the std of its unbiased estimate over `num_subsets` seeded random half-size subsets.
+
+    clean-fid's KID uses subsets of min(N_gen, N_ref, 1000) images; on test sets of a few hundred images or
+    fewer every such subset holds (nearly) all images, so the spread of those subsets says nothing. Subsets
+    of half the images do vary; their std over-estimates the sampling noise of the full-set KID by about
+    sqrt(2), a conservative error bar for comparing models on the same test set.
+    """
+    generated, reference = (np.asarray(f, dtype=np.float64) for f in (generated, reference))
+    m = max(2, min(len(generated), len(reference), 1000) // 2)
+    rng = np.random.default_rng(seed)
+    values = [_subset_mmd(generated[rng.choice(len(generated), m, replace=False)],
+                          reference[rng.choice(len(reference), m, replace=False)]) for _ in range(num_subsets)]
+    return float(np.std(values, ddof=1))
 
 
 def _enough_images(folder: Path) -> list[Path]:
@@ -89,6 +115,7 @@ def compute_scores(generated_dir: str | Path, reference_dir: str | Path, *, extr
     return Scores(
         fid=frechet_distance_to_features(generated, ref_mu, ref_sigma),
         kid=kid_from_features(generated, ref_features),
+        kid_std=kid_std_from_features(generated, ref_features),
         n_generated=len(generated),
         n_reference=len(ref_features),
         extractor_source=extractor.source,
