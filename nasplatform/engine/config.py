@@ -379,7 +379,7 @@ class OptimConfig(_Config):
 
     of_alpha_lr: OF only, the lr of the alphas' own parameter group in the one G and one D Adam; None = lr (the
     paper's single optimizer). At lr 2e-4 an alpha moves at most ~2e-4 per Adam step, so a search of a few
-    hundred steps ends near uniform; short CPU searches use ~5e-2 (docs/design.md §4, experiments/quickstart.yaml).
+    hundred steps ends near uniform; short CPU searches use 0.1 (docs/design.md §4, experiments/quickstart.yaml).
     """
 
     lr: float = 2e-4
