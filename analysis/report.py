@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from analysis import html_page
 from analysis.architecture import alpha_deviation_heatmap, alpha_heatmap, genotype_diagram, parse_genotypes
-from analysis.curves import loss_curves
+from analysis.curves import decisiveness_curve, loss_curves
 from analysis.fig_hidden import hidden_dim_figure
 from analysis.figures import asymmetry_figure, schemes_figure, size_matched_figure
 from analysis.load import AnalysisInputError, load_alpha_history, load_metrics, load_results, resolve_run_dir
@@ -110,8 +110,13 @@ def search_run_figures(row: pd.Series, run_dir: Path | None, folder: Path, stem:
         run.notes.append("no genotype JSON in the table's genotype_* columns")
     metrics = run_dir / "metrics.parquet" if run_dir else None
     if metrics and metrics.is_file():
-        run.figures.append((loss_curves(load_metrics(metrics), run.title, folder, f"{stem}_losses"),
+        frame = load_metrics(metrics)
+        run.figures.append((loss_curves(frame, run.title, folder, f"{stem}_losses"),
                             f"Losses per epoch ({metrics.name})"))
+        entropy = decisiveness_curve(frame, run.title, folder, f"{stem}_entropy")
+        if entropy is not None:
+            run.figures.append((entropy, "Mean normalised entropy of softmax(alpha) per epoch, all mixed ops and per "
+                                         f"network, and the epoch since which the genotype is final ({metrics.name})"))
     return run
 
 

@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
+from analysis.curves import decisiveness_curve
+from analysis.load import load_metrics
 from nasplatform.engine.config import ConfigError, SearchConfig, apply_overrides, from_dict
 from nasplatform.engine.networks import build_supernets
 from nasplatform.engine.search import alpha_entropy, genotype_stable_since, run_search
@@ -106,3 +108,12 @@ def test_search_metrics_carry_decisiveness(tiny_data, tmp_path):
     assert (stable == final[genotype_cols]).all().all()
     if since > 1:
         assert (metrics[metrics.epoch == since - 1][genotype_cols].to_numpy() != final[genotype_cols].to_numpy()).any()
+
+    # the report's decisiveness figure plots exactly these numbers; runs from before the columns get none
+    files = decisiveness_curve(load_metrics(tmp_path / "run" / "metrics.parquet"), "run", tmp_path / "fig", "entropy")
+    plotted = pd.read_csv(files.csv)
+    assert files.png.stat().st_size > 0
+    assert list(plotted["epoch"]) == [1, 2, 3]
+    assert plotted["alpha_entropy"].to_numpy() == pytest.approx(metrics["alpha_entropy"].to_numpy())
+    assert plotted["genotype_stable_since"].iloc[-1] == since
+    assert decisiveness_curve(metrics.drop(columns=["alpha_entropy"]), "old", tmp_path / "fig", "old") is None
