@@ -35,3 +35,33 @@ def loss_curves(metrics: pd.DataFrame, title: str, folder: Path, stem: str) -> F
     suptitle(fig, title + note, color=MISSING_COLOR if bad else "black")
     table = metrics[["epoch", "status", *GENERATOR_LOSSES, *DISCRIMINATOR_LOSSES]]
     return save_figure(fig, table, folder, stem)
+
+
+ENTROPY_COLUMNS = ("alpha_entropy", "alpha_entropy_g_a", "alpha_entropy_g_b", "alpha_entropy_d_a", "alpha_entropy_d_b")
+
+
+def decisiveness_curve(metrics: pd.DataFrame, title: str, folder: Path, stem: str) -> FigureFiles | None:
+    """Mean normalised entropy of softmax(alpha) per epoch (all mixed ops, and per network; 1 = uniform,
+    0 = one-hot), with the final genotype's `genotype_stable_since` epoch marked. None for runs recorded
+    before these columns existed."""
+    if "alpha_entropy" not in metrics:
+        return None
+    metrics = metrics[metrics["status"] == "ok"].sort_values("epoch")
+    columns = [c for c in ENTROPY_COLUMNS if c in metrics]
+    fig, axes = new_figure(1, 1, panel_w=5.0, panel_h=3.2)
+    ax = axes[0][0]
+    for column in columns:
+        ax.plot(metrics["epoch"], metrics[column], "-", lw=2.0 if column == "alpha_entropy" else 1.0,
+                marker="." if len(metrics) < 30 else None, label=column.replace("alpha_entropy_", "") or column)
+    since = metrics["genotype_stable_since"].iloc[-1] if "genotype_stable_since" in metrics and len(metrics) else None
+    if since is not None and pd.notna(since):
+        ax.axvline(float(since), color=CYCLEGAN_RED, ls="--", lw=1, label=f"genotype stable since {int(since)}")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("epoch", fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("mean normalised alpha entropy", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    suptitle(fig, title + " — how decided the search is (1 = uniform mixing)")
+    table_columns = ["epoch", *columns] + (["genotype_stable_since"] if "genotype_stable_since" in metrics else [])
+    return save_figure(fig, metrics[table_columns], folder, stem)

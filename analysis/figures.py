@@ -64,12 +64,12 @@ def size_matched_figure(results: pd.DataFrame, folder: Path, figure: str = "fig5
                          "normalized to {ref}")
 
 
-def asymmetry_figure(results: pd.DataFrame, folder: Path) -> FigureResult | None:
-    """Fig. 6: C64, C'64, N64: each generator's size and FID normalized to C64 (same direction)."""
-    rows = retrain_rows(results, "fig6")
+def asymmetry_figure(results: pd.DataFrame, folder: Path, figure: str = "fig6") -> FigureResult | None:
+    """Fig. 6 (and cpu_mini): C64, C'64, N64: each generator's size and FID normalized to C64 (same direction)."""
+    rows = retrain_rows(results, figure)
     if rows.empty:
         return None
-    return _label_figure(rows, "fig6", "per_generator", SIZE_LABEL_GENERATOR, folder, "fig6_asymmetry",
+    return _label_figure(rows, figure, "per_generator", SIZE_LABEL_GENERATOR, folder, f"{figure}_asymmetry",
                          "{fig} — asymmetric generators: per-generator size and FID normalized to {ref}")
 
 

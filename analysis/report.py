@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from analysis import html_page
 from analysis.architecture import alpha_deviation_heatmap, alpha_heatmap, genotype_diagram, parse_genotypes
-from analysis.curves import loss_curves
+from analysis.curves import decisiveness_curve, loss_curves
 from analysis.fig_hidden import hidden_dim_figure
 from analysis.figures import asymmetry_figure, schemes_figure, size_matched_figure
 from analysis.load import (
@@ -24,13 +24,16 @@ from analysis.samples import copy_sample, latest_sample
 from analysis.style import FigureFiles, FigureResult
 from analysis.tables import TableFiles, write_tables
 
-#: (figure value, builder) of the paper's figures; quickstart reuses the size-matched figure.
+#: (figure value, builder) of the paper's figures; quickstart reuses the size-matched figure, cpu_mini both.
 PAPER_FIGURES = (
     ("fig3", schemes_figure),
     ("fig4", hidden_dim_figure),
     ("fig5", lambda results, folder: size_matched_figure(results, folder, "fig5")),
     ("fig6", asymmetry_figure),
     ("quickstart", lambda results, folder: size_matched_figure(results, folder, "quickstart")),
+    # the CPU mini-reproduction (experiments/cpu_mini.yaml) has C, N and C' at two sizes: both views of it
+    ("cpu_mini", lambda results, folder: size_matched_figure(results, folder, "cpu_mini")),
+    ("cpu_mini", lambda results, folder: asymmetry_figure(results, folder, "cpu_mini")),
 )
 
 
@@ -75,8 +78,10 @@ def paper_figures(results: pd.DataFrame, folder: Path) -> tuple[list[FigureResul
     made, skipped = [], []
     for figure, build in tqdm(PAPER_FIGURES, desc="paper figures", file=sys.stderr):
         result = build(results, folder)
+        note = f"{figure}: skipped, the table has no retrain rows with figure == {figure!r}"
         if result is None:
-            skipped.append(f"{figure}: skipped, the table has no retrain rows with figure == {figure!r}")
+            if note not in skipped:
+                skipped.append(note)
         else:
             made.append(result)
     others = sorted({f for f in results["figure"] if f and f not in dict(PAPER_FIGURES)})
@@ -107,8 +112,13 @@ def search_run_figures(row: pd.Series, run_dir: Path | None, folder: Path, stem:
         run.notes.append("no genotype JSON in the table's genotype_* columns")
     metrics = run_dir / "metrics.parquet" if run_dir else None
     if metrics and metrics.is_file():
-        run.figures.append((loss_curves(load_metrics(metrics), run.title, folder, f"{stem}_losses"),
+        frame = load_metrics(metrics)
+        run.figures.append((loss_curves(frame, run.title, folder, f"{stem}_losses"),
                             f"Losses per epoch ({metrics.name})"))
+        entropy = decisiveness_curve(frame, run.title, folder, f"{stem}_entropy")
+        if entropy is not None:
+            run.figures.append((entropy, "Mean normalised entropy of softmax(alpha) per epoch, all mixed ops and per "
+                                         f"network, and the epoch since which the genotype is final ({metrics.name})"))
     return run
 
 

@@ -113,6 +113,11 @@ def test_tiny_grid_runs_every_stage_and_collects_without_ray(cluster, data_root,
         run_dir = exp / retrain.loc[label, "run_dir"]
         assert (run_dir / "evaluation.json").is_file() and (run_dir / "final" / "g_a.pt").is_file()
     assert (exp / search["run_dir"] / "alpha_history.parquet").is_file()
+    # the search row carries the final decisiveness of its metrics.parquet
+    search_metrics = pd.read_parquet(exp / search["run_dir"] / "metrics.parquet").iloc[-1]
+    assert 0 < search["alpha_entropy"] <= 1 and search["alpha_entropy"] == search_metrics["alpha_entropy"]
+    assert search["genotype_stable_since"] == search_metrics["genotype_stable_since"]
+    assert retrain[["alpha_entropy", "genotype_stable_since"]].isna().all().all()
 
     # every trial's TensorBoard events, one per epoch; `tensorboard --logdir EXP` finds them in the trial folders
     [search_record] = read_stage(open_storage(exp), "search")

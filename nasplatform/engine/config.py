@@ -429,11 +429,17 @@ class LossConfig(_Config):
 
 @dataclass(frozen=True)
 class OptimConfig(_Config):
-    """Adam for the network weights w (lr, beta1, beta2) and, in two-step schemes, for the alphas (arch_*, DARTS)."""
+    """Adam for the network weights w (lr, beta1, beta2) and, in two-step schemes, for the alphas (arch_*, DARTS).
+
+    of_alpha_lr: OF only, the lr of the alphas' own parameter group in the one G and one D Adam; None = lr (the
+    paper's single optimizer). At lr 2e-4 an alpha moves at most ~2e-4 per Adam step, so a search of a few
+    hundred steps ends near uniform; short CPU searches use 0.1 (docs/design.md §4, experiments/quickstart.yaml).
+    """
 
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    of_alpha_lr: Optional[float] = None
     arch_lr: float = 3e-4
     arch_beta1: float = 0.5
     arch_beta2: float = 0.999
@@ -442,6 +448,8 @@ class OptimConfig(_Config):
     def validate(self) -> None:
         _positive(self, "lr")
         _positive(self, "arch_lr")
+        if self.of_alpha_lr is not None:
+            _positive(self, "of_alpha_lr")
         for name in ("beta1", "beta2", "arch_beta1", "arch_beta2"):
             _beta(self, name)
         _at_least(self, "arch_weight_decay", 0.0)

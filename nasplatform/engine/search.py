@@ -124,7 +124,9 @@ class SearchJob:
     def epoch_metrics(self, epoch: int) -> dict:
         genotypes = self.strategy.get_final_architecture()
         row = {f"genotype_{name}": g.to_json() for name, g in genotypes.items()}
-        row.update({"lr": self.cfg.optim.lr, "w_data": self.roles[0], "alpha_data": self.roles[1] or "",
+        row.update(alpha_entropy(self.nets))
+        row["genotype_stable_since"] = genotype_stable_since(self.alpha_rows, current_choices(self.nets), epoch)
+        row.update({"lr": self.cfg.optim.lr, "alpha_lr": self.strategy.alpha_lr(), "w_data": self.roles[0], "alpha_data": self.roles[1] or "",
                     "gumbel_tau": float("nan") if self.tau is None else self.tau})
         return row
 
@@ -148,6 +150,46 @@ class SearchJob:
         self.strategy.load_state_dict(state["strategy"])
         saved = self.run.read_rows(self.run.alpha_history)
         self.alpha_rows = saved[: int(state["alpha_rows_epochs"])]
+
+
+def alpha_entropy(nets) -> dict[str, float]:
+    """Decisiveness of the search (metrics.parquet columns): `alpha_entropy`, the mean normalised entropy of
+    softmax(alpha) over every mixed op of the four networks (1 = uniform, 0 = one-hot), and the same mean per
+    network as `alpha_entropy_<g_a|g_b|d_a|d_b>`."""
+    per_net = {name: net.alpha_entropies() for name, net in nets.items()}
+    pooled = [h for values in per_net.values() for h in values]
+    row = {"alpha_entropy": float(np.mean(pooled))}
+    row.update({f"alpha_entropy_{name}": float(np.mean(values)) for name, values in per_net.items()})
+    return row
+
+
+def current_choices(nets) -> dict[tuple[str, str], str]:
+    """(network, mixed op) -> the argmax candidate now: equal choices <=> equal derived genotypes."""
+    return {(name, slot.id): op.derive() for name, net in nets.items() for slot, op in net.mixed_ops()}
+
+
+def recorded_choices(alpha_rows: list[dict]) -> dict[int, dict[tuple[str, str], str]]:
+    """The argmax candidate of every mixed op at each recorded epoch of alpha_history (first maximum wins, like
+    torch.argmax in `MixedOp.derive`)."""
+    best: dict[int, dict[tuple[str, str], tuple[float, str]]] = {}
+    for row in alpha_rows:
+        ops = best.setdefault(int(row["epoch"]), {})
+        key = (row["network"], row["mixed_op"])
+        if key not in ops or row["alpha"] > ops[key][0]:
+            ops[key] = (row["alpha"], row["op"])
+    return {epoch: {key: op for key, (_, op) in ops.items()} for epoch, ops in best.items()}
+
+
+def genotype_stable_since(alpha_rows: list[dict], choices: dict, epoch: int) -> int:
+    """The first epoch from which the derived genotypes of all four networks equal those of `epoch` (whose
+    `choices` are given; earlier epochs come from alpha_history rows, epoch 0 = the initial alphas)."""
+    history = recorded_choices(alpha_rows)
+    since = epoch
+    for past in sorted((e for e in history if e < epoch), reverse=True):
+        if history[past] != choices:
+            break
+        since = past
+    return since
 
 
 @dataclass

@@ -47,6 +47,10 @@ class SearchStrategy(ABC):
     @abstractmethod
     def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
 
+    @abstractmethod
+    def alpha_lr(self) -> float:
+        """The learning rate the alphas are stepped with."""
+
     def get_final_architecture(self) -> Genotypes:
         return {name: net.derive() for name, net in self.nets.items()}
 
@@ -83,8 +87,21 @@ class OneStepFull(SearchStrategy):
 
     def __init__(self, nets: CycleGANNetworks, cfg: SearchConfig):
         super().__init__(nets, cfg)
-        self.opt_g = self._adam([*nets.g_a.parameters(), *nets.g_b.parameters()])
-        self.opt_d = self._adam([*nets.d_a.parameters(), *nets.d_b.parameters()])
+        self.opt_g = self._one_step_adam([nets.g_a, nets.g_b])
+        self.opt_d = self._one_step_adam([nets.d_a, nets.d_b])
+
+    def _one_step_adam(self, supernets: list) -> torch.optim.Adam:
+        """One Adam over weights and alphas, the alphas in their own parameter group at `optim.of_alpha_lr`
+        (None: the weights' lr, the paper's single optimizer; same betas either way, docs/design.md §4)."""
+        o = self.cfg.optim
+        weights = [p for net in supernets for p in net.weight_parameters()]
+        alphas = [p for net in supernets for p in net.arch_parameters()]
+        return torch.optim.Adam([{"params": weights}, {"params": alphas, "lr": self.alpha_lr()}],
+                                lr=o.lr, betas=(o.beta1, o.beta2))
+
+    def alpha_lr(self) -> float:
+        o = self.cfg.optim
+        return o.lr if o.of_alpha_lr is None else o.of_alpha_lr
 
     def data_roles(self, epoch: int) -> tuple[str, Optional[str]]:
         return FULL, None
@@ -111,6 +128,9 @@ class TwoStep(SearchStrategy):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"g": self.opt_g, "d": self.opt_d, "alpha_g": self.opt_alpha_g, "alpha_d": self.opt_alpha_d}
+
+    def alpha_lr(self) -> float:
+        return self.cfg.optim.arch_lr
 
     def step(self, w_batch: dict, alpha_batch: Optional[dict]) -> dict[str, float]:
         alpha_losses = self._alpha_step(alpha_batch["a"], alpha_batch["b"])

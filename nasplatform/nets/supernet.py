@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Iterator, Optional
 
 import torch
@@ -20,6 +21,16 @@ from nasplatform.nets.layout import (
 )
 from nasplatform.ops.mixed import MixedOp
 from nasplatform.space.genotype import DiscriminatorGenotype, GeneratorGenotype
+
+
+@torch.no_grad()
+def normalised_entropy(alpha: torch.Tensor) -> float:
+    """H(softmax(alpha)) / log K for one mixed op's K alphas: 1 for uniform mixing, 0 for one-hot (and for K = 1)."""
+    k = alpha.numel()
+    if k < 2:
+        return 0.0
+    log_p = torch.log_softmax(alpha.detach().double().flatten(), dim=-1)
+    return float(-(log_p.exp() * log_p).sum() / math.log(k))
 
 
 class _Supernet(nn.Module):
@@ -54,6 +65,11 @@ class _Supernet(nn.Module):
     def derive(self):
         """The argmax-alpha genotype."""
         return genotype_from_choices(self.kind, self.slots, {s.id: op.derive() for s, op in self.mixed_ops()})
+
+    @torch.no_grad()
+    def alpha_entropies(self) -> list[float]:
+        """Normalised entropy of softmax(alpha) of every mixed op, in slot order (1 = uniform, 0 = one-hot)."""
+        return [normalised_entropy(op.alpha) for _, op in self.mixed_ops()]
 
     @torch.no_grad()
     def mixing_table(self) -> list[dict]:

@@ -38,15 +38,16 @@ RESULT_COLUMNS: dict[str, str] = {
     **{name: "Int64" for name in ("macs_g_a", "macs_g_b", "ref_params_g_a", "ref_params_g_b")},
     **{name: "float64" for name in ("fid_a2b", "fid_b2a", "kid_a2b", "kid_b2a", "fid_a2b_best_val", "fid_b2a_best_val",
                                     "kid_a2b_best_val", "kid_b2a_best_val", "l1_a2b", "psnr_a2b", "kid_a2b_std",
-                                    "kid_b2a_std", *BASELINE_COLUMNS, "search_time_s", "train_time_s")},
-    **{name: "Int64" for name in ("epochs_done", "epochs_planned")},
+                                    "kid_b2a_std", *BASELINE_COLUMNS, "search_time_s", "train_time_s", "alpha_entropy")},
+    **{name: "Int64" for name in ("genotype_stable_since", "epochs_done", "epochs_planned")},
     **{name: "string" for name in ("status", "error", "run_dir", "versions")},
     # stable identity and provenance (docs/platform.md, "Reusing a search", "Several experiments in one table")
     **{name: "string" for name in ("trial_key", "genotype_source", "experiment_uri")},
 }
 #: Columns copied from a trial's last reported result when present.
 RESULT_METRICS = tuple(c for c in RESULT_COLUMNS if c.startswith(("genotype_", "params_", "mb_", "macs_", "fid_", "kid_",
-                                                                      "l1_", "psnr_")) or c in BASELINE_COLUMNS)
+                                                                      "l1_", "psnr_", "alpha_entropy"))
+                       or c in BASELINE_COLUMNS)
 STATE_PREFIX = "experiment_state-"
 #: What every trial entry of a Tune experiment state must hold for the table to be built from it.
 TRIAL_KEYS = ("config", "status", "trial_id", "relative_logdir")

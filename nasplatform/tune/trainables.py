@@ -199,7 +199,11 @@ def search_trainable(config: dict) -> None:
     session = TrialSession(TrialPlan.from_dict(config["plan"]))
     cfg = from_dict(SearchConfig, session.engine_settings())
     result = run_search(cfg, session.run.root, on_epoch=session.on_epoch, progress=False)
-    session.finish(result.outcome, {f"genotype_{name}": g.to_json() for name, g in result.genotypes.items()})
+    final = {f"genotype_{name}": g.to_json() for name, g in result.genotypes.items()}
+    # the decisiveness of the finished search (results-table columns alpha_entropy, genotype_stable_since)
+    last_ok = next((r for r in reversed(result.outcome.metrics) if r.get("status") == "ok"), {})
+    final.update({k: last_ok[k] for k in ("alpha_entropy", "genotype_stable_since") if k in last_ok})
+    session.finish(result.outcome, final)
 
 
 def retrain_trainable(config: dict) -> None:

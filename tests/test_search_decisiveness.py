@@ -1,0 +1,119 @@
+"""The search's decisiveness measures (normalised alpha entropy, genotype stability) and OF's alpha learning rate."""
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from analysis.curves import decisiveness_curve
+from analysis.load import load_metrics
+from nasplatform.engine.config import ConfigError, SearchConfig, apply_overrides, from_dict
+from nasplatform.engine.networks import build_supernets
+from nasplatform.engine.search import alpha_entropy, genotype_stable_since, run_search
+from nasplatform.engine.strategies import build_strategy
+from nasplatform.nets.supernet import normalised_entropy
+
+TINY = ["n_cells=3", "hidden_dim=2", "ndf=4", "max_iters_per_epoch=3", "data.crop_size=32", "data.load_size=36"]
+
+
+def search_cfg(root, *overrides):
+    return apply_overrides(from_dict(SearchConfig, {}), [f"data.root={root}", *TINY, *overrides])
+
+
+def test_normalised_entropy_uniform_one_hot_and_hand_computed():
+    assert normalised_entropy(torch.zeros(8)) == pytest.approx(1.0, abs=1e-12)
+    assert normalised_entropy(torch.full((3,), 7.5)) == pytest.approx(1.0, abs=1e-12)
+    assert normalised_entropy(torch.tensor([50.0, 0.0, 0.0, 0.0])) < 1e-18
+    assert normalised_entropy(torch.tensor([3.0])) == 0.0
+    # softmax([log 3, 0]) = (3/4, 1/4): H = -(3/4 ln 3/4 + 1/4 ln 1/4) = 0.5623351446, / ln 2 = 0.8112781245
+    assert normalised_entropy(torch.tensor([math.log(3.0), 0.0], dtype=torch.float64)) == pytest.approx(0.8112781245, abs=1e-9)
+    # p = (1/2, 1/4, 1/4): H = 1.5 bits, / log2(3) bits = 0.9463946304
+    assert normalised_entropy(torch.tensor([math.log(2.0), 0.0, 0.0], dtype=torch.float64)) == pytest.approx(0.9463946304, abs=1e-9)
+
+
+def test_alpha_entropy_pools_every_mixed_op_of_the_four_networks():
+    nets = build_supernets(3, 2, 4, "merged")
+    with torch.no_grad():
+        for _, net in nets.items():
+            for p in net.arch_parameters():
+                p.zero_()
+    row = alpha_entropy(nets)
+    assert set(row) == {"alpha_entropy", "alpha_entropy_g_a", "alpha_entropy_g_b", "alpha_entropy_d_a", "alpha_entropy_d_b"}
+    assert all(v == pytest.approx(1.0) for v in row.values())
+    # G_A one-hot everywhere: its mean is 0, the pooled mean is the share of G_A's mixed ops that are not G_A's
+    with torch.no_grad():
+        for p in nets.g_a.arch_parameters():
+            p[0] = 100.0
+    counts = {name: len(net.arch_parameters()) for name, net in nets.items()}
+    row = alpha_entropy(nets)
+    assert row["alpha_entropy_g_a"] == pytest.approx(0.0, abs=1e-12)
+    assert row["alpha_entropy_g_b"] == pytest.approx(1.0)
+    assert row["alpha_entropy"] == pytest.approx(1 - counts["g_a"] / sum(counts.values()))
+
+
+def _choices(op):
+    return {("g_a", "m0"): op}
+
+
+def _rows(epoch, best):
+    return [{"epoch": epoch, "network": "g_a", "mixed_op": "m0", "op": name, "alpha": 1.0 if name == best else 0.0}
+            for name in ("conv", "skip")]
+
+
+def test_genotype_stable_since_walks_back_over_equal_epochs():
+    rows = _rows(0, "conv") + _rows(1, "skip") + _rows(2, "conv") + _rows(3, "conv")
+    assert genotype_stable_since(rows, _choices("conv"), 4) == 2
+    assert genotype_stable_since(rows, _choices("skip"), 4) == 4
+    assert genotype_stable_since(_rows(0, "conv"), _choices("conv"), 1) == 0
+
+
+def test_of_alpha_lr_reaches_its_own_param_group(tiny_data):
+    cfg = search_cfg(tiny_data, "optim.of_alpha_lr=0.05", "optim.lr=3e-4")
+    nets = build_supernets(cfg.n_cells, cfg.hidden_dim, cfg.ndf, cfg.mixed_op_mode)
+    strategy = build_strategy(nets, cfg)
+    for opt, pair in ((strategy.opt_g, (nets.g_a, nets.g_b)), (strategy.opt_d, (nets.d_a, nets.d_b))):
+        weights, alphas = opt.param_groups
+        assert weights["lr"] == 3e-4 and alphas["lr"] == 0.05
+        assert {id(p) for p in alphas["params"]} == {id(p) for net in pair for p in net.arch_parameters()}
+        assert {id(p) for p in weights["params"]} == {id(p) for net in pair for p in net.weight_parameters()}
+    # the paper's default: the alphas step at the weights' lr
+    default = build_strategy(nets, search_cfg(tiny_data))
+    assert [g["lr"] for g in default.opt_g.param_groups] == [2e-4, 2e-4]
+
+
+def test_of_alpha_lr_must_be_positive(tiny_data):
+    with pytest.raises(ConfigError, match="optim.of_alpha_lr"):
+        search_cfg(tiny_data, "optim.of_alpha_lr=0")
+
+
+def test_search_metrics_carry_decisiveness(tiny_data, tmp_path):
+    run_search(search_cfg(tiny_data, "epochs=3", "optim.of_alpha_lr=0.5"), tmp_path / "run", progress=False)
+    metrics = pd.read_parquet(tmp_path / "run" / "metrics.parquet")
+    alphas = pd.read_parquet(tmp_path / "run" / "alpha_history.parquet")
+    for epoch, row in metrics.set_index("epoch").iterrows():
+        weights = alphas[alphas.epoch == epoch]
+        per_op = weights.groupby(["network", "mixed_op"])["weight"].apply(
+            lambda w: float(-(w * w.map(math.log)).sum() / math.log(len(w))))
+        assert row["alpha_entropy"] == pytest.approx(per_op.mean(), abs=1e-6)
+        assert row["alpha_entropy_d_b"] == pytest.approx(per_op.loc["d_b"].mean(), abs=1e-6)
+        assert row["alpha_lr"] == 0.5
+        assert 0 <= row["genotype_stable_since"] <= epoch
+    # a large alpha lr moves the mixing weights away from uniform within 9 steps
+    assert metrics["alpha_entropy"].iloc[-1] < 0.999
+    final = metrics.iloc[-1]
+    since = int(final["genotype_stable_since"])
+    genotype_cols = ["genotype_g_a", "genotype_g_b", "genotype_d_a", "genotype_d_b"]
+    stable = metrics[metrics.epoch >= max(since, 1)][genotype_cols]
+    assert (stable == final[genotype_cols]).all().all()
+    if since > 1:
+        assert (metrics[metrics.epoch == since - 1][genotype_cols].to_numpy() != final[genotype_cols].to_numpy()).any()
+
+    # the report's decisiveness figure plots exactly these numbers; runs from before the columns get none
+    files = decisiveness_curve(load_metrics(tmp_path / "run" / "metrics.parquet"), "run", tmp_path / "fig", "entropy")
+    plotted = pd.read_csv(files.csv)
+    assert files.png.stat().st_size > 0
+    assert list(plotted["epoch"]) == [1, 2, 3]
+    assert plotted["alpha_entropy"].to_numpy() == pytest.approx(metrics["alpha_entropy"].to_numpy())
+    assert plotted["genotype_stable_since"].iloc[-1] == since
+    assert decisiveness_curve(metrics.drop(columns=["alpha_entropy"]), "old", tmp_path / "fig", "old") is None
