@@ -28,7 +28,7 @@ RESULTS_COLUMNS: tuple[str, ...] = RESULTS_STRING_COLUMNS + RESULTS_INT_COLUMNS 
 #: the target domain's mean colour, scored like a model.
 BASELINE_PREFIXES: tuple[str, ...] = ("identity_", "mean_colour_")
 #: Columns later versions of the table added; an older table lacks them and they read as null (docs/formats.md).
-OPTIONAL_STRING_COLUMNS: tuple[str, ...] = ("trial_key", "genotype_source", "discriminator")
+OPTIONAL_STRING_COLUMNS: tuple[str, ...] = ("trial_key", "genotype_source", "discriminator", "experiment_uri")
 OPTIONAL_FLOAT_COLUMNS: tuple[str, ...] = (
     "kid_a2b_std", "kid_b2a_std",
     *(f"{p}{m}" for p in BASELINE_PREFIXES
@@ -124,12 +124,16 @@ def load_tables(paths, runs_root: Path | str | None = None) -> tuple[pd.DataFram
     frames = []
     for order, path in enumerate(paths):
         frame = load_results(path)
-        root = Path(runs_root) if runs_root is not None else path.parent
-        frame["run_dir"] = [None if not d else str(resolve_run_dir(d, root)) for d in frame["run_dir"]]
+        frame["run_dir"] = [None if not d else str(resolve_run_dir(d, _runs_root(runs_root, uri, path)))
+                            for d, uri in zip(frame["run_dir"], frame["experiment_uri"])]
         frames.append(frame.assign(source=str(path), _order=order))
     frame = pd.concat(frames, ignore_index=True)
     _as_text(frame, RESULTS_STRING_COLUMNS + OPTIONAL_STRING_COLUMNS + ("source",))  # concat may turn None to NaN
     frame["row_key"] = row_keys(frame)
+    # N-models retrained with their searched discriminators are another model than with the official PatchGAN
+    # (retrain.discriminator): they are drawn and compared as a group of their own, never pooled with it
+    searched_d = frame["discriminator"] == "searched"
+    frame.loc[searched_d, "architecture"] = frame.loc[searched_d, "architecture"].astype(str) + " +searched D"
     ranked = frame.assign(_rank=frame["status"].map(STATUS_RANK).fillna(len(STATUS_RANK)))
     ranked = ranked.sort_values(["_rank", "_order"], kind="stable")
     duplicate = ranked.duplicated("row_key", keep="first")
@@ -178,6 +182,16 @@ def load_metrics(path: Path | str) -> pd.DataFrame:
     numeric = tuple(c for c in METRICS_COLUMNS if c != "status")
     _as_numeric(frame, numeric, path)
     return frame
+
+
+def _runs_root(runs_root: Path | str | None, experiment_uri: str | None, table: Path) -> Path:
+    """What a row's relative run_dir is relative to: --runs-root if given, else the experiment folder the row was
+    collected from (`experiment_uri`, when it is a local folder here), else the folder of its table."""
+    if runs_root is not None:
+        return Path(runs_root)
+    if experiment_uri and "://" not in experiment_uri and Path(experiment_uri).is_dir():
+        return Path(experiment_uri)
+    return table.parent
 
 
 def resolve_run_dir(run_dir: str | None, runs_root: Path) -> Path | None:

@@ -725,3 +725,22 @@ def test_single_trials_are_not_tested():
     single = compare([424.5], [480.6])
     assert np.isnan(single.welch.p) and np.isnan(single.permutation.p) and single.welch.diff == pytest.approx(-56.1)
     assert verdict("N2", "C2", "FID", single, True).startswith("not tested: N2 - C2 = -56.1 in mean FID")
+
+
+def test_searched_discriminator_rows_are_their_own_model_and_run_dirs_follow_their_experiment(tmp_path):
+    from analysis.load import load_tables
+
+    exp = tmp_path / "runs" / "e1"
+    (exp / "retrain" / "t0" / "run").mkdir(parents=True)
+    rows = [retrain("fig5", "d", "N32", r, 40.0 + r, 50.0, 2_000_000, 2_100_000, run_dir="retrain/t0/run")
+            for r in range(2)]
+    rows[1]["trial_id"] = "other"
+    schema = SCHEMA.append(pa.field("discriminator", pa.string())).append(pa.field("experiment_uri", pa.string()))
+    for row, kind in zip(rows, ("patchgan", "searched")):
+        row.update(discriminator=kind, experiment_uri=str(exp))
+    table = tmp_path / "elsewhere" / "all.parquet"  # a table collected from several folders lives apart from them
+    table.parent.mkdir()
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), table)
+    frame, _ = load_tables([table])
+    assert sorted(frame["architecture"]) == ["N32", "N32 +searched D"]
+    assert set(frame["run_dir"]) == {str(exp / "retrain" / "t0" / "run")}
