@@ -108,6 +108,18 @@ def iterations_per_epoch(dataset: str, scheme: str = "OF") -> int:
     return n // 2 if scheme in ("TH", "THS") else n
 
 
+def reused_searches(spec: ExperimentSpec, dataset: str) -> int:
+    """Searched genotype sets a spec takes from elsewhere (retrain.genotypes_from) for one dataset: their retrains
+    cost here, their searches were paid by the source (a selection left open counts as one search)."""
+    source = spec.retrain.genotypes_from
+    if source is None:
+        return 0
+    if source.files is not None:
+        files = source.files.get(dataset, ())
+        return 1 if isinstance(files, str) else len(files)
+    return len(source.schemes or (None,)) * len(source.seeds or (None,))
+
+
 def spec_hours(spec: ExperimentSpec, iterations: dict, precision: str, inception_rate: float) -> dict:
     """Device-hours of a spec's searches, retrains and evaluations, with the trial counts."""
     search = retrain = evaluate = 0.0
@@ -117,7 +129,7 @@ def spec_hours(spec: ExperimentSpec, iterations: dict, precision: str, inception
             per_trial = spec.search.epochs * iterations_per_epoch(dataset, scheme) * search_time(iterations, precision, scheme)
             search += per_trial * len(spec.search.seeds)
             n_search += len(spec.search.seeds)
-        searches = len(spec.search.schemes) * len(spec.search.seeds)
+        searches = len(spec.search.schemes) * len(spec.search.seeds) + reused_searches(spec, dataset)
         counts = PAPER_DATASETS[dataset].counts
         test_images = counts["testA"] + counts["testB"]
         evaluate += test_images / inception_rate  # real-image statistics, once per dataset
