@@ -32,7 +32,7 @@ def test_validation_selects_on_train_holdout_only(retrained, tiny_data):
     assert int(best["epoch_g_b"]) == int(metrics["epoch"][metrics["val_fid_b2a"].idxmin()])
     splits = json.loads((retrained / "splits.json").read_text())
     # the held-out images are train images that training never saw; no test image was ever written for validation
-    real_b = sorted(p.stem for p in (retrained / "val" / "real_B").iterdir())
+    real_b = sorted(p.stem for p in (retrained / "val" / "real_B").iterdir() if not p.name.startswith("."))
     train_b = sorted(p.stem for p in (tiny_data / "trainB").iterdir())
     assert real_b == [train_b[i] for i in splits["B"]["val"]]
     assert not set(splits["B"]["val"]) & set(splits["B"]["train"])

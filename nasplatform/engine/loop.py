@@ -183,13 +183,14 @@ def _drive_epochs(job: EpochJob, run: RunDirectory, schedule: Schedule, start: i
             run.stage(epoch)
         job.after_epoch(epoch, write_samples=last or epoch % schedule.sample_every == 0)
         run.write_rows(run.metrics, rows)
-        board.log_epoch(rows[-1], getattr(job, "alpha_rows", []))
         if due:
             state = {"epoch": epoch, "elapsed_s": elapsed, "job": job.state_dict(), "rng": capture_rng_state(),
                      "config": to_dict(job.cfg)}
             save_checkpoint(run.last_checkpoint, state)
             run.commit()
             checkpoint = str(run.last_checkpoint)
+        # after the commit: at a checkpoint epoch genotypes.json is only now this epoch's (staged until then)
+        board.log_epoch(rows[-1], getattr(job, "alpha_rows", []))
         if on_epoch is not None:
             on_epoch(rows[-1], checkpoint)
     return RunOutcome("ok", schedule.epochs, rows)

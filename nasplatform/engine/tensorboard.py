@@ -109,10 +109,21 @@ class EpochBoard:
             self.writer.add_image("alpha/softmax", heatmap, epoch, dataformats="HWC")
         if self.run.genotypes.is_file():
             self.writer.add_text("genotypes", as_markdown_code(self.run.genotypes.read_text()), epoch)
-        self.writer.flush()  # readers (TensorBoard, a Tune snapshot) see every finished epoch
+        self.flush()  # readers (TensorBoard, a Tune snapshot) see every finished epoch
+
+    def flush(self) -> None:
+        try:
+            self.writer.flush()
+        except OSError as exc:  # a full disk: the writer's fsync names no file, so name the event folder
+            raise OSError(exc.errno, exc.strerror or str(exc), str(self.run.tensorboard)) from exc
 
     def close(self) -> None:
-        self.writer.close()
+        try:
+            self.writer.close()
+        except OSError:
+            # close() runs in drive()'s finally: an error here must not hide the one that ended the run, and the
+            # events of every finished epoch were already flushed (log_epoch)
+            pass
 
 
 def as_markdown_code(text: str) -> str:
