@@ -33,7 +33,7 @@ def _pairs(figure: str, rows: pd.DataFrame) -> list[tuple[str, pd.Series, str, p
     """(name a, mask a, name b, mask b, design) of the comparisons the paper makes in this figure."""
     arch = rows["architecture"]
     pairs = []
-    if figure in ("fig5", "quickstart", "fig6"):
+    if figure in ("fig5", "quickstart", "fig6", "cpu_mini"):  # cpu_mini: Fig. 5 and Fig. 6 logic at CPU scale
         labels = {a: parse_label(a) for a in arch.dropna().unique()}
         for name, label in sorted(labels.items(), key=lambda kv: str(kv[0])):
             if label is None or label.prefix != "N":
@@ -105,7 +105,7 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
 
     return pd.DataFrame({
         "figure": table["figure"], "dataset": table["dataset"], "direction": table["direction"],
-        "score": table["score"], "a vs b": table["model_a"] + " vs " + table["model_b"],
+        "score": table["score"], "a vs b": table["model_a"].astype(object) + " vs " + table["model_b"].astype(object),
         "n (a, b)": [f"{a}, {b}" for a, b in zip(table["n_a"], table["n_b"])],
         "mean a [95% CI]": [interval(*v) for v in zip(table["mean_a"], table["ci_a_low"], table["ci_a_high"])],
         "mean b [95% CI]": [interval(*v) for v in zip(table["mean_b"], table["ci_b_low"], table["ci_b_high"])],

@@ -1,5 +1,8 @@
 """Shared fixtures: small generated datasets in the CycleGAN layout, and torch settings for fast, repeatable tests."""
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -41,3 +44,22 @@ def inception():
     from nasplatform.engine.evaluation import load_inception
 
     return load_inception("cpu", download=False)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """One local Ray cluster (2 CPUs) for every test that runs trials; its files and HOME in a temp folder."""
+    import ray
+
+    # a short root: Ray's unix socket paths must stay under ~107 characters
+    root = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
+    saved = {k: os.environ.get(k) for k in ("HOME", "NASPLATFORM_CACHE")}
+    os.environ.update(HOME=str(root / "home"), NASPLATFORM_CACHE=str(root / "cache"))
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=str(root / "ray"))
+    try:
+        yield root
+    finally:
+        ray.shutdown()
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        shutil.rmtree(root, ignore_errors=True)

@@ -7,12 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import ray
 import yaml
 from conftest import make_cyclegan_layout
 
@@ -22,29 +20,18 @@ TINY = {"ndf": 2, "data.max_images": 3, "max_iters_per_epoch": 1}
 
 
 @pytest.fixture(scope="module")
-def experiment(tmp_path_factory):
+def experiment(cluster, tmp_path_factory):
     """A finished retrain-only experiment of three trials on two CPUs: the third runs on a reused actor."""
-    # a short root: Ray's unix socket paths must stay under ~107 characters
-    root = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
-    saved = {k: os.environ.get(k) for k in ("HOME", "NASPLATFORM_CACHE")}
-    os.environ.update(HOME=str(root / "home"), NASPLATFORM_CACHE=str(root / "cache"))
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=str(root / "ray"))
-    try:
-        data_root = make_cyclegan_layout(root / "data" / "tiny", counts=(3, 3, 2, 2), size=28).parent
-        spec = {"name": "reuse", "figure": "quickstart", "datasets": ["tiny"], "image_size": 24,
-                "resources": {"cpus": 1}, "evaluate": {"enabled": False},
-                "retrain": {"architectures": ["C2"], "repeats": 3, "n_epochs": 1, "n_epochs_decay": 0,
-                            "settings": TINY}}
-        folder = tmp_path_factory.mktemp("exp")
-        (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
-        code = main(["run", str(folder / "spec.yaml"), "--storage", str(folder / "runs"), "--data-root",
-                     str(data_root), "--verbose", "0"])
-        assert code == 0
-    finally:
-        ray.shutdown()
-        for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
-        shutil.rmtree(root, ignore_errors=True)
+    data_root = make_cyclegan_layout(cluster / "data-errors" / "tiny", counts=(3, 3, 2, 2), size=28).parent
+    spec = {"name": "reuse", "figure": "quickstart", "datasets": ["tiny"], "image_size": 24,
+            "resources": {"cpus": 1}, "evaluate": {"enabled": False},
+            "retrain": {"architectures": ["C2"], "repeats": 3, "n_epochs": 1, "n_epochs_decay": 0,
+                        "settings": TINY}}
+    folder = tmp_path_factory.mktemp("exp")
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    code = main(["run", str(folder / "spec.yaml"), "--storage", str(folder / "runs"), "--data-root",
+                 str(data_root), "--verbose", "0"])
+    assert code == 0
     return folder / "runs" / "reuse"
 
 

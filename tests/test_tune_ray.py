@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,22 +32,6 @@ from nasplatform.tune.storage import mount_type, open_storage, read_mounts
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"ndf": 4, "data.max_images": 4, "max_iters_per_epoch": 2}
-
-
-@pytest.fixture(scope="session")
-def cluster():
-    # a short root: Ray's unix socket paths must stay under ~107 characters
-    root = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
-    saved = {k: os.environ.get(k) for k in ("HOME", "NASPLATFORM_CACHE")}
-    os.environ.update(HOME=str(root / "home"), NASPLATFORM_CACHE=str(root / "cache"))
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=str(root / "ray"))
-    try:
-        yield root
-    finally:
-        ray.shutdown()
-        for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -164,6 +164,7 @@ def watch_lines(exp: Storage, now: Optional[str] = None) -> list[str]:
     Read from the experiment folder alone (the plans and Tune's experiment state, which the driver saves every
     few seconds), so it works on object storage and never joins Ray."""
     spec = read_record(exp).spec
+    alive = driver_alive(exp)
     lines = [f"experiment {spec.name} (figure {spec.figure}) in {exp.uri}" + (f"  [{now}]" if now else "")]
     for stage in STAGES:
         if read_plans(exp, stage) is None:
@@ -172,7 +173,7 @@ def watch_lines(exp: Storage, now: Optional[str] = None) -> list[str]:
         records = read_stage(exp, stage)
         unfinished = any(r.status in ("running", "pending") for r in records)
         eta = f", ETA {_duration(stage_eta(records))}" if unfinished else ""
-        lines.append(f"  {stage}: {len(records)} trial(s): {_counts(records) or 'none'}{eta}")
+        lines.append(f"  {stage}: {len(records)} trial(s): {_counts(records, alive) or 'none'}{eta}")
         lines += [trial_line(r, last_metrics_row(exp, stage, r)) for r in records]
         lines += _failure_lines(records)
     return lines
