@@ -76,14 +76,55 @@ def alpha_heatmap(rows: list[dict]) -> Optional[np.ndarray]:
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
-def _writer(folder: Path, purge_step: Optional[int]):
-    from tensorboardX import SummaryWriter
+class EventWriter:
+    """One event file, written synchronously.
 
-    folder.mkdir(parents=True, exist_ok=True)
-    # file names hold whole seconds: two writers within one (a quick resume) would share a file and the second
-    # would truncate it; the nanoseconds keep them apart and in the order they started
-    return SummaryWriter(logdir=str(folder), purge_step=purge_step, flush_secs=30,
-                         filename_suffix=f".{time.time_ns() % 10**9:09d}")
+    tensorboardX's SummaryWriter hands events to a background thread through a queue, and its flush() does not
+    wait for that queue: a Tune snapshot taken right after an epoch could then miss that epoch's sample grid
+    and text. Here every add_* is on disk (in the file's buffer) when it returns and flush() writes the buffer.
+    """
+
+    def __init__(self, folder: Path, purge_step: Optional[int]):
+        from tensorboardX.event_file_writer import EventsWriter
+        from tensorboardX.proto.event_pb2 import Event, SessionLog
+
+        folder.mkdir(parents=True, exist_ok=True)
+        # file names hold whole seconds: two writers within one (a quick resume) would share a file and the second
+        # would truncate it; the nanoseconds keep them apart and in the order they started
+        self._file = EventsWriter(str(folder / "events"), filename_suffix=f".{time.time_ns() % 10**9:09d}")
+        self._event = Event
+        if purge_step is not None:
+            # what SummaryWriter(purge_step=...) writes: a restart mark at that step hides later steps of before
+            self._write(Event(step=purge_step, file_version="brain.Event:2"))
+            self._write(Event(step=purge_step, session_log=SessionLog(status=SessionLog.START)))
+
+    def _write(self, event) -> None:
+        event.wall_time = time.time()
+        self._file.write_event(event)
+
+    def _add(self, summary, step: int) -> None:
+        self._write(self._event(summary=summary, step=step))
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        from tensorboardX.summary import scalar
+
+        self._add(scalar(tag, value), step)
+
+    def add_image(self, tag: str, image: np.ndarray, step: int, dataformats: str = "HWC") -> None:
+        from tensorboardX.summary import image as image_summary
+
+        self._add(image_summary(tag, image, dataformats=dataformats), step)
+
+    def add_text(self, tag: str, text: str, step: int) -> None:
+        from tensorboardX.summary import text as text_summary
+
+        self._add(text_summary(tag, text), step)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class EpochBoard:
@@ -93,7 +134,7 @@ class EpochBoard:
         self.run = run
         # every writer marks its start (a session-start event at its first epoch): TensorBoard takes the first
         # such mark as the start and each later one as a restart that hides the earlier events from there on
-        self.writer = _writer(run.tensorboard, first_epoch)
+        self.writer = EventWriter(run.tensorboard, first_epoch)
 
     def log_epoch(self, row: dict, alpha_rows: list[dict]) -> None:
         """Scalars of `row`, this epoch's sample grid (if written), alpha heatmap (searches) and genotypes."""
@@ -150,7 +191,7 @@ def log_evaluation(run: RunDirectory, report: dict) -> Path:
         old.unlink()
     epochs = [int(r["epoch"]) for r in run.read_rows(run.metrics)]
     step = max(epochs, default=0)
-    writer = _writer(folder, None)
+    writer = EventWriter(folder, None)
     try:
         for key, value in _leaves(report).items():
             writer.add_scalar(f"evaluation/{key}", value, step)
