@@ -36,6 +36,7 @@ from nasplatform.engine.cyclegan_step import cyclegan_step
 from nasplatform.engine.losses import GANLoss
 from nasplatform.engine.networks import CycleGANNetworks, build_discrete, build_supernets, load_genotypes
 from nasplatform.engine.pool import ImagePool
+from nasplatform.engine.schemes import scheme_names
 from nasplatform.engine.strategies import build_strategy
 
 #: Ops that do the convolutions themselves (forward, and both gradients in backward).
@@ -315,7 +316,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ndf", type=int, default=64)
     parser.add_argument("--modes", default="merged,reference", help="mixed-op modes, comma-separated (default both)")
     parser.add_argument("--precisions", default="fp32", help="comma-separated: fp32,bf16")
-    parser.add_argument("--schemes", default="OF", help="search schemes timed, comma-separated (OF,TF,TH,THS)")
+    parser.add_argument("--schemes", default="OF", help=f"search schemes timed, comma-separated ({','.join(scheme_names())})")
     parser.add_argument("--discrete-hidden-dims", default=None,
                         help="H of the discrete C_H iterations, comma-separated (default: --hidden-dim and 64)")
     parser.add_argument("--repeats", type=int, default=3)
@@ -337,7 +338,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.discrete_hidden_dims = sorted({int(h) for h in dims.split(",")})
     for name, values, allowed in (("--modes", args.modes, ("merged", "reference")),
                                   ("--precisions", args.precisions, ("fp32", "bf16")),
-                                  ("--schemes", args.schemes, ("OF", "TF", "TH", "THS"))):
+                                  ("--schemes", args.schemes, scheme_names())):
         if not set(values) <= set(allowed):
             parser.error(f"{name}: {','.join(values)} is not a list of {', '.join(allowed)}")
     return args

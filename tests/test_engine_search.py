@@ -12,6 +12,7 @@ from nasplatform.engine.checkpoint import load_checkpoint
 from nasplatform.engine.config import RetrainConfig, SearchConfig, apply_overrides, from_dict
 from nasplatform.engine.retrain import run_retrain
 from nasplatform.engine.search import resume_search, run_search
+from nasplatform.engine.strategies import STRATEGIES
 from nasplatform.space import genotype_from_dict
 
 TINY = ["n_cells=3", "hidden_dim=2", "ndf=4", "max_iters_per_epoch=3", "data.crop_size=32", "data.load_size=36"]
@@ -32,7 +33,7 @@ def interrupt_after(epoch):
     return callback
 
 
-@pytest.mark.parametrize("scheme", ["OF", "TF", "TH", "THS"])
+@pytest.mark.parametrize("scheme", list(STRATEGIES))
 def test_search_each_scheme(tiny_data, tmp_path, scheme):
     result = run_search(search_cfg(tiny_data, f"scheme={scheme}", "epochs=2"), tmp_path / "run", progress=False)
     run = tmp_path / "run"

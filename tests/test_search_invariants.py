@@ -14,10 +14,10 @@ from nasplatform.engine.loop import MeanMeter
 from nasplatform.engine.networks import build_supernets
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.search import SearchJob, resume_search, run_search
-from nasplatform.engine.strategies import build_strategy
+from nasplatform.engine.strategies import STRATEGIES, build_strategy
 from conftest import make_cyclegan_layout
 
-SCHEMES = ["OF", "TF", "TH", "THS"]
+SCHEMES = list(STRATEGIES)
 TINY = ["n_cells=3", "hidden_dim=2", "ndf=4", "data.crop_size=32", "data.load_size=36"]
 
 

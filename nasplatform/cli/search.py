@@ -1,4 +1,4 @@
-"""`nasplatform search`: one architecture search run (OF, TF, TH or THS) on a CycleGAN-layout dataset."""
+"""`nasplatform search`: one architecture search run (a scheme of engine/schemes.py) on a CycleGAN-layout dataset."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 
 from nasplatform.cli.options import add_run_parser, run_or_resume
 from nasplatform.engine.config import SearchConfig
+from nasplatform.engine.schemes import scheme_names
 from nasplatform.engine.search import resume_search, run_search
 
 
@@ -15,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_search_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scheme", choices=["OF", "TF", "TH", "THS"], help="search scheme (default OF)")
+    parser.add_argument("--scheme", choices=scheme_names(), help="search scheme (default OF)")
     parser.add_argument("--epochs", type=int, help="search epochs (paper: 400)")
     parser.add_argument("--hidden-dim", type=int, help="H during search (default 16)")
     parser.add_argument("--n-cells", type=int, help="N, generator cells (default 11)")

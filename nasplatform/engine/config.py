@@ -17,10 +17,12 @@ import yaml
 
 from nasplatform.engine.accel import AccelConfig
 from nasplatform.engine.data.config import DataConfig
+from nasplatform.engine.schemes import scheme_names
 from nasplatform.nets.layout import min_image_size
 
 GanMode = Literal["lsgan", "vanilla"]
-Scheme = Literal["OF", "TF", "TH", "THS"]
+#: A registered scheme name (engine/schemes.py), checked when a config is built, since schemes may register later.
+Scheme = typing.NewType("Scheme", str)
 MixedOpMode = Literal["merged", "reference"]
 DiscriminatorKind = Literal["patchgan", "searched"]
 
@@ -68,6 +70,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return _coerce_union(value, typing.get_args(tp), key)
     if origin is Literal:
         return _coerce_literal(value, typing.get_args(tp), key)
+    if tp is Scheme:
+        return _coerce_literal(value, scheme_names(), key)
     if tp is tuple or origin is tuple:
         return _coerce_tuple(value, typing.get_args(tp), key)
     if tp in _SCALARS:

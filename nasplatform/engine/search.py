@@ -17,7 +17,7 @@ from nasplatform.engine.loop import EpochCallback, MeanMeter, RunOutcome, endles
 from nasplatform.engine.networks import build_supernets, genotypes_to_json
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.samples import save_samples
-from nasplatform.engine.strategies import FULL, HALF1, HALF2, build_strategy
+from nasplatform.engine.strategies import FULL, HALF1, HALF2, Split, build_strategy
 
 SAMPLE_COUNT = 4
 
@@ -72,36 +72,40 @@ class SearchJob:
     def total_epochs(self) -> int:
         return self.cfg.epochs
 
-    def _datasets(self) -> dict:
+    def _datasets(self) -> dict[Split, UnpairedDataset]:
+        """One dataset per split the strategy declares; the halves are drawn (and saved) only when one is declared."""
         cfg = self.cfg
         full = UnpairedDataset(cfg.data, "train", seed=cfg.seed)
-        data = {FULL: full}
-        if cfg.scheme in ("TH", "THS"):
+        subsets: dict[str, dict] = {}
+        if any(split.part != FULL for split in self.strategy.splits):
             halves = {d: split_halves(full.domain_size(d), cfg.seed, d) for d in ("A", "B")}
             self.run.write_json(self.run.splits, {d: {HALF1: h[0], HALF2: h[1]} for d, h in halves.items()})
-            for k, name in enumerate((HALF1, HALF2)):
-                data[name] = UnpairedDataset(cfg.data, "train", seed=cfg.seed + 1 + k,
-                                             indices_a=halves["A"][k], indices_b=halves["B"][k])
-        elif cfg.scheme == "TF":
-            # a second view of the full data with its own pairing draws feeds the alpha steps
-            data["full_alpha"] = UnpairedDataset(cfg.data, "train", seed=cfg.seed + 1)
-        return data
+            subsets = {part: {"indices_a": halves["A"][k], "indices_b": halves["B"][k]}
+                       for k, part in enumerate((HALF1, HALF2))}
+        return {split: full if split == Split(FULL) else
+                UnpairedDataset(cfg.data, "train", seed=cfg.seed + split.seed_offset, **subsets.get(split.part, {}))
+                for split in self.strategy.splits}
 
-    def _alpha_source(self, role: str):
-        return self.data["full_alpha"] if role == FULL else self.data[role]
+    def _dataset(self, split: Split) -> UnpairedDataset:
+        try:
+            return self.data[split]
+        except KeyError:
+            raise KeyError(f"scheme {self.cfg.scheme}: the strategy drew from {split}, which its `splits` "
+                           f"{self.strategy.splits} do not declare") from None
 
     def train_epoch(self, epoch: int, meter: MeanMeter, progress: bool) -> None:
         cfg = self.cfg
         self._set_gumbel(epoch)
         w_role, alpha_role = self.strategy.data_roles(epoch)
-        w_data = self.data[w_role]
+        w_data = self._dataset(w_role)
         total = len(w_data) if cfg.max_iters_per_epoch is None else min(len(w_data), cfg.max_iters_per_epoch)
         batches = epoch_batches(w_data, epoch, cfg.seed, cfg.batch_size, cfg.device, cfg.max_iters_per_epoch)
         alpha_batches = (
-            endless_batches(self._alpha_source(alpha_role), epoch, cfg.seed + 1, cfg.batch_size, cfg.device)
+            endless_batches(self._dataset(alpha_role), epoch, cfg.seed + 1, cfg.batch_size, cfg.device)
             if alpha_role is not None else None
         )
-        self.roles = (w_role, alpha_role)
+        # metrics name the data part (full, half1, half2) that fed each step
+        self.roles = (w_role.part, alpha_role.part if alpha_role is not None else None)
         self.nets.train(True)
         bar = progress_bar(batches, total, f"search {cfg.scheme} epoch {epoch}/{cfg.epochs}", progress)
         for batch in bar:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from typing import Optional
+from dataclasses import dataclass
+from typing import ClassVar, Optional
 
 import torch
 
@@ -19,18 +20,45 @@ from nasplatform.engine.cyclegan_step import (
 from nasplatform.engine.losses import GANLoss
 from nasplatform.engine.networks import CycleGANNetworks, Genotypes
 from nasplatform.engine.pool import ImagePool
+from nasplatform.engine.schemes import add_scheme_name, remove_scheme_name
 
-#: Data splits a step can draw from: the whole training set, or one of the seeded halves of A and B.
+#: Parts of the training data a split can cover: all of it, or one of the seeded halves of A and B.
 FULL, HALF1, HALF2 = "full", "half1", "half2"
+PARTS = (FULL, HALF1, HALF2)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Training data a step draws from: `part` (FULL, HALF1 or HALF2; the halves are drawn once per run and saved
+    in splits.json) and `seed_offset`, added to the run's seed for the split's random A-B pairings, crops and flips,
+    so that two splits of one part (TF's weight and alpha data) are distinct views of it."""
+
+    part: str
+    seed_offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.part not in PARTS:
+            raise ValueError(f"split part must be one of {PARTS}, got {self.part!r}")
+        if self.seed_offset < 0:
+            raise ValueError(f"split seed_offset must be non-negative, got {self.seed_offset}")
+
+
+#: The built-in schemes' splits; their seed offsets are those of the first runs, so their data draws are unchanged.
+FULL_SPLIT = Split(FULL)
+FULL_REDRAWN = Split(FULL, seed_offset=1)
+HALF1_SPLIT = Split(HALF1, seed_offset=1)
+HALF2_SPLIT = Split(HALF2, seed_offset=2)
 
 
 class SearchStrategy(ABC):
     """`step` runs one search iteration; `get_final_architecture` derives the four genotypes (argmax alpha).
 
-    `data_roles(epoch)` says which split feeds the weight step (w) and which the alpha step (None: no alpha step).
+    `splits` declares every split the strategy draws from (the search builds exactly these);
+    `data_roles(epoch)` says which of them feeds the weight step (w) and which the alpha step (None: no alpha step).
     """
 
-    name: str
+    name: ClassVar[str]
+    splits: ClassVar[tuple[Split, ...]]
 
     def __init__(self, nets: CycleGANNetworks, cfg: SearchConfig):
         self.nets, self.cfg = nets, cfg
@@ -39,7 +67,7 @@ class SearchStrategy(ABC):
         self.autocast = functools.partial(autocast, cfg.accel, cfg.device)
 
     @abstractmethod
-    def data_roles(self, epoch: int) -> tuple[str, Optional[str]]: ...
+    def data_roles(self, epoch: int) -> tuple[Split, Optional[Split]]: ...
 
     @abstractmethod
     def step(self, w_batch: dict, alpha_batch: Optional[dict]) -> dict[str, float]: ...
@@ -79,11 +107,38 @@ class SearchStrategy(ABC):
         return torch.optim.Adam(params, lr=o.lr, betas=(o.beta1, o.beta2))
 
 
+#: scheme name -> strategy class; `register_strategy` adds to it (and to the torch-free engine/schemes.py names).
+STRATEGIES: dict[str, type[SearchStrategy]] = {}
+
+
+def register_strategy(cls: type[SearchStrategy]) -> type[SearchStrategy]:
+    """Make `cls` the strategy of the scheme `cls.name` (usable as a class decorator); refuses a taken name."""
+    if not (isinstance(cls, type) and issubclass(cls, SearchStrategy)):
+        raise TypeError(f"a search strategy subclasses SearchStrategy, got {cls!r}")
+    name = getattr(cls, "name", None)
+    if name in STRATEGIES:
+        raise KeyError(f"scheme {name!r} is already registered ({STRATEGIES[name].__qualname__})")
+    splits = getattr(cls, "splits", ())
+    if not splits or not all(isinstance(s, Split) for s in splits):
+        raise TypeError(f"{cls.__qualname__}.splits must declare the Split(s) it draws from, got {splits!r}")
+    add_scheme_name(name)
+    STRATEGIES[name] = cls
+    return cls
+
+
+def unregister_strategy(name: str) -> None:
+    """Remove a scheme registered at run time (tests and plug-ins clean up with this)."""
+    STRATEGIES.pop(name, None)
+    remove_scheme_name(name)
+
+
+@register_strategy
 class OneStepFull(SearchStrategy):
     """OF (Algorithm 1): single level; one Adam over the generators' weights AND alphas steps on L, then one over
     the discriminators' weights and alphas steps on their adversarial losses."""
 
     name = "OF"
+    splits = (FULL_SPLIT,)
 
     def __init__(self, nets: CycleGANNetworks, cfg: SearchConfig):
         super().__init__(nets, cfg)
@@ -103,8 +158,8 @@ class OneStepFull(SearchStrategy):
         o = self.cfg.optim
         return o.lr if o.of_alpha_lr is None else o.of_alpha_lr
 
-    def data_roles(self, epoch: int) -> tuple[str, Optional[str]]:
-        return FULL, None
+    def data_roles(self, epoch: int) -> tuple[Split, Optional[Split]]:
+        return FULL_SPLIT, None
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"g": self.opt_g, "d": self.opt_d}
@@ -159,38 +214,43 @@ class TwoStep(SearchStrategy):
         opt.zero_grad(set_to_none=True)
 
 
+@register_strategy
 class TwoStepFull(TwoStep):
     """TF: weights and alphas both use the full subdatasets A and B (no division of the data)."""
 
     name = "TF"
+    splits = (FULL_SPLIT, FULL_REDRAWN)
 
-    def data_roles(self, epoch: int) -> tuple[str, Optional[str]]:
-        return FULL, FULL
+    def data_roles(self, epoch: int) -> tuple[Split, Optional[Split]]:
+        return FULL_SPLIT, FULL_REDRAWN
 
 
+@register_strategy
 class TwoStepHalf(TwoStep):
     """TH: A and B each split at random into equal halves; w uses (A1, B1), alpha uses (A2, B2)."""
 
     name = "TH"
+    splits = (HALF1_SPLIT, HALF2_SPLIT)
 
-    def data_roles(self, epoch: int) -> tuple[str, Optional[str]]:
-        return HALF1, HALF2
+    def data_roles(self, epoch: int) -> tuple[Split, Optional[Split]]:
+        return HALF1_SPLIT, HALF2_SPLIT
 
 
+@register_strategy
 class TwoStepHalfSwap(TwoStep):
     """THS: as TH up to `swap_epoch`; afterwards w uses (A2, B2) and alpha uses (A1, B1)."""
 
     name = "THS"
+    splits = (HALF1_SPLIT, HALF2_SPLIT)
 
-    def data_roles(self, epoch: int) -> tuple[str, Optional[str]]:
+    def data_roles(self, epoch: int) -> tuple[Split, Optional[Split]]:
         swap = self.cfg.swap_epoch if self.cfg.swap_epoch is not None else max(1, self.cfg.epochs // 2)
-        return (HALF1, HALF2) if epoch <= swap else (HALF2, HALF1)
-
-
-STRATEGIES: dict[str, type[SearchStrategy]] = {
-    cls.name: cls for cls in (OneStepFull, TwoStepFull, TwoStepHalf, TwoStepHalfSwap)
-}
+        return (HALF1_SPLIT, HALF2_SPLIT) if epoch <= swap else (HALF2_SPLIT, HALF1_SPLIT)
 
 
 def build_strategy(nets: CycleGANNetworks, cfg: SearchConfig) -> SearchStrategy:
-    return STRATEGIES[cfg.scheme](nets, cfg)
+    try:
+        cls = STRATEGIES[cfg.scheme]
+    except KeyError:
+        raise KeyError(f"scheme {cfg.scheme!r} has no strategy; registered: {sorted(STRATEGIES)}") from None
+    return cls(nets, cfg)
