@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared GPU run of issue 8: <= 8 minutes on one H200, from the repository root. It prints (one JSON object per
+# The prepared GPU run: <= 8 minutes on one H200, from the repository root. It prints (one JSON object per
 # benchmark, and PERFORMANCE.md's refreshed figures at the end):
 #   - supernet OF iterations/s at 256x256, batch 1: merged vs reference, fp32 vs bf16 (plus a TF step), and the
 #     peak GPU memory of each (torch.cuda.max_memory_allocated)       -> results/iteration_gpu.json

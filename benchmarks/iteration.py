@@ -294,7 +294,7 @@ def ratios(results: dict, args: argparse.Namespace, device: str) -> dict:
 
 
 def gpu_targets(rat: dict, device: str) -> dict[str, bool]:
-    """Issue 8's GPU targets, judged only on a GPU (on CPU, benchmarks/mixed_op.py holds the CPU targets)."""
+    """The GPU targets of PERFORMANCE.md, judged only on a GPU (on CPU, benchmarks/mixed_op.py holds the CPU targets)."""
     if torch.device(device).type != "cuda":
         return {}
     targets = {}

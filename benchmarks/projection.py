@@ -13,7 +13,7 @@ Cost model, per trial of a spec:
             their size being matched to it (docs/design.md §5.5).
   evaluate= (|testA| + |testB|) translated images through Inception at the measured rate, per retrain trial, plus
             the real images' statistics once per dataset.
-Target (issue 8): one 400-epoch OF search on horse2zebra at <= 2 GPU-hours.
+Target (PERFORMANCE.md): one 400-epoch OF search on horse2zebra at <= 2 GPU-hours.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from nasplatform.engine.config import RetrainConfig, SearchConfig, apply_overrid
 from nasplatform.engine.retrain import run_retrain
 from nasplatform.engine.search import resume_search, run_search
 from nasplatform.engine.strategies import STRATEGIES
-from nasplatform.space import genotype_from_dict
+from nasplatform.space import NETWORK_NAMES, genotype_from_dict
 
 TINY = ["n_cells=3", "hidden_dim=2", "ndf=4", "max_iters_per_epoch=3", "data.crop_size=32", "data.load_size=36"]
 
@@ -39,7 +39,7 @@ def test_search_each_scheme(tiny_data, tmp_path, scheme):
     run = tmp_path / "run"
     assert result.outcome.status == "ok" and result.outcome.epochs_done == 2
     genotypes = json.loads((run / "genotypes.json").read_text())
-    assert set(genotypes) == {"g_a", "g_b", "d_a", "d_b"}
+    assert set(genotypes) == set(NETWORK_NAMES)
     assert genotype_from_dict(genotypes["g_a"]).n_cells == 3
     metrics = pd.read_parquet(run / "metrics.parquet")
     assert list(metrics["epoch"]) == [1, 2] and (metrics["status"] == "ok").all()
@@ -50,12 +50,12 @@ def test_search_each_scheme(tiny_data, tmp_path, scheme):
         assert metrics["alpha_loss_g"].notna().all()
     alphas = pd.read_parquet(run / "alpha_history.parquet")
     assert sorted(alphas["epoch"].unique()) == [0, 1, 2]
-    assert set(alphas["network"]) == {"g_a", "g_b", "d_a", "d_b"}
+    assert set(alphas["network"]) == set(NETWORK_NAMES)
     sums = alphas.groupby(["epoch", "network", "mixed_op"])["weight"].sum()
     assert np.allclose(sums, 1.0, atol=1e-5)
     # the alphas of every network moved away from their initial values (one max over all four would pass
     # with the generators' alphas frozen)
-    for network in ("g_a", "g_b", "d_a", "d_b"):
+    for network in NETWORK_NAMES:
         mine = alphas[alphas.network == network]
         first = mine[mine.epoch == 0]["alpha"].to_numpy()
         last = mine[mine.epoch == 2]["alpha"].to_numpy()

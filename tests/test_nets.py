@@ -1,22 +1,21 @@
-"""Supernets, discrete networks, parameter parity with official CycleGAN, inheritance and cost."""
+"""Supernets, discrete networks (one-hot supernet == derived network), parameter parity with official CycleGAN, cost."""
 
 import pytest
 import torch
 from torch import nn
 
+from nasplatform.engine.networks import NETWORK_NAMES, build_discrete, build_supernets, load_genotypes
 from nasplatform.nets import (
-    NETWORKS,
     Discriminator,
     DiscriminatorSupernet,
     Generator,
     GeneratorSupernet,
     PatchGANDiscriminator,
-    build_network,
     count_macs,
     count_params,
-    inherit_weights,
     model_cost,
 )
+from nasplatform.nets.layout import genotype_op
 from nasplatform.space import DiscriminatorGenotype, GeneratorGenotype, named_genotype
 
 
@@ -30,19 +29,29 @@ def test_patchgan_parity():
     assert count_params(Discriminator(named_genotype("patchgan_point"), 64)) == 2_764_737
 
 
-@pytest.mark.parametrize("name", sorted(NETWORKS))
-def test_every_registered_network(name):
-    entry = NETWORKS[name]
-    net = build_network(name, 4)
-    x = torch.randn(2, 3, 32, 32)
-    y = net(x)
-    if entry.kind == "generator":
-        assert y.shape == x.shape and y.abs().max() <= 1
-    else:
-        assert y.shape[:2] == (2, 1) and y.shape[-1] >= 2
-    y.mean().backward()
-    assert all(p.grad is not None for p in net.parameters())
-    assert hasattr(net, "arch_parameters") == entry.searchable
+#: Every way a run builds its four networks (engine/networks.py): the supernets of a search, and the discrete
+#: networks of a retrain with the official PatchGAN or the searched discriminators.
+BUILDS = {
+    "search": lambda: build_supernets(3, 4, 4, "merged"),
+    "retrain_patchgan": lambda: build_discrete(load_genotypes("cyclegan"), 4, 4, 4, "patchgan"),
+    "retrain_searched": lambda: build_discrete(load_genotypes("cyclegan"), 4, 4, 4, "searched"),
+}
+
+
+@pytest.mark.parametrize("build", sorted(BUILDS))
+def test_every_network_a_run_builds(build):
+    nets = BUILDS[build]()
+    assert [name for name, _ in nets.items()] == list(NETWORK_NAMES)
+    for name, net in nets.items():
+        x = torch.randn(2, 3, 32, 32)
+        y = net(x)
+        if name.startswith("g_"):
+            assert y.shape == x.shape and y.abs().max() <= 1
+        else:
+            assert y.shape[:2] == (2, 1) and y.shape[-1] >= 2
+        y.mean().backward()
+        assert all(p.grad is not None for p in net.parameters()), name
+        assert hasattr(net, "arch_parameters") == (build == "search"), name
 
 
 @pytest.mark.parametrize("size", [32, 64, 256])
@@ -68,6 +77,32 @@ def test_arch_and_weight_parameters_are_apart():
     assert len(arch) + len(weights) == len(list(net.parameters()))
     assert all(p.numel() in (8, 5, 3) for p in arch)
     assert count_params(net) == sum(p.numel() for p in weights)
+
+
+@torch.no_grad()
+def inherit_weights(discrete: nn.Module, supernet: nn.Module) -> nn.Module:
+    """Copy into `discrete` the weights of the ops its genotype chose, and the fixed stem/head, from `supernet`.
+
+    Mixed-op candidates live at `<slot path>.ops.<name>` in the supernet and the chosen op at `<slot path>` in
+    the discrete network, so the copy is a renaming of state-dict keys (retraining starts from scratch,
+    docs/design.md §5.1: this only checks that both networks compute the same thing).
+    """
+    if discrete.kind != supernet.kind or len(discrete.slots) != len(supernet.slots):
+        raise ValueError("the discrete network and the supernet do not share a layout")
+    chosen = {s.path: genotype_op(discrete.genotype, s) for s in discrete.slots}
+    state = {}
+    for key, value in supernet.state_dict().items():
+        if key.endswith(".alpha"):
+            continue
+        if ".ops." in key:
+            path, rest = key.split(".ops.", 1)
+            name, param = rest.split(".", 1)
+            if chosen[path] != name:
+                continue
+            key = f"{path}.{param}"
+        state[key] = value
+    discrete.load_state_dict(state, strict=True)
+    return discrete
 
 
 def _set_alphas(net, choose):
@@ -145,7 +180,7 @@ def test_macs_counted_by_torch():
 
 def test_patchgan_point_genotype_is_not_the_official_patchgan():
     # same parameters, different outputs: 31x31 logits at 256 px against the official network's 30x30
-    point, official = build_network("patchgan_point", 64), build_network("patchgan", 64)
+    point, official = Discriminator(named_genotype("patchgan_point"), 64), PatchGANDiscriminator(64)
     assert isinstance(official, PatchGANDiscriminator) and not isinstance(point, PatchGANDiscriminator)
     assert count_params(point) == count_params(official) == 2_764_737
     with torch.no_grad():

@@ -127,7 +127,7 @@ def test_two_step_alpha_gradients_come_from_l_for_g_and_from_the_d_loss_for_d(ti
 
     # the same first Adam step by hand: G alphas on L, D alphas on D_A's + D_B's losses with fresh (unpooled) fakes
     t = translate_both(reference, real["a"], real["b"], cfg.loss)
-    loss_g, _ = generator_loss(reference, real["a"], real["b"], t, strategy.gan, cfg.loss)
+    loss_g, _ = generator_loss(reference, real["a"], real["b"], t, cfg.loss)
     loss_d = sum(discriminator_losses(reference, real["a"], real["b"], t.fake_a.detach(), t.fake_b.detach(), strategy.gan))
     o = cfg.optim
     for loss, names in ((loss_g, ("g_a", "g_b")), (loss_d, ("d_a", "d_b"))):

@@ -9,6 +9,7 @@ from pathlib import Path
 from nasplatform.cli import CliError
 from nasplatform.nets import Discriminator, Generator, PatchGANDiscriminator, model_cost
 from nasplatform.space import (
+    NETWORK_NAMES,
     DiscriminatorGenotype,
     GeneratorGenotype,
     GenotypeError,
@@ -48,7 +49,7 @@ def parse_networks(text: str) -> dict:
     except json.JSONDecodeError as exc:
         raise CliError(f"{text!r} is neither a named genotype {sorted(NAMED_GENOTYPES)}, a file, nor JSON ({exc})")
     try:
-        if isinstance(data, dict) and data.keys() <= {"g_a", "g_b", "d_a", "d_b"} and data:
+        if isinstance(data, dict) and data.keys() <= set(NETWORK_NAMES) and data:
             return {name: genotype_from_dict(g) for name, g in data.items()}
         return {"genotype": genotype_from_dict(data)}
     except GenotypeError as exc:

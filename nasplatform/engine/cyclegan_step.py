@@ -49,7 +49,7 @@ def set_requires_grad(nets, flag: bool) -> None:
             p.requires_grad_(flag)
 
 
-def generator_loss(nets: CycleGANNetworks, real_a, real_b, t: Translations, gan: GANLoss, cfg: LossConfig):
+def generator_loss(nets: CycleGANNetworks, real_a, real_b, t: Translations, cfg: LossConfig):
     """L = l1*Ladv(G_A,D_B) + l2*Ladv(G_B,D_A) + l3*Lcyc + l4*Lidt(G_A) + l5*Lidt(G_B)."""
     return generator_objective(
         real_a, real_b, t.fake_b, t.fake_a, t.rec_a, t.rec_b, t.idt_a, t.idt_b,
@@ -84,7 +84,7 @@ def cyclegan_step(
     opt_g.zero_grad(set_to_none=True)
     with autocast():
         t = translate_both(nets, real_a, real_b, cfg)
-        loss_g, parts = generator_loss(nets, real_a, real_b, t, gan, cfg)
+        loss_g, parts = generator_loss(nets, real_a, real_b, t, cfg)
     loss_g.backward()
     opt_g.step()
     set_requires_grad(nets.discriminators(), True)

@@ -10,10 +10,8 @@ from typing import Iterator, Union
 from torch import nn
 
 from nasplatform.nets import Discriminator, DiscriminatorSupernet, Generator, GeneratorSupernet, PatchGANDiscriminator
-from nasplatform.space import GenotypeError, genotype_from_dict, named_genotype
+from nasplatform.space import NETWORK_NAMES, GenotypeError, genotypes_from_json
 from nasplatform.space.genotype import CYCLEGAN, PATCHGAN_POINT, DiscriminatorGenotype, GeneratorGenotype
-
-NETWORK_NAMES = ("g_a", "g_b", "d_a", "d_b")
 
 
 @dataclass
@@ -68,25 +66,11 @@ Genotypes = dict[str, Union[GeneratorGenotype, DiscriminatorGenotype]]
 def load_genotypes(source: str) -> Genotypes:
     """`cyclegan` (with PatchGAN-point discriminators) or a genotypes.json path with keys g_a, g_b[, d_a, d_b]."""
     if source == "cyclegan":
-        return {"g_a": CYCLEGAN, "g_b": CYCLEGAN, "d_a": PATCHGAN_POINT, "d_b": PATCHGAN_POINT}
+        return dict(zip(NETWORK_NAMES, (CYCLEGAN, CYCLEGAN, PATCHGAN_POINT, PATCHGAN_POINT)))
     path = Path(source)
     if not path.is_file():
         raise GenotypeError(f"genotypes: {source!r} is neither 'cyclegan' nor an existing genotypes.json file")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise GenotypeError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not {"g_a", "g_b"} <= data.keys():
-        raise GenotypeError(f"{path}: needs keys 'g_a' and 'g_b' (and optionally 'd_a', 'd_b')")
-    genotypes = {}
-    for name, value in data.items():
-        if name not in NETWORK_NAMES:
-            raise GenotypeError(f"{path}: unknown key {name!r}; expected {list(NETWORK_NAMES)}")
-        try:
-            genotypes[name] = named_genotype(value) if isinstance(value, str) else genotype_from_dict(value)
-        except GenotypeError as exc:
-            raise GenotypeError(f"{path}: {name}.{exc}") from None
-    return genotypes
+    return genotypes_from_json(path.read_text(), str(path))
 
 
 def build_discrete(

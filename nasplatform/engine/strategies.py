@@ -197,7 +197,7 @@ class TwoStep(SearchStrategy):
         the pools belong to the weight step)."""
         with self.autocast():
             t = translate_both(self.nets, real_a, real_b, self.cfg.loss)
-            loss_g, _ = generator_loss(self.nets, real_a, real_b, t, self.gan, self.cfg.loss)
+            loss_g, _ = generator_loss(self.nets, real_a, real_b, t, self.cfg.loss)
         self._descend(loss_g, self.alpha_g, self.opt_alpha_g)
         with self.autocast():
             loss_d_a, loss_d_b = discriminator_losses(self.nets, real_a, real_b, t.fake_a.detach(), t.fake_b.detach(), self.gan)

@@ -1,10 +1,12 @@
-"""Networks: generator/discriminator supernets, discrete networks from genotypes, the PatchGAN baseline."""
+"""Networks: generator/discriminator supernets, discrete networks from genotypes, the PatchGAN baseline.
+
+A run's four networks are built by engine/networks.py (build_supernets, build_discrete).
+"""
 
 from nasplatform.nets.cost import ModelCost, count_macs, count_params, model_cost, size_mb
-from nasplatform.nets.discrete import Discriminator, Generator, inherit_weights
+from nasplatform.nets.discrete import Discriminator, Generator
 from nasplatform.nets.layout import Slot, discriminator_slots, generator_slots
 from nasplatform.nets.patchgan import PatchGANDiscriminator
-from nasplatform.nets.registry import NETWORKS, build_network, register_network
 from nasplatform.nets.supernet import DiscriminatorSupernet, GeneratorSupernet
 
 __all__ = [
@@ -15,14 +17,10 @@ __all__ = [
     "size_mb",
     "Discriminator",
     "Generator",
-    "inherit_weights",
     "Slot",
     "discriminator_slots",
     "generator_slots",
     "PatchGANDiscriminator",
-    "NETWORKS",
-    "build_network",
-    "register_network",
     "DiscriminatorSupernet",
     "GeneratorSupernet",
 ]

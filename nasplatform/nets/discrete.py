@@ -1,4 +1,4 @@
-"""Discrete networks built from a genotype, and weight inheritance from the supernet they came from."""
+"""Discrete networks built from a genotype; their op modules sit at the paths of the supernet's mixed ops."""
 
 from __future__ import annotations
 
@@ -65,28 +65,3 @@ class Discriminator(nn.Module):
         for cell in self.cells:
             x = cell(x)
         return self.head(x)
-
-
-@torch.no_grad()
-def inherit_weights(discrete: nn.Module, supernet: nn.Module) -> nn.Module:
-    """Copy into `discrete` the weights of the ops its genotype chose, and the fixed stem/head, from `supernet`.
-
-    Mixed-op candidates live at `<slot path>.ops.<name>` in the supernet and the chosen op at `<slot path>` in
-    the discrete network, so the copy is a renaming of state-dict keys.
-    """
-    if discrete.kind != supernet.kind or len(discrete.slots) != len(supernet.slots):
-        raise ValueError("the discrete network and the supernet do not share a layout")
-    chosen = {s.path: genotype_op(discrete.genotype, s) for s in discrete.slots}
-    state = {}
-    for key, value in supernet.state_dict().items():
-        if key.endswith(".alpha"):
-            continue
-        if ".ops." in key:
-            path, rest = key.split(".ops.", 1)
-            name, param = rest.split(".", 1)
-            if chosen[path] != name:
-                continue
-            key = f"{path}.{param}"
-        state[key] = value
-    discrete.load_state_dict(state, strict=True)
-    return discrete

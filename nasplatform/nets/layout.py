@@ -123,10 +123,10 @@ def min_image_size() -> SizeLimit:
     norm, so it needs crop/8 - 1 >= 2.
     """
     from nasplatform.ops.primitives import build_op
-    from nasplatform.space.opsets import RESIDUAL_OPS
+    from nasplatform.space.opsets import OP_SETS
 
     pads = {name: max(getattr(op, "pad_left", 0), getattr(op, "pad_right", 0))
-            for name in RESIDUAL_OPS for op in [build_op(name, 1, 1, CellType.RESIDUAL)]}
+            for name in OP_SETS[CellType.RESIDUAL] for op in [build_op(name, 1, 1, CellType.RESIDUAL)]}
     widest = max(pads, key=pads.get)
     generator = 4 * max(pads[widest] + 1, 2)
     searched_d, patchgan = 8 * 2, 8 * 3

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasplatform.space.opsets import CellType, OP_SETS
+from nasplatform.space.opsets import CellType, OP_SETS, add_op_name, remove_op_name
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,21 @@ OPS: dict[str, OpFactory] = {
     "bilinear": _upsample("bilinear"),
     "trans_conv3x3": lambda c_in, c_out, stride, padding_mode: TransConvOp(c_in, c_out),
 }
+
+def register_op(name: str, factory: OpFactory, cell_types) -> None:
+    """Make op `name` (built by `factory`, the one OpFactory signature) a candidate of the cell types given: every
+    mixed op, genotype check and discrete network built afterwards knows it. Residual ops must keep channels."""
+    if name in OPS:
+        raise KeyError(f"op {name!r} is already registered")
+    add_op_name(name, cell_types)
+    OPS[name] = factory
+
+
+def unregister_op(name: str) -> None:
+    """Remove an op registered at run time (tests and plug-ins clean up with this); built-in ops stay."""
+    remove_op_name(name)
+    OPS.pop(name, None)
+
 
 #: Residual cells pad by reflection like CycleGAN's ResNet blocks; encoding convs pad with zeros.
 PADDING_MODE: dict[CellType, str] = {

@@ -13,9 +13,11 @@ from nasplatform.space.genotype import (
     GeneratorGenotype,
     GenotypeError,
     NAMED_GENOTYPES,
+    NETWORK_NAMES,
     RENAMED_GENOTYPES,
     genotype_from_dict,
     genotype_from_json,
+    genotypes_from_json,
     named_genotype,
 )
 from nasplatform.space.size import SpaceSize, search_space_size
@@ -31,9 +33,11 @@ __all__ = [
     "GeneratorGenotype",
     "GenotypeError",
     "NAMED_GENOTYPES",
+    "NETWORK_NAMES",
     "RENAMED_GENOTYPES",
     "genotype_from_dict",
     "genotype_from_json",
+    "genotypes_from_json",
     "named_genotype",
     "SpaceSize",
     "search_space_size",

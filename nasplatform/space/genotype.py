@@ -141,6 +141,30 @@ def genotype_from_dict(data: dict[str, Any]) -> Genotype:
     raise GenotypeError(f"kind: unknown genotype kind {kind!r}; expected 'generator' or 'discriminator'")
 
 
+#: The four networks of a run, in this order everywhere: G_A (A -> B), G_B (B -> A), D_A and D_B.
+NETWORK_NAMES: tuple[str, ...] = ("g_a", "g_b", "d_a", "d_b")
+
+
+def genotypes_from_json(text: str, source: str) -> dict[str, Genotype]:
+    """The content of a genotypes.json: keys g_a, g_b and optionally d_a, d_b, each a genotype dict or a named
+    genotype. The one parser of such files; errors name `source` (the file) and the key at fault."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GenotypeError(f"{source}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not {"g_a", "g_b"} <= data.keys() or not data.keys() <= set(NETWORK_NAMES):
+        found = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise GenotypeError(f"{source}: a genotypes.json needs the keys g_a and g_b (and optionally d_a, d_b), "
+                            f"got {found}")
+    genotypes = {}
+    for name, value in data.items():
+        try:
+            genotypes[name] = named_genotype(value) if isinstance(value, str) else genotype_from_dict(value)
+        except GenotypeError as exc:
+            raise GenotypeError(f"{source}: {name}.{exc}") from None
+    return genotypes
+
+
 def genotype_from_json(text: str) -> Genotype:
     try:
         data = json.loads(text)

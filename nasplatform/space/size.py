@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nasplatform.space.opsets import DECODING_OPS, ENCODING_OPS, OPS_PER_CELL, RESIDUAL_OPS
+from nasplatform.space.opsets import OP_SETS, OPS_PER_CELL, CellType
 
 #: Encoding cells in a discriminator (docs/design.md §2.3).
 DISCRIMINATOR_CELLS = 2
@@ -29,10 +29,7 @@ def search_space_size(n_cells: int = 11) -> SpaceSize:
     if n_cells < 3:
         raise ValueError(f"n_cells must be >= 3 (one encoding, >= 1 residual, one decoding cell), got {n_cells}")
     n_res = n_cells - 2
-    generator = (
-        len(ENCODING_OPS) ** OPS_PER_CELL
-        * len(RESIDUAL_OPS) ** (OPS_PER_CELL * n_res)
-        * len(DECODING_OPS) ** OPS_PER_CELL
-    )
-    discriminator = len(ENCODING_OPS) ** (OPS_PER_CELL * DISCRIMINATOR_CELLS)
+    n_e, n_r, n_d = (len(OP_SETS[t]) for t in (CellType.ENCODING, CellType.RESIDUAL, CellType.DECODING))
+    generator = n_e**OPS_PER_CELL * n_r ** (OPS_PER_CELL * n_res) * n_d**OPS_PER_CELL
+    discriminator = n_e ** (OPS_PER_CELL * DISCRIMINATOR_CELLS)
     return SpaceSize(n_cells=n_cells, generator=generator, discriminator=discriminator)

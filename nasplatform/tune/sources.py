@@ -8,14 +8,13 @@ import hashlib
 import json
 from typing import Callable
 
-from nasplatform.space import GenotypeError, genotype_from_dict, named_genotype
+from nasplatform.space import NETWORK_NAMES, GenotypeError, genotypes_from_json
 from nasplatform.tune.collect import TrialRecord, read_stage
 from nasplatform.tune.experiment import read_record
 from nasplatform.tune.plan import SearchOutcome, genotypes_digest
 from nasplatform.tune.spec import SAFE_NAME, ExperimentSpec
 from nasplatform.tune.storage import Storage, StorageError, open_storage
 
-NETWORKS = ("g_a", "g_b", "d_a", "d_b")
 Log = Callable[[str], None]
 
 
@@ -25,7 +24,7 @@ class SourceError(StorageError):
 
 def search_outcome(record: TrialRecord, experiment: str, uri: str) -> SearchOutcome:
     """A finished search's genotypes, as reported in its last result, with where they came from."""
-    genotypes = {n: json.loads(record.last_result[f"genotype_{n}"]) for n in NETWORKS}
+    genotypes = {n: json.loads(record.last_result[f"genotype_{n}"]) for n in NETWORK_NAMES}
     plan = record.plan
     source = {"experiment": experiment, "uri": uri, "search_key": plan.key, "trial_id": record.trial_id,
               "genotypes_sha256": genotypes_digest(genotypes), "search_time_s": record.last_result.get("elapsed_s")}
@@ -98,18 +97,9 @@ def file_outcome(dataset: str, index: int, uri: str) -> SearchOutcome:
     except StorageError as exc:
         raise SourceError(f"retrain.genotypes_from.files.{dataset}[{index}]: {exc}") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SourceError(f"{uri}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not {"g_a", "g_b"} <= data.keys() or not data.keys() <= set(NETWORKS):
-        raise SourceError(f"{uri}: a genotypes.json needs the keys g_a and g_b (and optionally d_a, d_b), "
-                          f"got {sorted(data) if isinstance(data, dict) else type(data).__name__}")
-    genotypes = {}
-    for name, value in data.items():
-        try:
-            genotypes[name] = (named_genotype(value) if isinstance(value, str) else genotype_from_dict(value)).to_dict()
-        except GenotypeError as exc:
-            raise SourceError(f"{uri}: {name}: {exc}") from None
+        genotypes = {name: g.to_dict() for name, g in genotypes_from_json(text, uri).items()}
+    except GenotypeError as exc:
+        raise SourceError(str(exc)) from None
     source = {"file": uri, "file_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
               "genotypes_sha256": genotypes_digest(genotypes)}
     return SearchOutcome(None, None, dataset, None, None, genotypes, source, tag=f"file{index}")

@@ -32,6 +32,7 @@ from nasplatform.engine.retrain import run_retrain
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.search import run_search
 from nasplatform.nets import model_cost
+from nasplatform.space import NETWORK_NAMES
 from nasplatform.tune.plan import SOURCE_GENOTYPES, TrialPlan
 
 #: Written into every Tune checkpoint: the epoch it holds.
@@ -154,7 +155,6 @@ class TrialSession:
         base = trial_folder() if plan.run_dir_in_trial else Path.cwd()
         self.run = RunDirectory(base / "run")
         self.resumed_from = restore_snapshot(self.run.root)
-        self.last_row: dict = {}
 
     def engine_settings(self) -> dict:
         """The plan's engine config; threads, unless the spec sets them, are the CPUs Tune gives the trial."""
@@ -177,7 +177,6 @@ class TrialSession:
 
     def on_epoch(self, row: dict, checkpoint_path: Optional[str]) -> None:
         """The engine's epoch callback: report, then fail once if the plan asks for it (tests)."""
-        self.last_row = row
         self.report(_epoch_metrics(row), int(row["epoch"]), checkpoint_path is not None)
         fail = self.plan.fail_at_epoch
         if fail is not None and row["epoch"] == fail and self.resumed_from < fail:
@@ -225,7 +224,7 @@ def retrain_trainable(config: dict) -> None:
 def used_genotypes(run: RunDirectory, cfg: RetrainConfig) -> dict:
     """The genotype JSON per network the run trained; discriminators only when they are searched ones."""
     data = run.read_json(run.genotypes)
-    names = ("g_a", "g_b", "d_a", "d_b") if cfg.discriminator == "searched" else ("g_a", "g_b")
+    names = NETWORK_NAMES if cfg.discriminator == "searched" else NETWORK_NAMES[:2]
     return {f"genotype_{n}": json.dumps(data[n], sort_keys=True) for n in names if n in data}
 
 
