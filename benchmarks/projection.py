@@ -31,6 +31,7 @@ import torch
 from benchmarks.harness import publish
 from benchmarks.iteration import command_line
 from nasplatform.engine.data.download import PAPER_DATASETS
+from nasplatform.engine.strategies import FULL, STRATEGIES, TwoStep
 from nasplatform.tune.spec import ExperimentSpec, load_spec
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
@@ -95,8 +96,9 @@ def discrete_time(iterations: dict, precision: str, hidden_dim: int) -> float:
 
 
 def search_time(iterations: dict, precision: str, scheme: str) -> float:
-    """Seconds of one search step; TH/THS use the TF step, and OF's cost doubled when no two-step was measured."""
-    step = iterations.get(f"{'TF' if scheme in ('TH', 'THS') else scheme}/merged/{precision}")
+    """Seconds of one search step; two-step schemes (TwoStep) use the TF step, and OF's cost doubled when no
+    two-step was measured."""
+    step = iterations.get(f"{'TF' if issubclass(STRATEGIES[scheme], TwoStep) else scheme}/merged/{precision}")
     if step is not None:
         return step["wall_s"]
     return 2.0 * iterations[f"OF/merged/{precision}"]["wall_s"]  # an alpha step plus a weight step
@@ -105,7 +107,9 @@ def search_time(iterations: dict, precision: str, scheme: str) -> float:
 def iterations_per_epoch(dataset: str, scheme: str = "OF") -> int:
     counts = PAPER_DATASETS[dataset].counts
     n = max(counts["trainA"], counts["trainB"])
-    return n // 2 if scheme in ("TH", "THS") else n
+    # a scheme whose declared splits are all halves (TH, THS) walks half the data per epoch
+    halves = all(split.part != FULL for split in STRATEGIES[scheme].splits)
+    return n // 2 if halves else n
 
 
 def reused_searches(spec: ExperimentSpec, dataset: str) -> int:
