@@ -9,9 +9,10 @@ import torch
 
 from nasplatform.engine.config import ConfigError, SearchConfig, apply_overrides, from_dict
 from nasplatform.engine.data.dataset import UnpairedDataset
-from nasplatform.engine.loop import endless_batches
+from nasplatform.engine.loop import MeanMeter, endless_batches
+from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.schemes import BUILTIN_SCHEMES, scheme_names
-from nasplatform.engine.search import run_search
+from nasplatform.engine.search import SearchJob, run_search
 from nasplatform.engine.strategies import (
     FULL_SPLIT,
     HALF2,
@@ -145,6 +146,35 @@ def test_registration_is_undone_and_unknown_names_are_refused(toy_extensions):
         GeneratorGenotype(encoding=(TOY_OP, "conv3x3"), residual=(("conv3x3",) * 2,), decoding=("nearest",) * 2)
     register_strategy(FullWeightsHalfAlphas)  # the fixture removes them again
     register_op(TOY_OP, toy_op, TOY_OP_CELLS)
+
+
+class Undeclared(FullWeightsHalfAlphas):
+    """Draws its alpha data from a split it does not declare."""
+
+    name = "UNDECLARED"
+
+    def data_roles(self, epoch):
+        return FULL_SPLIT, Split(HALF2, seed_offset=8)
+
+
+def test_a_strategy_must_declare_the_splits_it_draws_from(tiny_data, tmp_path):
+    class NoSplits(TwoStep):
+        name = "NOSPLITS"
+
+        def data_roles(self, epoch):
+            return FULL_SPLIT, FULL_SPLIT
+
+    with pytest.raises(TypeError, match="NoSplits.splits must declare"):
+        register_strategy(NoSplits)
+    assert "NOSPLITS" not in scheme_names()
+    register_strategy(Undeclared)
+    try:
+        job = SearchJob(search_cfg(tiny_data, "scheme=UNDECLARED", "epochs=1", "max_iters_per_epoch=1"),
+                        RunDirectory(tmp_path / "run").prepare())
+        with pytest.raises(KeyError, match=r"scheme UNDECLARED: the strategy drew from Split\(part='half2', seed_offset=8\)"):
+            job.train_epoch(1, MeanMeter(), False)
+    finally:
+        unregister_strategy("UNDECLARED")
 
 
 def test_the_scheme_names_configs_check_are_the_strategies_the_search_runs():
