@@ -1,4 +1,5 @@
-"""Search strategies behind one small interface (NASLib-style): OF, TF, TH and THS (paper §3.3)."""
+"""Search strategies behind one small interface (NASLib-style), by scheme name in `STRATEGIES`: OF, TF, TH and THS
+(paper §3.3); each declares the data splits it draws from."""
 
 from __future__ import annotations
 
