@@ -235,15 +235,27 @@ def test_ctrl_c_is_one_line_with_how_to_resume(data, tmp_path):
         deadline = time.monotonic() + 300
         while not (run / "checkpoints" / "last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert (run / "checkpoints" / "last.pt").exists(), f"no checkpoint after 300 s: {proc.poll()=}"
+        proc.send_signal(signal.SIGUSR1)  # "where is it?": stacks to stderr, and the run goes on
+        time.sleep(1)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        try:
+            _, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            # still running two minutes after Ctrl-C: fail with where it is (the CLI dumps its stacks on SIGUSR1)
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(5)
+            proc.kill()
+            _, err = proc.communicate()
+            pytest.fail(f"nasplatform search did not stop on SIGINT; its stacks:\n{err}")
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 130
-    assert [line for line in err.splitlines() if "warning: " not in line] == [
-        f"nasplatform search: interrupted; continue with `nasplatform search --resume {run}`"]
+    lines = [line for line in err.splitlines() if "warning: " not in line]
+    assert any("most recent call first" in line for line in lines) and "Traceback" not in err
+    assert lines[-1] == f"nasplatform search: interrupted; continue with `nasplatform search --resume {run}`"
 
 
 # ---------------------------------------------------------------- archives

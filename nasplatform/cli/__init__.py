@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import errno
+import faulthandler
 import importlib
 import os
+import signal
 import sys
 import warnings
 from typing import Sequence
@@ -52,6 +54,9 @@ INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if hasattr(signal, "SIGUSR1") and threading_is_main():
+        # `kill -USR1 PID` prints where every thread of a run that seems stuck is, without stopping it
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     parser = build_parser()
     args = parser.parse_args(argv)
     # a user reads warnings, not the source line that raised them
@@ -71,6 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nasplatform {args.command}: error: {describe_os_error(exc, getattr(args, 'resume_hint', None))}",
               file=sys.stderr)
         return 2
+
+
+def threading_is_main() -> bool:
+    """Signal handlers can only be installed from the main thread (main() may be called from others in tests)."""
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def describe_os_error(exc: OSError, resume_hint: str | None = None) -> str:
