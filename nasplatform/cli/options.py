@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from nasplatform.cli import CliError
-from nasplatform.engine.config import ConfigError, apply_overrides, from_dict, load_yaml, save_yaml
-from nasplatform.engine.data.config import load_size_for
+from nasplatform.engine.config import ConfigError, apply_overrides, from_dict, load_size_for, load_yaml, save_yaml
 from nasplatform.engine.data.dataset import DataError
 
 

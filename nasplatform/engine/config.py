@@ -1,4 +1,4 @@
-"""Typed run settings (objective, optimizers, search, retrain): load from YAML or dicts, dotted `key=value` overrides."""
+"""Typed run settings (data, objective, optimizers, accel, search, retrain), torch-free: YAML or dicts, dotted overrides."""
 
 from __future__ import annotations
 
@@ -6,18 +6,14 @@ import dataclasses
 import difflib
 import functools
 import math
+import re
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Optional, Union
 
-import torch
 import yaml
-
-from nasplatform.engine.accel import AccelConfig
-from nasplatform.engine.data.config import DataConfig
-from nasplatform.nets.layout import min_image_size
 
 GanMode = Literal["lsgan", "vanilla"]
 Scheme = Literal["OF", "TF", "TH", "THS"]
@@ -291,6 +287,83 @@ def save_yaml(cfg: Any, path: str | Path) -> None:
 
 # ---------------------------------------------------------------- the config dataclasses
 
+# The sections below are plain frozen dataclasses checked in __post_init__ ("name: reason" errors, keyed by
+# from_dict); the run configs further down check their fields through _Config.
+
+
+BAD_IMAGE_POLICIES = ("error", "skip")
+CACHE_KINDS = ("memory", "mmap", "none")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the images are and how a training item is made from them.
+
+    `root` holds the CycleGAN layout `{trainA,trainB,testA,testB}`. Training items are resized to
+    `load_size`, randomly cropped to `crop_size` and randomly flipped (CycleGAN's `resize_and_crop`
+    with `--load_size 286 --crop_size 256`); test items are resized to `crop_size`.
+    `cache`: "memory" keeps decoded uint8 images in RAM, "mmap" in a memory-mapped .npy under a cache
+    directory (`cache_dir`, or the one the caller passes), "none" decodes on every access.
+    `max_images` keeps the first N images of each domain (sorted order), for smoke runs.
+    """
+
+    root: str = ""
+    load_size: int = 286
+    crop_size: int = 256
+    flip: bool = True
+    on_bad_image: str = "error"
+    cache: str = "memory"
+    max_images: int | None = None
+    cache_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if self.on_bad_image not in BAD_IMAGE_POLICIES:
+            raise ValueError(f"on_bad_image: expected one of {BAD_IMAGE_POLICIES}, got {self.on_bad_image!r}")
+        if self.cache not in CACHE_KINDS:
+            raise ValueError(f"cache: expected one of {CACHE_KINDS}, got {self.cache!r}")
+        if self.crop_size < 1 or self.load_size < 1:
+            raise ValueError(f"load_size and crop_size must be positive, got {self.load_size} and {self.crop_size}")
+        if self.crop_size > self.load_size:
+            raise ValueError(f"crop_size ({self.crop_size}) must not exceed load_size ({self.load_size})")
+        if self.max_images is not None and self.max_images < 1:
+            raise ValueError(f"max_images: expected a positive count or null, got {self.max_images}")
+
+
+def load_size_for(crop_size: int) -> int:
+    """CycleGAN's load 286 -> crop 256 ratio at any crop size (72 for 64, 36 for 32)."""
+    return int(round(crop_size * 286 / 256))
+
+
+@dataclass(frozen=True)
+class AccelConfig:
+    """How the networks execute; every switch is off by default, which is the safe choice on CPU.
+
+    channels_last: 4-D parameters and input batches in NHWC memory format (tensor-core convolutions on GPUs).
+    bf16: the networks' forward passes run under bfloat16 autocast; their outputs come back in float32, so every
+        loss term (Ladv, Lcyc, Lidt and the discriminators' losses) is computed in float32. Allowed on CPU, where
+        it is slow without native bf16 instructions.
+    compile: each network's forward is compiled in place with torch.compile (state-dict keys stay unchanged).
+    cudnn_benchmark: cuDNN times its convolution algorithms per input shape and keeps the fastest; with fixed
+        crop sizes this pays after the first iterations. No effect on CPU.
+    """
+
+    channels_last: bool = False
+    bf16: bool = False
+    compile: bool = False
+    cudnn_benchmark: bool = False
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, bool):
+                # "name: reason" lets config.from_dict key the error as accel.<name>
+                raise ValueError(f"{f.name}: expected true or false, got {value!r} ({type(value).__name__})")
+
+    def to_dict(self) -> dict[str, bool]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+
 
 class _Config:
     """Shared behaviour: field types are checked on construction, then `validate()` checks value ranges."""
@@ -329,17 +402,25 @@ def _beta(cfg: Any, name: str) -> None:
         raise ConfigError(name, f"must be in [0, 1), got {value!r}")
 
 
+#: What torch.device accepts ("type" or "type:index", no leading zeros), checked without importing torch so that
+#: configs load where torch is absent or slow to import; tests/test_engine_config.py holds it against torch.
+DEVICE_PATTERN = re.compile(r"(cpu|cuda|ipu|xpu|mkldnn|opengl|opencl|ideep|hip|ve|fpga|maia|xla|lazy|vulkan|mps|meta|hpu"
+                            r"|mtia|privateuseone)(:(0|[1-9][0-9]*))?")
+
+
 def _device(cfg: Any) -> None:
-    try:
-        torch.device(cfg.device)
-    except (RuntimeError, ValueError):
-        raise ConfigError("device", f"not a torch device: {cfg.device!r} (e.g. 'cpu', 'cuda', 'cuda:1')") from None
+    if not (isinstance(cfg.device, str) and DEVICE_PATTERN.fullmatch(cfg.device)):
+        raise ConfigError("device", f"not a torch device: {cfg.device!r} (e.g. 'cpu', 'cuda', 'cuda:1')")
 
 
 def _image_size(cfg: Any) -> None:
     # generators downsample by 4 and discriminators by 8; odd intermediate sizes would misalign mixed-op members
     if cfg.data.crop_size % 8:
         raise ConfigError("data.crop_size", f"must be a multiple of 8, got {cfg.data.crop_size}")
+    # imported here: the limit follows from the op set (the widest padding), i.e. from network code, which this
+    # module must not load on import (docs/design.md §1)
+    from nasplatform.nets.layout import min_image_size
+
     limit = min_image_size()
     if cfg.data.crop_size < limit.size:
         raise ConfigError("data.crop_size", f"must be at least {limit.size} ({limit.reason}), got {cfg.data.crop_size}")
@@ -375,6 +456,8 @@ def _check_run_fields(cfg: Any) -> None:
 def check_device_available(device: str) -> None:
     """Refuse a device this machine lacks, before a run creates anything (not a config check: a config names
     the device of the machine that runs it, which may not be the one that wrote it)."""
+    import torch
+
     dev = torch.device(device)
     if dev.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0

@@ -19,10 +19,9 @@ from nasplatform.engine.config import (
     Scheme,
     SearchConfig,
     from_dict,
+    load_size_for,
     to_dict,
 )
-from nasplatform.engine.data.config import load_size_for
-from nasplatform.nets.layout import min_image_size
 
 #: Architecture labels: C<H>, N<H>, C'<H> (size-matched, docs/design.md §5.5) and cyclegan@<H>, searched@<H> (fixed H).
 LABEL_PATTERN = re.compile(r"^(?:(C'|C|N)(\d+)|(cyclegan|searched)@(\d+))$")
@@ -286,6 +285,8 @@ class ExperimentSpec:
             _check(bool(SAFE_NAME.match(name)), f"datasets[{i}]", f"not a dataset folder name: {name!r}")
         _check(len(set(self.datasets)) == len(self.datasets), "datasets", f"lists a dataset twice: {list(self.datasets)}")
         _check(self.image_size % 8 == 0, "image_size", f"must be a multiple of 8, got {self.image_size}")
+        from nasplatform.nets.layout import min_image_size  # network code, loaded only when a spec is checked
+
         limit = min_image_size()
         _check(self.image_size >= limit.size, "image_size", f"must be at least {limit.size} ({limit.reason}), "
                f"got {self.image_size}")
