@@ -74,3 +74,39 @@ def test_bad_image_size_is_refused_before_the_run_folder_exists(tmp_path, capsys
     assert main(["retrain", "--data", str(tmp_path), "--image-size", "36", "--out", str(tmp_path / "run")]) == 2
     assert "data.crop_size: must be a multiple of 8, got 36" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("flags", "keys"), [
+    (["--epochs", "1"], (1, 0)),
+    (["--epochs", "200"], (100, 100)),  # CycleGAN's 100 + 100
+    (["--epochs", "5"], (3, 2)),
+    (["--epochs", "5", "--decay-epochs", "0"], (5, 0)),
+    (["--epochs", "5", "--decay-epochs", "5"], (0, 5)),
+])
+def test_retrain_epochs_is_the_total_like_search(tmp_path, flags, keys):
+    from nasplatform.cli.options import run_or_resume
+    from nasplatform.cli.retrain import epoch_keys
+
+    args = build_parser().parse_args(["retrain", "--data", str(tmp_path), "--out", str(tmp_path / "run"), *flags])
+    cfg, _, _ = run_or_resume(args, RetrainConfig, epoch_keys(args.epochs, args.decay_epochs),
+                              run=lambda cfg, out, progress: (cfg, out, progress), resume=None)
+    assert (cfg.n_epochs, cfg.n_epochs_decay) == keys and cfg.epochs == args.epochs
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--epochs", "2", "--decay-epochs", "3"], "--decay-epochs 3: must be within 0..--epochs (2)"),
+    (["--epochs", "0"], "--epochs 0: must be at least 1"),
+])
+def test_retrain_epochs_that_cannot_split_are_refused(tmp_path, capsys, flags, message):
+    assert main(["retrain", "--data", str(tmp_path), "--out", str(tmp_path / "run"), *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_retrain_epochs_1_runs_exactly_one_epoch(tiny_data, tmp_path, capsys):
+    import pandas as pd
+
+    assert main(["retrain", "--data", str(tiny_data), "--image-size", "32", "--hidden-dim", "2", "--epochs", "1",
+                 "--no-progress", "--set", "ndf=4", "--set", "max_iters_per_epoch=1", "--out", str(tmp_path / "r")]) == 0
+    assert "retrain ok: 1 epochs" in capsys.readouterr().out
+    assert pd.read_parquet(tmp_path / "r" / "metrics.parquet")["epoch"].nunique() == 1

@@ -589,7 +589,8 @@ class RetrainConfig(_Config):
     """Retraining of derived (or named) genotypes from scratch, like CycleGAN (paper §4).
 
     genotypes: a named genotype ("cyclegan") or a path to a genotypes.json. hidden_dim = H of G_A, hidden_dim_b = H
-    of G_B (None = same as hidden_dim). n_epochs at constant lr, then n_epochs_decay of linear decay to 0.
+    of G_B (None = same as hidden_dim). n_epochs at constant lr, then n_epochs_decay of linear decay to 0; `epochs`
+    is their sum, the total that SearchConfig.epochs and both commands' --epochs also mean.
     val_fraction: share of train held out for model selection; val_every: validate every so many epochs
     (0 = only at the end). accel, threads: as in SearchConfig.
     """
@@ -614,6 +615,11 @@ class RetrainConfig(_Config):
     device: str = "cpu"
     accel: AccelConfig = field(default_factory=AccelConfig)
     threads: Optional[int] = None
+
+    @property
+    def epochs(self) -> int:
+        """All epochs of the run (constant lr, then decay), the quantity SearchConfig.epochs counts."""
+        return self.n_epochs + self.n_epochs_decay
 
     def validate(self) -> None:
         if not self.genotypes.strip():

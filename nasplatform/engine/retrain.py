@@ -76,7 +76,7 @@ class RetrainJob:
 
     @property
     def total_epochs(self) -> int:
-        return self.cfg.n_epochs + self.cfg.n_epochs_decay
+        return self.cfg.epochs
 
     def train_epoch(self, epoch: int, meter: MeanMeter, progress: bool) -> None:
         cfg = self.cfg
