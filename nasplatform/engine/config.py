@@ -149,7 +149,7 @@ def _to_none(value: Any, key: str) -> None:
 _SCALARS = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str, type(None): _to_none}
 
 
-# ---------------------------------------------------------------- dicts, overrides, YAML
+# ---------------------------------------------------------------- dicts
 
 
 def _unknown_key(cls: type, key: str, prefix: str) -> ConfigError:
@@ -212,11 +212,58 @@ def to_dict(cfg: Any) -> Any:
     return cfg
 
 
+# ---------------------------------------------------------------- dotted keys: the one flattener, setter and override parser
+# (the CLI's --set, a spec's --set and a spec stage's settings all go through these)
+
+
+def flatten(data: Mapping, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as {dotted key: leaf value}, in order (a later spelling of a key wins); an empty mapping has
+    no leaves."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = _join(prefix, str(key))
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def set_dotted(data: dict, key: str, value: Any) -> None:
+    """Set `value` at the dotted `key` of nested mappings, making sections that are missing or empty (an empty YAML
+    section reads as None); where the rest of the key is already spelled flat (`optim.lr: 1e-4` in a spec stage's
+    settings) it is replaced as spelled, so the new value wins."""
+    parts = key.split(".")
+    target = data
+    for depth, part in enumerate(parts[:-1]):
+        rest = ".".join(parts[depth:])
+        if rest in target:
+            target[rest] = value
+            return
+        if target.get(part) is None:
+            target[part] = {}
+        target = target[part]
+        if not isinstance(target, dict):
+            raise ConfigError(".".join(parts[: depth + 1]), f"is a value, not a section; cannot set {key!r}")
+    target[parts[-1]] = value
+
+
+EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def yaml_number(value: Any) -> Any:
+    """PyYAML (YAML 1.1) reads `1e-4` (no dot) as a string: such strings become floats."""
+    return float(value) if isinstance(value, str) and EXPONENT_NUMBER.fullmatch(value) else value
+
+
 def _field_type_at(cls: type, parts: list[str]) -> Any:
-    """The annotation of the field at a dotted path, with an unknown-key error naming the whole path."""
+    """The annotation of the field at a dotted path, with an unknown-key error naming the whole path; below a field
+    typed Any (a spec stage's `settings`, checked when its engine config is built) every key is Any."""
     tp: Any = cls
     for depth, part in enumerate(parts):
         prefix = ".".join(parts[:depth])
+        if tp is Any:
+            return Any
         if not dataclasses.is_dataclass(tp):
             raise ConfigError(prefix, f"is a value, not a section; cannot set {'.'.join(parts)!r}")
         if part not in _field_types(tp):
@@ -225,10 +272,10 @@ def _field_type_at(cls: type, parts: list[str]) -> Any:
     return tp
 
 
-def _parse_override(raw: str, tp: Any, key: str) -> Any:
+def _read_value(raw: str, tp: Any, key: str) -> Any:
     """`raw` read as YAML, falling back to the literal text (so `data.root=2024` or `cache=off` stay strings)."""
     try:
-        parsed = yaml.safe_load(raw)
+        parsed = yaml_number(yaml.safe_load(raw))
     except yaml.YAMLError:
         parsed = raw
     try:
@@ -242,41 +289,50 @@ def _parse_override(raw: str, tp: Any, key: str) -> Any:
             raise first from None
 
 
-def apply_overrides(cfg: Any, overrides: Iterable[str]):
-    """A copy of `cfg` with each "dotted.key=value" applied in order (values parsed with yaml.safe_load)."""
-    data = to_dict(cfg)
+def apply_overrides(base: Any, overrides: Iterable[str], cls: Optional[type] = None) -> Any:
+    """`base` with each "dotted.key=value" applied in order; the one override parser of the CLI and the specs.
+
+    base: a config object (the result is a new, checked object of its type), or the raw mapping of a `cls` (a spec
+    as read from YAML; the result is that mapping, checked once all is in: a spec is shrunk by --smoke between).
+    Keys are checked against the fields of the type (unknown key: did-you-mean); values are read as YAML and
+    checked against the field's type.
+    """
+    is_mapping = isinstance(base, Mapping)
+    if is_mapping and cls is None:
+        raise TypeError("apply_overrides on a mapping needs the type it is for (cls)")
+    cls, data = (cls, base) if is_mapping else (type(base), to_dict(base))
     for item in overrides:
         key, sep, raw = item.partition("=")
         key = key.strip()
-        if not sep or not key:
+        if not sep or not key or not all(key.split(".")):
             raise ConfigError(item, "an override must look like key=value, e.g. optim.lr=1e-4")
-        parts = key.split(".")
-        value = _parse_override(raw.strip(), _field_type_at(type(cfg), parts), key)
-        target = data
-        for part in parts[:-1]:
-            target = target[part]
-        target[parts[-1]] = to_dict(value)
-    return from_dict(type(cfg), data)
+        value = _read_value(raw.strip(), _field_type_at(cls, key.split(".")), key)
+        set_dotted(data, key, to_dict(value))
+    return data if is_mapping else from_dict(cls, data)
 
 
-def load_yaml(cls: type, path: str | Path, overrides: Iterable[str] = ()):
-    """`cls` from the YAML file at `path`, then the dotted `overrides`; errors name the file and key."""
+def read_yaml(path: str | Path, what: str = "config file") -> Any:
+    """The YAML data in the file at `path`; unreadable, non-UTF-8 or bad YAML is a ConfigError naming the file."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError("", f"cannot read config file ({exc.strerror})", str(path)) from None
+        raise ConfigError("", f"cannot read {what} ({exc.strerror})", str(path)) from None
     except UnicodeDecodeError as exc:
         raise ConfigError("", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
                           "save the file as UTF-8", str(path)) from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError("", f"not valid YAML ({exc})", str(path)) from None
+
+
+def load_yaml(cls: type, path: str | Path, overrides: Iterable[str] = ()):
+    """`cls` from the YAML file at `path`, then the dotted `overrides`; errors name the file and key."""
     try:
-        cfg = from_dict(cls, data)
+        cfg = from_dict(cls, read_yaml(path))
     except ConfigError as exc:
-        raise exc.in_file(path) from None
+        raise (exc if exc.source else exc.in_file(path)) from None
     return apply_overrides(cfg, overrides)
 
 

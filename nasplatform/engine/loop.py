@@ -14,9 +14,9 @@ from tqdm.auto import tqdm
 
 from nasplatform.engine.checkpoint import (CheckpointError, capture_rng_state, load_checkpoint, restore_rng_state,
                                           save_checkpoint)
-from nasplatform.engine.config import ConfigError, check_device_available, to_dict, with_absolute_paths
+from nasplatform.engine.config import ConfigError, check_device_available, flatten, to_dict, with_absolute_paths
 from nasplatform.engine.lock import folder_lock
-from nasplatform.engine.rundir import RunDirectory, RunFileError, flatten
+from nasplatform.engine.rundir import RunDirectory, RunFileError
 from nasplatform.engine.tensorboard import EpochBoard
 from nasplatform.engine.threads import use_threads
 
