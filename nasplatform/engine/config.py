@@ -9,7 +9,7 @@ import math
 import re
 import types
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Optional, Union
 
@@ -343,83 +343,6 @@ def save_yaml(cfg: Any, path: str | Path) -> None:
 
 # ---------------------------------------------------------------- the config dataclasses
 
-# The sections below are plain frozen dataclasses checked in __post_init__ ("name: reason" errors, keyed by
-# from_dict); the run configs further down check their fields through _Config.
-
-
-BAD_IMAGE_POLICIES = ("error", "skip")
-CACHE_KINDS = ("memory", "mmap", "none")
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Where the images are and how a training item is made from them.
-
-    `root` holds the CycleGAN layout `{trainA,trainB,testA,testB}`. Training items are resized to
-    `load_size`, randomly cropped to `crop_size` and randomly flipped (CycleGAN's `resize_and_crop`
-    with `--load_size 286 --crop_size 256`); test items are resized to `crop_size`.
-    `cache`: "memory" keeps decoded uint8 images in RAM, "mmap" in a memory-mapped .npy under a cache
-    directory (`cache_dir`, or the one the caller passes), "none" decodes on every access.
-    `max_images` keeps the first N images of each domain (sorted order), for smoke runs.
-    """
-
-    root: str = ""
-    load_size: int = 286
-    crop_size: int = 256
-    flip: bool = True
-    on_bad_image: str = "error"
-    cache: str = "memory"
-    max_images: int | None = None
-    cache_dir: str = ""
-
-    def __post_init__(self) -> None:
-        if self.on_bad_image not in BAD_IMAGE_POLICIES:
-            raise ValueError(f"on_bad_image: expected one of {BAD_IMAGE_POLICIES}, got {self.on_bad_image!r}")
-        if self.cache not in CACHE_KINDS:
-            raise ValueError(f"cache: expected one of {CACHE_KINDS}, got {self.cache!r}")
-        if self.crop_size < 1 or self.load_size < 1:
-            raise ValueError(f"load_size and crop_size must be positive, got {self.load_size} and {self.crop_size}")
-        if self.crop_size > self.load_size:
-            raise ValueError(f"crop_size ({self.crop_size}) must not exceed load_size ({self.load_size})")
-        if self.max_images is not None and self.max_images < 1:
-            raise ValueError(f"max_images: expected a positive count or null, got {self.max_images}")
-
-
-def load_size_for(crop_size: int) -> int:
-    """CycleGAN's load 286 -> crop 256 ratio at any crop size (72 for 64, 36 for 32)."""
-    return int(round(crop_size * 286 / 256))
-
-
-@dataclass(frozen=True)
-class AccelConfig:
-    """How the networks execute; every switch is off by default, which is the safe choice on CPU.
-
-    channels_last: 4-D parameters and input batches in NHWC memory format (tensor-core convolutions on GPUs).
-    bf16: the networks' forward passes run under bfloat16 autocast; their outputs come back in float32, so every
-        loss term (Ladv, Lcyc, Lidt and the discriminators' losses) is computed in float32. Allowed on CPU, where
-        it is slow without native bf16 instructions.
-    compile: each network's forward is compiled in place with torch.compile (state-dict keys stay unchanged).
-    cudnn_benchmark: cuDNN times its convolution algorithms per input shape and keeps the fastest; with fixed
-        crop sizes this pays after the first iterations. No effect on CPU.
-    """
-
-    channels_last: bool = False
-    bf16: bool = False
-    compile: bool = False
-    cudnn_benchmark: bool = False
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if not isinstance(value, bool):
-                # "name: reason" lets config.from_dict key the error as accel.<name>
-                raise ValueError(f"{f.name}: expected true or false, got {value!r} ({type(value).__name__})")
-
-    def to_dict(self) -> dict[str, bool]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-
 
 class _Config:
     """Shared behaviour: field types are checked on construction, then `validate()` checks value ranges."""
@@ -540,6 +463,68 @@ def with_absolute_paths(cfg: Any) -> Any:
     return dataclasses.replace(cfg, **changes)
 
 
+BAD_IMAGE_POLICIES = ("error", "skip")
+CACHE_KINDS = ("memory", "mmap", "none")
+
+
+@dataclass(frozen=True)
+class DataConfig(_Config):
+    """Where the images are and how a training item is made from them.
+
+    `root` holds the CycleGAN layout `{trainA,trainB,testA,testB}`. Training items are resized to
+    `load_size`, randomly cropped to `crop_size` and randomly flipped (CycleGAN's `resize_and_crop`
+    with `--load_size 286 --crop_size 256`); test items are resized to `crop_size`.
+    `cache`: "memory" keeps decoded uint8 images in RAM, "mmap" in a memory-mapped .npy under a cache
+    directory (`cache_dir`, or the one the caller passes), "none" decodes on every access.
+    `max_images` keeps the first N images of each domain (sorted order), for smoke runs.
+    """
+
+    root: str = ""
+    load_size: int = 286
+    crop_size: int = 256
+    flip: bool = True
+    on_bad_image: str = "error"
+    cache: str = "memory"
+    max_images: int | None = None
+    cache_dir: str = ""
+
+    def validate(self) -> None:
+        if self.on_bad_image not in BAD_IMAGE_POLICIES:
+            raise ConfigError("on_bad_image", f"expected one of {BAD_IMAGE_POLICIES}, got {self.on_bad_image!r}")
+        if self.cache not in CACHE_KINDS:
+            raise ConfigError("cache", f"expected one of {CACHE_KINDS}, got {self.cache!r}")
+        if self.crop_size < 1 or self.load_size < 1:
+            raise ConfigError("crop_size", f"load_size and crop_size must be positive, got {self.load_size} and {self.crop_size}")
+        if self.crop_size > self.load_size:
+            raise ConfigError("crop_size", f"crop_size ({self.crop_size}) must not exceed load_size ({self.load_size})")
+        if self.max_images is not None and self.max_images < 1:
+            raise ConfigError("max_images", f"expected a positive count or null, got {self.max_images}")
+
+
+def load_size_for(crop_size: int) -> int:
+    """CycleGAN's load 286 -> crop 256 ratio at any crop size (72 for 64, 36 for 32)."""
+    return int(round(crop_size * 286 / 256))
+
+
+@dataclass(frozen=True)
+class AccelConfig(_Config):
+    """How the networks execute; every switch is off by default, which is the safe choice on CPU.
+
+    channels_last: 4-D parameters and input batches in NHWC memory format (tensor-core convolutions on GPUs).
+    bf16: the networks' forward passes run under bfloat16 autocast; their outputs come back in float32, so every
+        loss term (Ladv, Lcyc, Lidt and the discriminators' losses) is computed in float32. Allowed on CPU, where
+        it is slow without native bf16 instructions.
+    compile: each network's forward is compiled in place with torch.compile (state-dict keys stay unchanged).
+    cudnn_benchmark: cuDNN times its convolution algorithms per input shape and keeps the fastest; with fixed
+        crop sizes this pays after the first iterations. No effect on CPU.
+    """
+
+    channels_last: bool = False
+    bf16: bool = False
+    compile: bool = False
+    cudnn_benchmark: bool = False
+
+
 @dataclass(frozen=True)
 class LossConfig(_Config):
     """Weights of L = l1*Ladv(G_A,D_B) + l2*Ladv(G_B,D_A) + l3*Lcyc + l4*Lidt(G_A) + l5*Lidt(G_B) (paper §3.3).
@@ -595,32 +580,20 @@ class OptimConfig(_Config):
 
 
 @dataclass(frozen=True)
-class SearchConfig(_Config):
-    """One architecture search (paper Algorithm 1).
-
-    scheme: OF (one-step, single-level) or TF / TH / THS (two-step, bi-level). n_cells = N (cells per generator,
-    C_1^e .. C_N^d); hidden_dim = H (the generators' base width, ngf); ndf = D (the discriminators' base width).
-    swap_epoch: THS only, the epoch at which the two data halves swap roles (None = epochs // 2).
-    gumbel*: optional Gumbel-softmax mixing with temperature annealed from gumbel_tau_start to gumbel_tau_end.
-    max_iters_per_epoch: cap on iterations per epoch (None = one pass over the data).
-    accel: how the networks execute on `device` (channels_last, bf16 autocast, torch.compile, cudnn.benchmark).
-    threads: torch threads (None = the caller's: the CLI's default, one per allowed CPU idle at start, see
-    engine/threads.py; a Tune trial's CPUs); not part of a run's identity: a run may be resumed with another value.
-    """
+class RunConfig(_Config):
+    """What every training run (SearchConfig, RetrainConfig) has: its data, objective and optimizers, the widths
+    hidden_dim = H (the generators' base width, ngf) and ndf = D (the discriminators'), seed, batching, cadences
+    (checkpoint_every, sample_every), max_iters_per_epoch (cap on iterations per epoch; None = one pass over the
+    data), the device and how the networks execute on it (accel: channels_last, bf16 autocast, torch.compile,
+    cudnn.benchmark), and threads (torch threads; None = the caller's: the CLI's default, one per allowed CPU idle
+    at start, see engine/threads.py; a Tune trial's CPUs; not part of a run's identity: a run may be resumed with
+    another value)."""
 
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    scheme: Scheme = "OF"
-    epochs: int = 400
-    n_cells: int = 11
     hidden_dim: int = 16
     ndf: int = 64
-    mixed_op_mode: MixedOpMode = "merged"
-    gumbel: bool = False
-    gumbel_tau_start: float = 5.0
-    gumbel_tau_end: float = 0.1
-    swap_epoch: Optional[int] = None
     seed: int = 0
     batch_size: int = 1
     checkpoint_every: int = 1
@@ -631,46 +604,58 @@ class SearchConfig(_Config):
     threads: Optional[int] = None
 
     def validate(self) -> None:
+        _check_run_fields(self)
+
+
+@dataclass(frozen=True)
+class SearchConfig(RunConfig):
+    """One architecture search (paper Algorithm 1); the fields every run has are RunConfig's.
+
+    scheme: OF (one-step, single-level) or TF / TH / THS (two-step, bi-level). n_cells = N (cells per generator,
+    C_1^e .. C_N^d); hidden_dim = H during the search (paper: 16).
+    swap_epoch: THS only, the epoch at which the two data halves swap roles (None = epochs // 2).
+    gumbel*: optional Gumbel-softmax mixing with temperature annealed from gumbel_tau_start to gumbel_tau_end.
+    """
+
+    scheme: Scheme = "OF"
+    epochs: int = 400
+    n_cells: int = 11
+    mixed_op_mode: MixedOpMode = "merged"
+    gumbel: bool = False
+    gumbel_tau_start: float = 5.0
+    gumbel_tau_end: float = 0.1
+    swap_epoch: Optional[int] = None
+
+    def validate(self) -> None:
         _at_least(self, "epochs", 1)
         _at_least(self, "n_cells", 3)
         _positive(self, "gumbel_tau_start")
         _positive(self, "gumbel_tau_end")
         if self.swap_epoch is not None and not 1 <= self.swap_epoch <= self.epochs:
             raise ConfigError("swap_epoch", f"must be within 1..epochs ({self.epochs}), got {self.swap_epoch}")
-        _check_run_fields(self)
+        super().validate()
 
 
 @dataclass(frozen=True)
-class RetrainConfig(_Config):
-    """Retraining of derived (or named) genotypes from scratch, like CycleGAN (paper §4).
+class RetrainConfig(RunConfig):
+    """Retraining of derived (or named) genotypes from scratch, like CycleGAN (paper §4); the fields every run has
+    are RunConfig's.
 
     genotypes: a named genotype ("cyclegan") or a path to a genotypes.json. hidden_dim = H of G_A, hidden_dim_b = H
     of G_B (None = same as hidden_dim). n_epochs at constant lr, then n_epochs_decay of linear decay to 0; `epochs`
     is their sum, the total that SearchConfig.epochs and both commands' --epochs also mean.
     val_fraction: share of train held out for model selection; val_every: validate every so many epochs
-    (0 = only at the end). accel, threads: as in SearchConfig.
+    (0 = only at the end).
     """
 
-    data: DataConfig = field(default_factory=DataConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    genotypes: str = "cyclegan"
     hidden_dim: int = 64
+    genotypes: str = "cyclegan"
     hidden_dim_b: Optional[int] = None
-    ndf: int = 64
     discriminator: DiscriminatorKind = "patchgan"
     n_epochs: int = 100
     n_epochs_decay: int = 100
     val_fraction: float = 0.0
     val_every: int = 0
-    seed: int = 0
-    batch_size: int = 1
-    checkpoint_every: int = 1
-    sample_every: int = 1
-    max_iters_per_epoch: Optional[int] = None
-    device: str = "cpu"
-    accel: AccelConfig = field(default_factory=AccelConfig)
-    threads: Optional[int] = None
 
     @property
     def epochs(self) -> int:
@@ -687,4 +672,4 @@ class RetrainConfig(_Config):
             raise ConfigError("n_epochs", "n_epochs + n_epochs_decay must be >= 1")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError("val_fraction", f"must be in [0, 1), got {self.val_fraction!r}")
-        _check_run_fields(self)
+        super().validate()
