@@ -110,3 +110,29 @@ def test_retrain_epochs_1_runs_exactly_one_epoch(tiny_data, tmp_path, capsys):
                  "--no-progress", "--set", "ndf=4", "--set", "max_iters_per_epoch=1", "--out", str(tmp_path / "r")]) == 0
     assert "retrain ok: 1 epochs" in capsys.readouterr().out
     assert pd.read_parquet(tmp_path / "r" / "metrics.parquet")["epoch"].nunique() == 1
+
+
+@pytest.mark.parametrize(("command", "cls", "flags", "expected"), [
+    ("search", SearchConfig, ["--scheme", "TH", "--epochs", "3", "--hidden-dim", "5", "--n-cells", "4"],
+     {"scheme": "TH", "epochs": 3, "hidden_dim": 5, "n_cells": 4}),
+    ("retrain", RetrainConfig, ["--genotypes", "g.json", "--hidden-dim", "5", "--hidden-dim-b", "6", "--epochs", "7",
+                                "--decay-epochs", "2", "--discriminator", "searched"],
+     {"genotypes": "g.json", "hidden_dim": 5, "hidden_dim_b": 6, "n_epochs": 5, "n_epochs_decay": 2,
+      "discriminator": "searched"}),
+])
+def test_every_own_flag_reaches_its_config_key(tmp_path, command, cls, flags, expected):
+    import importlib
+
+    from nasplatform.cli.options import run_or_resume
+
+    module = importlib.import_module(f"nasplatform.cli.{command}")
+    args = build_parser().parse_args([command, "--data", str(tmp_path), "--out", str(tmp_path / "run"),
+                                      "--image-size", "64", "--threads", "2", *flags])
+    cfg, _, _ = run_or_resume(args, cls, module.config_flags(args), run=lambda cfg, out, progress: (cfg, out, progress),
+                              resume=None)
+    assert {key: getattr(cfg, key) for key in expected} == expected
+    assert (cfg.data.crop_size, cfg.threads) == (64, 2)
+    # every flag of the command is either shared (options.py) or one of these keys: a new flag needs a key here
+    own = {a.dest for a in build_parser()._subparsers._group_actions[0].choices[command]._actions if a.option_strings}
+    shared = {"help", "data", "image_size", "threads", "out", "resume", "config", "overrides", "no_progress"}
+    assert own - shared == {a.lstrip("-").replace("-", "_") for a in flags[::2]}

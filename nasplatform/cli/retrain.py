@@ -39,10 +39,14 @@ def epoch_keys(epochs: int | None, decay_epochs: int | None) -> dict:
     return {"n_epochs": epochs - decay, "n_epochs_decay": decay}
 
 
+def config_flags(args: argparse.Namespace) -> dict:
+    """This command's own flags as RetrainConfig keys (tests/test_run_shared.py checks each reaches its key)."""
+    return {"genotypes": args.genotypes, "hidden_dim": args.hidden_dim, "hidden_dim_b": args.hidden_dim_b,
+            **epoch_keys(args.epochs, args.decay_epochs), "discriminator": args.discriminator}
+
+
 def run(args: argparse.Namespace) -> int:
-    flags = {"genotypes": args.genotypes, "hidden_dim": args.hidden_dim, "hidden_dim_b": args.hidden_dim_b,
-             **epoch_keys(args.epochs, args.decay_epochs), "discriminator": args.discriminator}
-    result = run_or_resume(args, RetrainConfig, flags, run_retrain, resume_retrain)
+    result = run_or_resume(args, RetrainConfig, config_flags(args), run_retrain, resume_retrain)
     outcome = result.outcome
     print(f"retrain {outcome.status}: {outcome.epochs_done} epochs in {result.run_dir}")
     print(f"generators: {result.run_dir / 'final'}")
