@@ -231,3 +231,9 @@ def test_device_check_agrees_with_torch(device):
     except (RuntimeError, ValueError):
         torch_accepts = False
     assert (DEVICE_PATTERN.fullmatch(device) is not None) == torch_accepts
+
+
+def test_retrain_epochs_is_the_total_and_says_how_to_set_it():
+    assert from_dict(RetrainConfig, {"n_epochs": 3, "n_epochs_decay": 2}).epochs == 5
+    err = error_of(RetrainConfig, {"epochs": 5})
+    assert err.key == "epochs" and "n_epochs + n_epochs_decay" in err.reason

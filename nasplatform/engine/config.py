@@ -153,6 +153,9 @@ _SCALARS = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str, type(N
 
 
 def _unknown_key(cls: type, key: str, prefix: str) -> ConfigError:
+    derived = getattr(cls, key, None)
+    if isinstance(derived, property):  # RetrainConfig.epochs = n_epochs + n_epochs_decay
+        return ConfigError(_join(prefix, key), f"is computed, not set: {(derived.__doc__ or '').strip()}")
     names = list(_field_types(cls))
     hints = difflib.get_close_matches(key, names, n=3)
     # a leaf key given at the wrong level ("lr" instead of "optim.lr")
@@ -659,7 +662,7 @@ class RetrainConfig(RunConfig):
 
     @property
     def epochs(self) -> int:
-        """All epochs of the run (constant lr, then decay), the quantity SearchConfig.epochs counts."""
+        """n_epochs + n_epochs_decay, all epochs of the run (SearchConfig.epochs counts the same); set those two."""
         return self.n_epochs + self.n_epochs_decay
 
     def validate(self) -> None:
