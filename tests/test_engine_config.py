@@ -237,3 +237,15 @@ def test_retrain_epochs_is_the_total_and_says_how_to_set_it():
     assert from_dict(RetrainConfig, {"n_epochs": 3, "n_epochs_decay": 2}).epochs == 5
     err = error_of(RetrainConfig, {"epochs": 5})
     assert err.key == "epochs" and "n_epochs + n_epochs_decay" in err.reason
+
+
+def test_old_hidden_dim_of_a_retrain_config_is_read_as_hidden_dim_a(tmp_path):
+    assert from_dict(RetrainConfig, {"hidden_dim": 8}).hidden_dim_a == 8
+    assert apply_overrides(RetrainConfig(), ["hidden_dim=3"]).hidden_dim_a == 3
+    (tmp_path / "config.yaml").write_text("genotypes: cyclegan\nhidden_dim: 12\nhidden_dim_b: null\n")
+    assert load_yaml(RetrainConfig, tmp_path / "config.yaml") == RetrainConfig(hidden_dim_a=12)
+    err = error_of(RetrainConfig, {"hidden_dim": 8, "hidden_dim_a": 8})
+    assert err.key == "hidden_dim" and "renamed 'hidden_dim_a'" in err.reason
+    # a search has one H for both supernet generators: it keeps its name
+    assert from_dict(SearchConfig, {"hidden_dim": 8}).hidden_dim == 8
+    assert error_of(SearchConfig, {"hidden_dim_a": 8}).key == "hidden_dim_a"

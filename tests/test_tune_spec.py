@@ -349,3 +349,10 @@ def test_one_override_parser_one_flattener_one_yaml_reader():
     assert defs(r"def (\w*override\w*)") == ["apply_overrides"]
     assert defs(r"def (\w*flatten\w*|\w*dotted\w*)\(") == ["flatten", "flatten_baselines", "flatten_settings", "set_dotted"]
     assert [name for name, text in sources.items() if "yaml.safe_load(" in text] == ["engine/config.py"]
+
+
+def test_trial_keys_of_plans_from_before_the_hidden_dim_a_rename_stay_the_same(tmp_path):
+    spec = spec_from_dict(minimal())
+    for plan in retrain_plans(spec, tmp_path, [], True):
+        old = {("hidden_dim" if k == "hidden_dim_a" else k): v for k, v in plan.engine.items()}
+        assert "hidden_dim_a" in plan.engine and trial_key("t", plan) == trial_key("t", dataclasses.replace(plan, engine=old))

@@ -17,8 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_retrain_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--genotypes", metavar="FILE|cyclegan", help="genotypes.json of a search, or 'cyclegan'")
-    parser.add_argument("--hidden-dim", type=int, help="H of G_A (and of G_B unless --hidden-dim-b)")
-    parser.add_argument("--hidden-dim-b", type=int, help="H of G_B, when it differs (C'-models)")
+    parser.add_argument("--hidden-dim", type=int, help="H of both generators, as in search")
+    parser.add_argument("--hidden-dim-a", type=int, help="H of G_A (config key hidden_dim_a; wins over --hidden-dim)")
+    parser.add_argument("--hidden-dim-b", type=int, help="H of G_B (hidden_dim_b), when it differs (C'-models)")
     parser.add_argument("--epochs", type=int, help="epochs in all, as in search (paper/CycleGAN: 200); the last "
                         "--decay-epochs of them decay the lr linearly to 0 (default: half, CycleGAN's 100 + 100)")
     parser.add_argument("--decay-epochs", type=int, help="epochs of linear lr decay to 0 (config key n_epochs_decay)")
@@ -41,7 +42,8 @@ def epoch_keys(epochs: int | None, decay_epochs: int | None) -> dict:
 
 def config_flags(args: argparse.Namespace) -> dict:
     """This command's own flags as RetrainConfig keys (tests/test_run_shared.py checks each reaches its key)."""
-    return {"genotypes": args.genotypes, "hidden_dim": args.hidden_dim, "hidden_dim_b": args.hidden_dim_b,
+    either = lambda own: own if own is not None else args.hidden_dim
+    return {"genotypes": args.genotypes, "hidden_dim_a": either(args.hidden_dim_a), "hidden_dim_b": either(args.hidden_dim_b),
             **epoch_keys(args.epochs, args.decay_epochs), "discriminator": args.discriminator}
 
 

@@ -172,6 +172,22 @@ def _leaf_paths(cls: type) -> list[str]:
     return paths
 
 
+#: Keys renamed since configs were first saved, per config class: {old: new}. Run folders, checkpoints and plans
+#: written before hold the old spelling; they are read as the new one (docs/formats.md, "Renamed keys").
+RENAMED_KEYS: dict[str, dict[str, str]] = {"RetrainConfig": {"hidden_dim": "hidden_dim_a"}}
+
+
+def migrate_keys(cls: type, data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`data` (the top level of a `cls` config) with renamed keys spelled as now; both spellings is an error."""
+    out = dict(data)
+    for old, new in RENAMED_KEYS.get(cls.__name__, {}).items():
+        if old in out:
+            if new in out:
+                raise ConfigError(_join(prefix, old), f"was renamed {new!r}, which is also given; keep only {new}")
+            out = {new if key == old else key: value for key, value in out.items()}
+    return out
+
+
 def from_dict(cls: type, data: Optional[Mapping[str, Any]], *, prefix: str = ""):
     """An instance of the dataclass `cls` from a (nested) mapping; keys left out keep their defaults.
 
@@ -185,7 +201,7 @@ def from_dict(cls: type, data: Optional[Mapping[str, Any]], *, prefix: str = "")
         raise ConfigError(prefix, f"expected a mapping of {cls.__name__} keys, got {_describe(data)}")
     types_ = _field_types(cls)
     kwargs = {}
-    for key, value in data.items():
+    for key, value in migrate_keys(cls, data, prefix).items():
         if key not in types_:
             raise _unknown_key(cls, str(key), prefix)
         kwargs[key] = _coerce(value, types_[key], _join(prefix, key))
@@ -275,6 +291,19 @@ def _field_type_at(cls: type, parts: list[str]) -> Any:
     return tp
 
 
+def _renamed(cls: type, parts: list[str]) -> list[str]:
+    """A dotted key's parts with each renamed field (RENAMED_KEYS) spelled as now."""
+    out: list[str] = []
+    tp: Any = cls
+    for part in parts:
+        if not dataclasses.is_dataclass(tp):
+            return out + parts[len(out):]
+        part = RENAMED_KEYS.get(tp.__name__, {}).get(part, part)
+        out.append(part)
+        tp = _field_types(tp).get(part)
+    return out
+
+
 def _read_value(raw: str, tp: Any, key: str) -> Any:
     """`raw` read as YAML, falling back to the literal text (so `data.root=2024` or `cache=off` stay strings)."""
     try:
@@ -309,6 +338,7 @@ def apply_overrides(base: Any, overrides: Iterable[str], cls: Optional[type] = N
         key = key.strip()
         if not sep or not key or not all(key.split(".")):
             raise ConfigError(item, "an override must look like key=value, e.g. optim.lr=1e-4")
+        key = ".".join(_renamed(cls, key.split(".")))
         value = _read_value(raw.strip(), _field_type_at(cls, key.split(".")), key)
         set_dotted(data, key, to_dict(value))
     return data if is_mapping else from_dict(cls, data)
@@ -426,7 +456,7 @@ def _cache(cfg: Any) -> None:
 
 def _check_run_fields(cfg: Any) -> None:
     """The checks every run config (SearchConfig, RetrainConfig) shares: widths, seed, batching, cadences, data, device."""
-    for name, low in (("hidden_dim", 1), ("ndf", 1), ("seed", 0), ("batch_size", 1), ("checkpoint_every", 1),
+    for name, low in (("ndf", 1), ("seed", 0), ("batch_size", 1), ("checkpoint_every", 1),
                       ("sample_every", 1), ("max_iters_per_epoch", 1), ("threads", 1)):
         _at_least(cfg, name, low)
     _seed(cfg)
@@ -584,8 +614,8 @@ class OptimConfig(_Config):
 
 @dataclass(frozen=True)
 class RunConfig(_Config):
-    """What every training run (SearchConfig, RetrainConfig) has: its data, objective and optimizers, the widths
-    hidden_dim = H (the generators' base width, ngf) and ndf = D (the discriminators'), seed, batching, cadences
+    """What every training run (SearchConfig, RetrainConfig) has: its data, objective and optimizers, ndf = D
+    (the discriminators' base width), seed, batching, cadences
     (checkpoint_every, sample_every), max_iters_per_epoch (cap on iterations per epoch; None = one pass over the
     data), the device and how the networks execute on it (accel: channels_last, bf16 autocast, torch.compile,
     cudnn.benchmark), and threads (torch threads; None = the caller's: the CLI's default, one per allowed CPU idle
@@ -595,7 +625,6 @@ class RunConfig(_Config):
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    hidden_dim: int = 16
     ndf: int = 64
     seed: int = 0
     batch_size: int = 1
@@ -615,7 +644,7 @@ class SearchConfig(RunConfig):
     """One architecture search (paper Algorithm 1); the fields every run has are RunConfig's.
 
     scheme: OF (one-step, single-level) or TF / TH / THS (two-step, bi-level). n_cells = N (cells per generator,
-    C_1^e .. C_N^d); hidden_dim = H during the search (paper: 16).
+    C_1^e .. C_N^d); hidden_dim = H of both supernet generators (their base width, ngf; paper: 16).
     swap_epoch: THS only, the epoch at which the two data halves swap roles (None = epochs // 2).
     gumbel*: optional Gumbel-softmax mixing with temperature annealed from gumbel_tau_start to gumbel_tau_end.
     """
@@ -623,6 +652,7 @@ class SearchConfig(RunConfig):
     scheme: Scheme = "OF"
     epochs: int = 400
     n_cells: int = 11
+    hidden_dim: int = 16
     mixed_op_mode: MixedOpMode = "merged"
     gumbel: bool = False
     gumbel_tau_start: float = 5.0
@@ -632,6 +662,7 @@ class SearchConfig(RunConfig):
     def validate(self) -> None:
         _at_least(self, "epochs", 1)
         _at_least(self, "n_cells", 3)
+        _at_least(self, "hidden_dim", 1)
         _positive(self, "gumbel_tau_start")
         _positive(self, "gumbel_tau_end")
         if self.swap_epoch is not None and not 1 <= self.swap_epoch <= self.epochs:
@@ -644,15 +675,15 @@ class RetrainConfig(RunConfig):
     """Retraining of derived (or named) genotypes from scratch, like CycleGAN (paper §4); the fields every run has
     are RunConfig's.
 
-    genotypes: a named genotype ("cyclegan") or a path to a genotypes.json. hidden_dim = H of G_A, hidden_dim_b = H
-    of G_B (None = same as hidden_dim). n_epochs at constant lr, then n_epochs_decay of linear decay to 0; `epochs`
+    genotypes: a named genotype ("cyclegan") or a path to a genotypes.json. hidden_dim_a = H of G_A, hidden_dim_b = H
+    of G_B (None = same as hidden_dim_a), as in the results table; an old `hidden_dim` is read as hidden_dim_a. n_epochs at constant lr, then n_epochs_decay of linear decay to 0; `epochs`
     is their sum, the total that SearchConfig.epochs and both commands' --epochs also mean.
     val_fraction: share of train held out for model selection; val_every: validate every so many epochs
     (0 = only at the end).
     """
 
-    hidden_dim: int = 64
     genotypes: str = "cyclegan"
+    hidden_dim_a: int = 64
     hidden_dim_b: Optional[int] = None
     discriminator: DiscriminatorKind = "patchgan"
     n_epochs: int = 100
@@ -668,6 +699,7 @@ class RetrainConfig(RunConfig):
     def validate(self) -> None:
         if not self.genotypes.strip():
             raise ConfigError("genotypes", "must name a genotype (e.g. 'cyclegan') or a genotypes.json path")
+        _at_least(self, "hidden_dim_a", 1)
         _at_least(self, "hidden_dim_b", 1)
         for name in ("n_epochs", "n_epochs_decay", "val_every"):
             _at_least(self, name, 0)

@@ -44,7 +44,7 @@ SEARCH_OWNED = {"scheme": "search.schemes", "seed": "search.seeds", "epochs": "s
                 "hidden_dim": "search.hidden_dim", "n_cells": "search.n_cells", "data.root": "data_root",
                 "data.crop_size": "image_size"}
 RETRAIN_OWNED = {"genotypes": "retrain.architectures", "hidden_dim": "retrain.architectures",
-                 "hidden_dim_b": "retrain.architectures", "discriminator": "retrain.discriminator",
+                 "hidden_dim_a": "retrain.architectures", "hidden_dim_b": "retrain.architectures", "discriminator": "retrain.discriminator",
                  "seed": "retrain.repeats", "n_epochs": "retrain.n_epochs",
                  "n_epochs_decay": "retrain.n_epochs_decay", "data.root": "data_root", "data.crop_size": "image_size"}
 
@@ -354,7 +354,7 @@ def retrain_config(spec: ExperimentSpec, dataset_dir: str, seed: int, hidden_dim
     """The RetrainConfig of one retrain trial (H_A, H_B = hidden_dims): the spec's fields, then `retrain.settings`."""
     r = spec.retrain
     base = {"data": _data_section(spec, dataset_dir), "genotypes": genotypes, "discriminator": discriminator, "seed": seed,
-            "hidden_dim": hidden_dims[0], "hidden_dim_b": hidden_dims[1], "n_epochs": r.n_epochs,
+            "hidden_dim_a": hidden_dims[0], "hidden_dim_b": hidden_dims[1], "n_epochs": r.n_epochs,
             "n_epochs_decay": r.n_epochs_decay, "device": "cuda" if spec.retrain_resources.gpus else "cpu"}
     return _engine_config(RetrainConfig, base, r.settings, "retrain.settings")
 
