@@ -330,7 +330,7 @@ class Watcher:
 
 def build_data(ws: Workspace) -> None:
     """A tiny photo2winter (the quickstart's dataset): 8 train and 8 test images per domain, 32 px."""
-    command = [str(BIN / "nasplatform"), "data", "demo", "--root", str(ws.data), "--image-size", "32",
+    command = [str(BIN / "nasplatform"), "data", "demo", "--root", str(ws.data), "--stored-size", "32",
                "--n-train", "8", "--n-test", "8", "--no-progress"]
     subprocess.run(command, env=ws.env(), check=True, capture_output=True, timeout=300)
 

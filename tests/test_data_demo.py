@@ -126,10 +126,10 @@ def test_rebuild_replaces_and_foreign_folder_refused(tmp_path):
 
 
 def test_cli_demo(tmp_path, capsys):
-    assert main(["data", "demo", "--root", str(tmp_path), "--image-size", "16", "--n-train", "3", "--n-test", "2",
+    assert main(["data", "demo", "--root", str(tmp_path), "--stored-size", "16", "--n-train", "3", "--n-test", "2",
                  "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert str(tmp_path / "photo2winter") in out
     assert len(list((tmp_path / "photo2winter" / "testB").iterdir())) == 2
-    assert main(["data", "demo", "--root", str(tmp_path), "--image-size", "4"]) == 2
+    assert main(["data", "demo", "--root", str(tmp_path), "--stored-size", "4"]) == 2
     assert "image_size >= 8" in capsys.readouterr().err

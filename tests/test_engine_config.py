@@ -1,12 +1,17 @@
 """Typed run configs: unknown keys, type checks, value ranges, dotted overrides and the YAML round trip."""
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 import pytest
 import yaml
 
 from nasplatform.engine.config import (
+    DEVICE_PATTERN,
     ConfigError,
     LossConfig,
     OptimConfig,
@@ -203,3 +208,44 @@ def test_generic_helpers_handle_tuples_on_any_dataclass(tmp_path):
     with pytest.raises(ConfigError) as info:
         from_dict(Outer, {"inner": {"sizes": [1, "x"]}})
     assert info.value.key == "inner.sizes[1]"
+
+
+def test_importing_the_config_module_loads_no_torch_and_no_network_code():
+    # a fresh interpreter: this test process has torch loaded already
+    code = ("import sys, nasplatform.engine.config, nasplatform.tune.spec; "
+            "print([m for m in sys.modules if m.split('.')[0] == 'torch' or m.startswith('nasplatform.nets')"
+            " or m.startswith('nasplatform.ops') or m == 'nasplatform.engine.accel'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda", "cuda:0", "cuda:12", "mps", "xpu:1", "meta", "cpu:0", "hip",
+                                    "gpu0", "gpu", "CUDA", "cuda:", "cuda:-1", "cuda:01", "cuda:1:2", " cpu", "cuda 1", ""])
+def test_device_check_agrees_with_torch(device):
+    import torch
+
+    try:
+        torch.device(device)
+        torch_accepts = True
+    except (RuntimeError, ValueError):
+        torch_accepts = False
+    assert (DEVICE_PATTERN.fullmatch(device) is not None) == torch_accepts
+
+
+def test_retrain_epochs_is_the_total_and_says_how_to_set_it():
+    assert from_dict(RetrainConfig, {"n_epochs": 3, "n_epochs_decay": 2}).epochs == 5
+    err = error_of(RetrainConfig, {"epochs": 5})
+    assert err.key == "epochs" and "n_epochs + n_epochs_decay" in err.reason
+
+
+def test_old_hidden_dim_of_a_retrain_config_is_read_as_hidden_dim_a(tmp_path):
+    assert from_dict(RetrainConfig, {"hidden_dim": 8}).hidden_dim_a == 8
+    assert apply_overrides(RetrainConfig(), ["hidden_dim=3"]).hidden_dim_a == 3
+    (tmp_path / "config.yaml").write_text("genotypes: cyclegan\nhidden_dim: 12\nhidden_dim_b: null\n")
+    assert load_yaml(RetrainConfig, tmp_path / "config.yaml") == RetrainConfig(hidden_dim_a=12)
+    err = error_of(RetrainConfig, {"hidden_dim": 8, "hidden_dim_a": 8})
+    assert err.key == "hidden_dim" and "renamed 'hidden_dim_a'" in err.reason
+    # a search has one H for both supernet generators: it keeps its name
+    assert from_dict(SearchConfig, {"hidden_dim": 8}).hidden_dim == 8
+    assert error_of(SearchConfig, {"hidden_dim_a": 8}).key == "hidden_dim_a"

@@ -313,3 +313,47 @@ def test_trial_keys_follow_what_a_trial_computes_not_where_it_runs(tmp_path):
     longer = spec_from_dict(minimal(retrain__n_epochs=5))
     assert not {p.trial_key for p in retrain_plans(longer, tmp_path, [outcome], True)} & {p.trial_key for p in here}
     assert search_plans(spec, tmp_path, True)[0].trial_key == search_plans(spec, Path("/x"), False)[0].trial_key
+
+
+@pytest.mark.parametrize("override, key, reason", [
+    ("search.epoch=2", "search.epoch", "unknown key; did you mean 'search.epochs'?"),
+    ("lr=1", "lr", "unknown key"),
+    ("search.schemes=[OF, XF]", "search.schemes[1]", "must be one of"),
+    ("search.epochs=many", "search.epochs", "expected an integer, got 'many' (str)"),
+    ("image_size.x=3", "image_size", "is a value, not a section"),
+    ("search.settings.seed.x=3", "search.settings.seed", "is a value, not a section"),
+    ("search.settings.optim.lrr=3", "search.settings.optim.lrr", "did you mean 'optim.lr'?"),
+    ("search.epochs", "search.epochs", "an override must look like key=value"),
+])
+def test_spec_overrides_are_checked_like_config_overrides_and_name_the_file(override, key, reason):
+    with pytest.raises(ConfigError) as info:
+        spec_from_dict(minimal(), "spec.yaml", [override])
+    assert info.value.key == key and reason in info.value.reason and str(info.value).startswith("spec.yaml: ")
+
+
+@pytest.mark.parametrize("settings", [{"optim.lr": 1e-3, "data": {"max_images": 4}},
+                                      {"optim": {"lr": 1e-3}, "data.max_images": 4},
+                                      {"optim": {"beta1": 0.5}, "optim.lr": 1e-3, "data": {}, "data.max_images": 4},
+                                      None])
+def test_settings_overrides_win_however_the_yaml_spells_the_key(settings):
+    spec = spec_from_dict(minimal(search__settings=settings), "", ["search.settings.optim.lr=5e-4",
+                                                                   "search.settings.data.max_images=2"])
+    assert {k: v for k, v in spec.search.settings.items() if k != "optim.beta1"} == {"optim.lr": 5e-4, "data.max_images": 2}
+
+
+def test_one_override_parser_one_flattener_one_yaml_reader():
+    import re
+
+    package = Path(__file__).resolve().parents[1] / "nasplatform"
+    sources = {str(p.relative_to(package)): p.read_text() for p in package.rglob("*.py")}
+    defs = lambda pattern: sorted(name for text in sources.values() for name in re.findall(pattern, text))
+    assert defs(r"def (\w*override\w*)") == ["apply_overrides"]
+    assert defs(r"def (\w*flatten\w*|\w*dotted\w*)\(") == ["flatten", "flatten_baselines", "flatten_settings", "set_dotted"]
+    assert [name for name, text in sources.items() if "yaml.safe_load(" in text] == ["engine/config.py"]
+
+
+def test_trial_keys_of_plans_from_before_the_hidden_dim_a_rename_stay_the_same(tmp_path):
+    spec = spec_from_dict(minimal())
+    for plan in retrain_plans(spec, tmp_path, [], True):
+        old = {("hidden_dim" if k == "hidden_dim_a" else k): v for k, v in plan.engine.items()}
+        assert "hidden_dim_a" in plan.engine and trial_key("t", plan) == trial_key("t", dataclasses.replace(plan, engine=old))

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from nasplatform.cli import CliError
+from nasplatform.cli.options import DeprecatedAlias
 from nasplatform.nets import Discriminator, Generator, PatchGANDiscriminator, model_cost
 from nasplatform.space import (
     NETWORK_NAMES,
@@ -31,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("genotype", metavar="NAME_OR_GENOTYPE_JSON")
     parser.add_argument("--hidden-dim", type=int, default=64, help="generator hidden dim H (default 64)")
     parser.add_argument("--ndf", type=int, default=64, help="discriminator base width (default 64)")
-    parser.add_argument("--image-size", type=int, default=256, help="resolution for MACs (default 256)")
+    parser.add_argument("--macs-size", type=int, default=256, metavar="PX",
+                        help="side of the square input at which MACs are counted (default 256)")
+    parser.add_argument("--image-size", dest="macs_size", type=int, action=DeprecatedAlias, new_flag="--macs-size")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -63,10 +66,10 @@ def run(args: argparse.Namespace) -> int:
             net, width = Generator(genotype, args.hidden_dim), {"hidden_dim": args.hidden_dim}
         else:
             net, width = Discriminator(genotype, args.ndf), {"ndf": args.ndf}
-        report[name] = {"genotype": genotype.to_dict(), **width, **model_cost(net, args.image_size).to_dict()}
+        report[name] = {"genotype": genotype.to_dict(), **width, **model_cost(net, args.macs_size).to_dict()}
         if isinstance(genotype, DiscriminatorGenotype) and args.genotype in ("patchgan_point", "patchgan"):
             official = PatchGANDiscriminator(args.ndf)
-            report["patchgan_official"] = {"ndf": args.ndf, **model_cost(official, args.image_size).to_dict()}
+            report["patchgan_official"] = {"ndf": args.ndf, **model_cost(official, args.macs_size).to_dict()}
     if args.json:
         print(json.dumps(report))
         return 0

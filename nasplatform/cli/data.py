@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from nasplatform.cli import CliError
+from nasplatform.cli.options import DeprecatedAlias
 from nasplatform.engine.data import (
     PAPER_DATASETS,
     DownloadError,
@@ -35,7 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     demo = actions.add_parser("demo", help="build the offline demo dataset photo2winter")
     demo.add_argument("--root", required=True, help="folder that receives ROOT/photo2winter")
-    demo.add_argument("--image-size", type=int, default=64, help="side of the square images (default 64)")
+    demo.add_argument("--stored-size", type=int, default=64, metavar="PX",
+                      help="side of the square images written (default 64); training resizes them")
+    demo.add_argument("--image-size", dest="stored_size", type=int, action=DeprecatedAlias, new_flag="--stored-size")
     demo.add_argument("--n-train", type=int, default=200, help="training images per domain (default 200)")
     demo.add_argument("--n-test", type=int, default=50, help="test images per domain (default 50)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the crops (default 0)")
@@ -69,12 +72,12 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     try:
-        folder = build_demo(args.root, image_size=args.image_size, n_train=args.n_train, n_test=args.n_test,
+        folder = build_demo(args.root, image_size=args.stored_size, n_train=args.n_train, n_test=args.n_test,
                             seed=args.seed, progress=not args.no_progress)
     except (ValueError, FileExistsError, RuntimeError) as exc:
         raise CliError(str(exc)) from None
     print(f"photo2winter is in {folder} ({args.n_train} train / {args.n_test} test images per domain, "
-          f"{args.image_size}x{args.image_size}; true B of testA in {folder / 'testA_true_B'}); "
+          f"{args.stored_size}x{args.stored_size}; true B of testA in {folder / 'testA_true_B'}); "
           f"use --set data.root={folder}")
     return 0
 

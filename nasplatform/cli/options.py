@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Callable
 
 from nasplatform.cli import CliError
-from nasplatform.engine.config import ConfigError, apply_overrides, from_dict, load_yaml, save_yaml
-from nasplatform.engine.data.config import load_size_for
+from nasplatform.engine.config import ConfigError, apply_overrides, from_dict, load_size_for, load_yaml, save_yaml
 from nasplatform.engine.data.dataset import DataError
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old flag name kept for existing scripts: it sets the new flag's value and says on stderr to use the new
+    name (one meaning per flag name: `--image-size` is the training crop of search and retrain only)."""
+
+    def __init__(self, option_strings, dest, new_flag: str, **kwargs):
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+        self.new_flag = new_flag
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog}: warning: {option_string} is deprecated here, use {self.new_flag} (--image-size is "
+              "the training crop size of search and retrain)", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:

@@ -22,9 +22,13 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-cells", type=int, help="N, generator cells (default 11)")
 
 
+def config_flags(args: argparse.Namespace) -> dict:
+    """This command's own flags as SearchConfig keys (tests/test_run_shared.py checks each reaches its key)."""
+    return {"scheme": args.scheme, "epochs": args.epochs, "hidden_dim": args.hidden_dim, "n_cells": args.n_cells}
+
+
 def run(args: argparse.Namespace) -> int:
-    flags = {"scheme": args.scheme, "epochs": args.epochs, "hidden_dim": args.hidden_dim, "n_cells": args.n_cells}
-    result = run_or_resume(args, SearchConfig, flags, run_search, resume_search)
+    result = run_or_resume(args, SearchConfig, config_flags(args), run_search, resume_search)
     outcome = result.outcome
     print(f"search {outcome.status}: {outcome.epochs_done} epochs in {result.run_dir}")
     for name, genotype in result.genotypes.items():

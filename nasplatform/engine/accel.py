@@ -18,46 +18,16 @@ list. Only the networks' convolutions run in bfloat16.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, fields
 from typing import Any, ContextManager
 
 import torch
 from torch import nn
 
-# config.py is to hold an `accel: AccelConfig` section, so this module must not import config.py
+from nasplatform.engine.config import AccelConfig  # noqa: F401  (re-exported: the section lives with the configs)
 from nasplatform.engine.networks import CycleGANNetworks
 
 #: Marks a network whose output hook is registered, so that preparing it twice does not stack hooks.
 _FP32_HOOK_ATTR = "_accel_fp32_output_hook"
-
-
-@dataclass(frozen=True)
-class AccelConfig:
-    """How the networks execute; every switch is off by default, which is the safe choice on CPU.
-
-    channels_last: 4-D parameters and input batches in NHWC memory format (tensor-core convolutions on GPUs).
-    bf16: the networks' forward passes run under bfloat16 autocast; their outputs come back in float32, so every
-        loss term (Ladv, Lcyc, Lidt and the discriminators' losses) is computed in float32. Allowed on CPU, where
-        it is slow without native bf16 instructions.
-    compile: each network's forward is compiled in place with torch.compile (state-dict keys stay unchanged).
-    cudnn_benchmark: cuDNN times its convolution algorithms per input shape and keeps the fastest; with fixed
-        crop sizes this pays after the first iterations. No effect on CPU.
-    """
-
-    channels_last: bool = False
-    bf16: bool = False
-    compile: bool = False
-    cudnn_benchmark: bool = False
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if not isinstance(value, bool):
-                # "name: reason" lets config.from_dict key the error as accel.<name>
-                raise ValueError(f"{f.name}: expected true or false, got {value!r} ({type(value).__name__})")
-
-    def to_dict(self) -> dict[str, bool]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _device(device: str | torch.device) -> torch.device:

@@ -1,4 +1,4 @@
-"""Typed run settings (objective, optimizers, search, retrain): load from YAML or dicts, dotted `key=value` overrides."""
+"""Typed run settings (data, objective, optimizers, accel, search, retrain), torch-free: YAML or dicts, dotted overrides."""
 
 from __future__ import annotations
 
@@ -6,19 +6,16 @@ import dataclasses
 import difflib
 import functools
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Optional, Union
 
-import torch
 import yaml
 
-from nasplatform.engine.accel import AccelConfig
-from nasplatform.engine.data.config import DataConfig
 from nasplatform.engine.schemes import scheme_names
-from nasplatform.nets.layout import min_image_size
 
 GanMode = Literal["lsgan", "vanilla"]
 #: A registered scheme name (engine/schemes.py), checked when a config is built, since schemes may register later.
@@ -157,10 +154,13 @@ def _to_none(value: Any, key: str) -> None:
 _SCALARS = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str, type(None): _to_none}
 
 
-# ---------------------------------------------------------------- dicts, overrides, YAML
+# ---------------------------------------------------------------- dicts
 
 
 def _unknown_key(cls: type, key: str, prefix: str) -> ConfigError:
+    derived = getattr(cls, key, None)
+    if isinstance(derived, property):  # RetrainConfig.epochs = n_epochs + n_epochs_decay
+        return ConfigError(_join(prefix, key), f"is computed, not set: {(derived.__doc__ or '').strip()}")
     names = list(_field_types(cls))
     hints = difflib.get_close_matches(key, names, n=3)
     # a leaf key given at the wrong level ("lr" instead of "optim.lr")
@@ -177,6 +177,22 @@ def _leaf_paths(cls: type) -> list[str]:
     return paths
 
 
+#: Keys renamed since configs were first saved, per config class: {old: new}. Run folders, checkpoints and plans
+#: written before hold the old spelling; they are read as the new one (docs/formats.md, "Renamed keys").
+RENAMED_KEYS: dict[str, dict[str, str]] = {"RetrainConfig": {"hidden_dim": "hidden_dim_a"}}
+
+
+def migrate_keys(cls: type, data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`data` (the top level of a `cls` config) with renamed keys spelled as now; both spellings is an error."""
+    out = dict(data)
+    for old, new in RENAMED_KEYS.get(cls.__name__, {}).items():
+        if old in out:
+            if new in out:
+                raise ConfigError(_join(prefix, old), f"was renamed {new!r}, which is also given; keep only {new}")
+            out = {new if key == old else key: value for key, value in out.items()}
+    return out
+
+
 def from_dict(cls: type, data: Optional[Mapping[str, Any]], *, prefix: str = ""):
     """An instance of the dataclass `cls` from a (nested) mapping; keys left out keep their defaults.
 
@@ -190,7 +206,7 @@ def from_dict(cls: type, data: Optional[Mapping[str, Any]], *, prefix: str = "")
         raise ConfigError(prefix, f"expected a mapping of {cls.__name__} keys, got {_describe(data)}")
     types_ = _field_types(cls)
     kwargs = {}
-    for key, value in data.items():
+    for key, value in migrate_keys(cls, data, prefix).items():
         if key not in types_:
             raise _unknown_key(cls, str(key), prefix)
         kwargs[key] = _coerce(value, types_[key], _join(prefix, key))
@@ -220,11 +236,58 @@ def to_dict(cfg: Any) -> Any:
     return cfg
 
 
+# ---------------------------------------------------------------- dotted keys: the one flattener, setter and override parser
+# (the CLI's --set, a spec's --set and a spec stage's settings all go through these)
+
+
+def flatten(data: Mapping, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as {dotted key: leaf value}, in order (a later spelling of a key wins); an empty mapping has
+    no leaves."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = _join(prefix, str(key))
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def set_dotted(data: dict, key: str, value: Any) -> None:
+    """Set `value` at the dotted `key` of nested mappings, making sections that are missing or empty (an empty YAML
+    section reads as None); where the rest of the key is already spelled flat (`optim.lr: 1e-4` in a spec stage's
+    settings) it is replaced as spelled, so the new value wins."""
+    parts = key.split(".")
+    target = data
+    for depth, part in enumerate(parts[:-1]):
+        rest = ".".join(parts[depth:])
+        if rest in target:
+            target[rest] = value
+            return
+        if target.get(part) is None:
+            target[part] = {}
+        target = target[part]
+        if not isinstance(target, dict):
+            raise ConfigError(".".join(parts[: depth + 1]), f"is a value, not a section; cannot set {key!r}")
+    target[parts[-1]] = value
+
+
+EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def yaml_number(value: Any) -> Any:
+    """PyYAML (YAML 1.1) reads `1e-4` (no dot) as a string: such strings become floats."""
+    return float(value) if isinstance(value, str) and EXPONENT_NUMBER.fullmatch(value) else value
+
+
 def _field_type_at(cls: type, parts: list[str]) -> Any:
-    """The annotation of the field at a dotted path, with an unknown-key error naming the whole path."""
+    """The annotation of the field at a dotted path, with an unknown-key error naming the whole path; below a field
+    typed Any (a spec stage's `settings`, checked when its engine config is built) every key is Any."""
     tp: Any = cls
     for depth, part in enumerate(parts):
         prefix = ".".join(parts[:depth])
+        if tp is Any:
+            return Any
         if not dataclasses.is_dataclass(tp):
             raise ConfigError(prefix, f"is a value, not a section; cannot set {'.'.join(parts)!r}")
         if part not in _field_types(tp):
@@ -233,10 +296,23 @@ def _field_type_at(cls: type, parts: list[str]) -> Any:
     return tp
 
 
-def _parse_override(raw: str, tp: Any, key: str) -> Any:
+def _renamed(cls: type, parts: list[str]) -> list[str]:
+    """A dotted key's parts with each renamed field (RENAMED_KEYS) spelled as now."""
+    out: list[str] = []
+    tp: Any = cls
+    for part in parts:
+        if not dataclasses.is_dataclass(tp):
+            return out + parts[len(out):]
+        part = RENAMED_KEYS.get(tp.__name__, {}).get(part, part)
+        out.append(part)
+        tp = _field_types(tp).get(part)
+    return out
+
+
+def _read_value(raw: str, tp: Any, key: str) -> Any:
     """`raw` read as YAML, falling back to the literal text (so `data.root=2024` or `cache=off` stay strings)."""
     try:
-        parsed = yaml.safe_load(raw)
+        parsed = yaml_number(yaml.safe_load(raw))
     except yaml.YAMLError:
         parsed = raw
     try:
@@ -250,41 +326,51 @@ def _parse_override(raw: str, tp: Any, key: str) -> Any:
             raise first from None
 
 
-def apply_overrides(cfg: Any, overrides: Iterable[str]):
-    """A copy of `cfg` with each "dotted.key=value" applied in order (values parsed with yaml.safe_load)."""
-    data = to_dict(cfg)
+def apply_overrides(base: Any, overrides: Iterable[str], cls: Optional[type] = None) -> Any:
+    """`base` with each "dotted.key=value" applied in order; the one override parser of the CLI and the specs.
+
+    base: a config object (the result is a new, checked object of its type), or the raw mapping of a `cls` (a spec
+    as read from YAML; the result is that mapping, checked once all is in: a spec is shrunk by --smoke between).
+    Keys are checked against the fields of the type (unknown key: did-you-mean); values are read as YAML and
+    checked against the field's type.
+    """
+    is_mapping = isinstance(base, Mapping)
+    if is_mapping and cls is None:
+        raise TypeError("apply_overrides on a mapping needs the type it is for (cls)")
+    cls, data = (cls, base) if is_mapping else (type(base), to_dict(base))
     for item in overrides:
         key, sep, raw = item.partition("=")
         key = key.strip()
-        if not sep or not key:
+        if not sep or not key or not all(key.split(".")):
             raise ConfigError(item, "an override must look like key=value, e.g. optim.lr=1e-4")
-        parts = key.split(".")
-        value = _parse_override(raw.strip(), _field_type_at(type(cfg), parts), key)
-        target = data
-        for part in parts[:-1]:
-            target = target[part]
-        target[parts[-1]] = to_dict(value)
-    return from_dict(type(cfg), data)
+        key = ".".join(_renamed(cls, key.split(".")))
+        value = _read_value(raw.strip(), _field_type_at(cls, key.split(".")), key)
+        set_dotted(data, key, to_dict(value))
+    return data if is_mapping else from_dict(cls, data)
 
 
-def load_yaml(cls: type, path: str | Path, overrides: Iterable[str] = ()):
-    """`cls` from the YAML file at `path`, then the dotted `overrides`; errors name the file and key."""
+def read_yaml(path: str | Path, what: str = "config file") -> Any:
+    """The YAML data in the file at `path`; unreadable, non-UTF-8 or bad YAML is a ConfigError naming the file."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError("", f"cannot read config file ({exc.strerror})", str(path)) from None
+        raise ConfigError("", f"cannot read {what} ({exc.strerror})", str(path)) from None
     except UnicodeDecodeError as exc:
         raise ConfigError("", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
                           "save the file as UTF-8", str(path)) from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError("", f"not valid YAML ({exc})", str(path)) from None
+
+
+def load_yaml(cls: type, path: str | Path, overrides: Iterable[str] = ()):
+    """`cls` from the YAML file at `path`, then the dotted `overrides`; errors name the file and key."""
     try:
-        cfg = from_dict(cls, data)
+        cfg = from_dict(cls, read_yaml(path))
     except ConfigError as exc:
-        raise exc.in_file(path) from None
+        raise (exc if exc.source else exc.in_file(path)) from None
     return apply_overrides(cfg, overrides)
 
 
@@ -333,17 +419,25 @@ def _beta(cfg: Any, name: str) -> None:
         raise ConfigError(name, f"must be in [0, 1), got {value!r}")
 
 
+#: What torch.device accepts ("type" or "type:index", no leading zeros), checked without importing torch so that
+#: configs load where torch is absent or slow to import; tests/test_engine_config.py holds it against torch.
+DEVICE_PATTERN = re.compile(r"(cpu|cuda|ipu|xpu|mkldnn|opengl|opencl|ideep|hip|ve|fpga|maia|xla|lazy|vulkan|mps|meta|hpu"
+                            r"|mtia|privateuseone)(:(0|[1-9][0-9]*))?")
+
+
 def _device(cfg: Any) -> None:
-    try:
-        torch.device(cfg.device)
-    except (RuntimeError, ValueError):
-        raise ConfigError("device", f"not a torch device: {cfg.device!r} (e.g. 'cpu', 'cuda', 'cuda:1')") from None
+    if not (isinstance(cfg.device, str) and DEVICE_PATTERN.fullmatch(cfg.device)):
+        raise ConfigError("device", f"not a torch device: {cfg.device!r} (e.g. 'cpu', 'cuda', 'cuda:1')")
 
 
 def _image_size(cfg: Any) -> None:
     # generators downsample by 4 and discriminators by 8; odd intermediate sizes would misalign mixed-op members
     if cfg.data.crop_size % 8:
         raise ConfigError("data.crop_size", f"must be a multiple of 8, got {cfg.data.crop_size}")
+    # imported here: the limit follows from the op set (the widest padding), i.e. from network code, which this
+    # module must not load on import (docs/design.md §1)
+    from nasplatform.nets.layout import min_image_size
+
     limit = min_image_size()
     if cfg.data.crop_size < limit.size:
         raise ConfigError("data.crop_size", f"must be at least {limit.size} ({limit.reason}), got {cfg.data.crop_size}")
@@ -367,7 +461,7 @@ def _cache(cfg: Any) -> None:
 
 def _check_run_fields(cfg: Any) -> None:
     """The checks every run config (SearchConfig, RetrainConfig) shares: widths, seed, batching, cadences, data, device."""
-    for name, low in (("hidden_dim", 1), ("ndf", 1), ("seed", 0), ("batch_size", 1), ("checkpoint_every", 1),
+    for name, low in (("ndf", 1), ("seed", 0), ("batch_size", 1), ("checkpoint_every", 1),
                       ("sample_every", 1), ("max_iters_per_epoch", 1), ("threads", 1)):
         _at_least(cfg, name, low)
     _seed(cfg)
@@ -379,6 +473,8 @@ def _check_run_fields(cfg: Any) -> None:
 def check_device_available(device: str) -> None:
     """Refuse a device this machine lacks, before a run creates anything (not a config check: a config names
     the device of the machine that runs it, which may not be the one that wrote it)."""
+    import torch
+
     dev = torch.device(device)
     if dev.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -403,6 +499,68 @@ def with_absolute_paths(cfg: Any) -> Any:
     if genotypes and (genotypes.endswith(".json") or "/" in genotypes) and Path(genotypes).expanduser().exists():
         changes["genotypes"] = absolute(genotypes)
     return dataclasses.replace(cfg, **changes)
+
+
+BAD_IMAGE_POLICIES = ("error", "skip")
+CACHE_KINDS = ("memory", "mmap", "none")
+
+
+@dataclass(frozen=True)
+class DataConfig(_Config):
+    """Where the images are and how a training item is made from them.
+
+    `root` holds the CycleGAN layout `{trainA,trainB,testA,testB}`. Training items are resized to
+    `load_size`, randomly cropped to `crop_size` and randomly flipped (CycleGAN's `resize_and_crop`
+    with `--load_size 286 --crop_size 256`); test items are resized to `crop_size`.
+    `cache`: "memory" keeps decoded uint8 images in RAM, "mmap" in a memory-mapped .npy under a cache
+    directory (`cache_dir`, or the one the caller passes), "none" decodes on every access.
+    `max_images` keeps the first N images of each domain (sorted order), for smoke runs.
+    """
+
+    root: str = ""
+    load_size: int = 286
+    crop_size: int = 256
+    flip: bool = True
+    on_bad_image: str = "error"
+    cache: str = "memory"
+    max_images: int | None = None
+    cache_dir: str = ""
+
+    def validate(self) -> None:
+        if self.on_bad_image not in BAD_IMAGE_POLICIES:
+            raise ConfigError("on_bad_image", f"expected one of {BAD_IMAGE_POLICIES}, got {self.on_bad_image!r}")
+        if self.cache not in CACHE_KINDS:
+            raise ConfigError("cache", f"expected one of {CACHE_KINDS}, got {self.cache!r}")
+        if self.crop_size < 1 or self.load_size < 1:
+            raise ConfigError("crop_size", f"load_size and crop_size must be positive, got {self.load_size} and {self.crop_size}")
+        if self.crop_size > self.load_size:
+            raise ConfigError("crop_size", f"crop_size ({self.crop_size}) must not exceed load_size ({self.load_size})")
+        if self.max_images is not None and self.max_images < 1:
+            raise ConfigError("max_images", f"expected a positive count or null, got {self.max_images}")
+
+
+def load_size_for(crop_size: int) -> int:
+    """CycleGAN's load 286 -> crop 256 ratio at any crop size (72 for 64, 36 for 32)."""
+    return int(round(crop_size * 286 / 256))
+
+
+@dataclass(frozen=True)
+class AccelConfig(_Config):
+    """How the networks execute; every switch is off by default, which is the safe choice on CPU.
+
+    channels_last: 4-D parameters and input batches in NHWC memory format (tensor-core convolutions on GPUs).
+    bf16: the networks' forward passes run under bfloat16 autocast; their outputs come back in float32, so every
+        loss term (Ladv, Lcyc, Lidt and the discriminators' losses) is computed in float32. Allowed on CPU, where
+        it is slow without native bf16 instructions.
+    compile: each network's forward is compiled in place with torch.compile (state-dict keys stay unchanged).
+    cudnn_benchmark: cuDNN times its convolution algorithms per input shape and keeps the fastest; with fixed
+        crop sizes this pays after the first iterations. No effect on CPU.
+    """
+
+    channels_last: bool = False
+    bf16: bool = False
+    compile: bool = False
+    cudnn_benchmark: bool = False
 
 
 @dataclass(frozen=True)
@@ -460,85 +618,93 @@ class OptimConfig(_Config):
 
 
 @dataclass(frozen=True)
-class SearchConfig(_Config):
-    """One architecture search (paper Algorithm 1).
-
-    scheme: OF (one-step, single-level) or TF / TH / THS (two-step, bi-level). n_cells = N (cells per generator,
-    C_1^e .. C_N^d); hidden_dim = H (the generators' base width, ngf); ndf = D (the discriminators' base width).
-    swap_epoch: THS only, the epoch at which the two data halves swap roles (None = epochs // 2).
-    gumbel*: optional Gumbel-softmax mixing with temperature annealed from gumbel_tau_start to gumbel_tau_end.
-    max_iters_per_epoch: cap on iterations per epoch (None = one pass over the data).
-    accel: how the networks execute on `device` (channels_last, bf16 autocast, torch.compile, cudnn.benchmark).
-    threads: torch threads (None = the caller's: the CLI's default, one per allowed CPU idle at start, see
-    engine/threads.py; a Tune trial's CPUs); not part of a run's identity: a run may be resumed with another value.
-    """
+class RunConfig(_Config):
+    """What every training run (SearchConfig, RetrainConfig) has: its data, objective and optimizers, ndf = D
+    (the discriminators' base width), seed, batching, cadences
+    (checkpoint_every, sample_every), max_iters_per_epoch (cap on iterations per epoch; None = one pass over the
+    data), the device and how the networks execute on it (accel: channels_last, bf16 autocast, torch.compile,
+    cudnn.benchmark), and threads (torch threads; None = the caller's: the CLI's default, one per allowed CPU idle
+    at start, see engine/threads.py; a Tune trial's CPUs; not part of a run's identity: a run may be resumed with
+    another value)."""
 
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    ndf: int = 64
+    seed: int = 0
+    batch_size: int = 1
+    checkpoint_every: int = 1
+    sample_every: int = 1
+    max_iters_per_epoch: Optional[int] = None
+    device: str = "cpu"
+    accel: AccelConfig = field(default_factory=AccelConfig)
+    threads: Optional[int] = None
+
+    def validate(self) -> None:
+        _check_run_fields(self)
+
+
+@dataclass(frozen=True)
+class SearchConfig(RunConfig):
+    """One architecture search (paper Algorithm 1); the fields every run has are RunConfig's.
+
+    scheme: OF (one-step, single-level) or TF / TH / THS (two-step, bi-level). n_cells = N (cells per generator,
+    C_1^e .. C_N^d); hidden_dim = H of both supernet generators (their base width, ngf; paper: 16).
+    swap_epoch: THS only, the epoch at which the two data halves swap roles (None = epochs // 2).
+    gumbel*: optional Gumbel-softmax mixing with temperature annealed from gumbel_tau_start to gumbel_tau_end.
+    """
+
     scheme: Scheme = "OF"
     epochs: int = 400
     n_cells: int = 11
     hidden_dim: int = 16
-    ndf: int = 64
     mixed_op_mode: MixedOpMode = "merged"
     gumbel: bool = False
     gumbel_tau_start: float = 5.0
     gumbel_tau_end: float = 0.1
     swap_epoch: Optional[int] = None
-    seed: int = 0
-    batch_size: int = 1
-    checkpoint_every: int = 1
-    sample_every: int = 1
-    max_iters_per_epoch: Optional[int] = None
-    device: str = "cpu"
-    accel: AccelConfig = field(default_factory=AccelConfig)
-    threads: Optional[int] = None
 
     def validate(self) -> None:
         _at_least(self, "epochs", 1)
         _at_least(self, "n_cells", 3)
+        _at_least(self, "hidden_dim", 1)
         _positive(self, "gumbel_tau_start")
         _positive(self, "gumbel_tau_end")
         if self.swap_epoch is not None and not 1 <= self.swap_epoch <= self.epochs:
             raise ConfigError("swap_epoch", f"must be within 1..epochs ({self.epochs}), got {self.swap_epoch}")
-        _check_run_fields(self)
+        super().validate()
 
 
 @dataclass(frozen=True)
-class RetrainConfig(_Config):
-    """Retraining of derived (or named) genotypes from scratch, like CycleGAN (paper §4).
+class RetrainConfig(RunConfig):
+    """Retraining of derived (or named) genotypes from scratch, like CycleGAN (paper §4); the fields every run has
+    are RunConfig's.
 
-    genotypes: a named genotype ("cyclegan") or a path to a genotypes.json. hidden_dim = H of G_A, hidden_dim_b = H
-    of G_B (None = same as hidden_dim). n_epochs at constant lr, then n_epochs_decay of linear decay to 0.
+    genotypes: a named genotype ("cyclegan") or a path to a genotypes.json. hidden_dim_a = H of G_A, hidden_dim_b = H
+    of G_B (None = same as hidden_dim_a), as in the results table; an old `hidden_dim` is read as hidden_dim_a. n_epochs at constant lr, then n_epochs_decay of linear decay to 0; `epochs`
+    is their sum, the total that SearchConfig.epochs and both commands' --epochs also mean.
     val_fraction: share of train held out for model selection; val_every: validate every so many epochs
-    (0 = only at the end). accel, threads: as in SearchConfig.
+    (0 = only at the end).
     """
 
-    data: DataConfig = field(default_factory=DataConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
     genotypes: str = "cyclegan"
-    hidden_dim: int = 64
+    hidden_dim_a: int = 64
     hidden_dim_b: Optional[int] = None
-    ndf: int = 64
     discriminator: DiscriminatorKind = "patchgan"
     n_epochs: int = 100
     n_epochs_decay: int = 100
     val_fraction: float = 0.0
     val_every: int = 0
-    seed: int = 0
-    batch_size: int = 1
-    checkpoint_every: int = 1
-    sample_every: int = 1
-    max_iters_per_epoch: Optional[int] = None
-    device: str = "cpu"
-    accel: AccelConfig = field(default_factory=AccelConfig)
-    threads: Optional[int] = None
+
+    @property
+    def epochs(self) -> int:
+        """n_epochs + n_epochs_decay, all epochs of the run (SearchConfig.epochs counts the same); set those two."""
+        return self.n_epochs + self.n_epochs_decay
 
     def validate(self) -> None:
         if not self.genotypes.strip():
             raise ConfigError("genotypes", "must name a genotype (e.g. 'cyclegan') or a genotypes.json path")
+        _at_least(self, "hidden_dim_a", 1)
         _at_least(self, "hidden_dim_b", 1)
         for name in ("n_epochs", "n_epochs_decay", "val_every"):
             _at_least(self, name, 0)
@@ -546,4 +712,4 @@ class RetrainConfig(_Config):
             raise ConfigError("n_epochs", "n_epochs + n_epochs_decay must be >= 1")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError("val_fraction", f"must be in [0, 1), got {self.val_fraction!r}")
-        _check_run_fields(self)
+        super().validate()

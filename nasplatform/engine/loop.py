@@ -14,9 +14,16 @@ from tqdm.auto import tqdm
 
 from nasplatform.engine.checkpoint import (CheckpointError, capture_rng_state, load_checkpoint, restore_rng_state,
                                           save_checkpoint)
-from nasplatform.engine.config import ConfigError, check_device_available, to_dict, with_absolute_paths
+from nasplatform.engine.config import (
+    ConfigError,
+    check_device_available,
+    flatten,
+    migrate_keys,
+    to_dict,
+    with_absolute_paths,
+)
 from nasplatform.engine.lock import folder_lock
-from nasplatform.engine.rundir import RunDirectory, RunFileError, flatten
+from nasplatform.engine.rundir import RunDirectory, RunFileError
 from nasplatform.engine.tensorboard import EpochBoard
 from nasplatform.engine.threads import use_threads
 
@@ -137,7 +144,7 @@ def check_config_unchanged(state: dict, cfg, run: RunDirectory) -> None:
     saved = state.get("config")
     if not isinstance(saved, dict):  # checkpoints from before the config was recorded in them
         return
-    then, now = flatten(saved), flatten(to_dict(cfg))
+    then, now = flatten(migrate_keys(type(cfg), saved)), flatten(to_dict(cfg))
     # a retrain's genotypes file may sit elsewhere on a retry (a Tune trial on another worker): its name counts
     for flat in (then, now):
         if isinstance(flat.get("genotypes"), str):

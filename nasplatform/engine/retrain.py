@@ -45,7 +45,7 @@ class RetrainJob:
         self.cfg, self.run = cfg, run
         seed_everything(cfg.seed)
         self.genotypes = load_genotypes(cfg.genotypes)
-        self.hidden_dims = (cfg.hidden_dim, cfg.hidden_dim_b if cfg.hidden_dim_b is not None else cfg.hidden_dim)
+        self.hidden_dims = (cfg.hidden_dim_a, cfg.hidden_dim_b if cfg.hidden_dim_b is not None else cfg.hidden_dim_a)
         configure_backends(cfg.accel, cfg.device)
         self.nets = prepare_networks(build_discrete(self.genotypes, *self.hidden_dims, cfg.ndf, cfg.discriminator),
                                      cfg.accel, cfg.device)
@@ -76,7 +76,7 @@ class RetrainJob:
 
     @property
     def total_epochs(self) -> int:
-        return self.cfg.n_epochs + self.cfg.n_epochs_decay
+        return self.cfg.epochs
 
     def train_epoch(self, epoch: int, meter: MeanMeter, progress: bool) -> None:
         cfg = self.cfg

@@ -12,7 +12,7 @@ from typing import Any, Optional
 import pandas as pd
 
 from nasplatform.engine.checkpoint import atomic_write
-from nasplatform.engine.config import ConfigError, load_yaml, save_yaml, to_dict, with_absolute_paths
+from nasplatform.engine.config import ConfigError, flatten, load_yaml, save_yaml, to_dict, with_absolute_paths
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -30,17 +30,6 @@ RUN_FILES = ("metrics.parquet", "alpha_history.parquet", "evaluation.json", "che
 #: Files rewritten every epoch; at a checkpoint epoch they are staged and put in place only after the checkpoint.
 EPOCH_FILES = ("metrics.parquet", "alpha_history.parquet", "genotypes.json")
 _STAGED = re.compile(r"^\.(?P<name>.+)\.epoch-(?P<epoch>\d+)\.staged$")
-
-
-def flatten(data: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, name + "."))
-        else:
-            flat[name] = value
-    return flat
 
 
 class RunFileError(ValueError):

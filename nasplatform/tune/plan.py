@@ -110,6 +110,9 @@ def trial_key(experiment: str, plan: TrialPlan) -> str:
     gives the same keys; docs/platform.md, "Several experiments in one table"."""
     engine = json.loads(json.dumps(plan.engine))
     engine.get("data", {}).pop("root", None)
+    # digested in the spelling of before the rename (RENAMED_KEYS), so that experiments planned then keep their keys
+    if "hidden_dim_a" in engine:
+        engine["hidden_dim"] = engine.pop("hidden_dim_a")
     source = {k: v for k, v in (plan.genotype_source or {}).items() if k in ("experiment", "search_key", "genotypes_sha256")}
     content = {"experiment": experiment, "key": plan.key, "stage": plan.stage, "dataset": plan.dataset,
                "engine": engine, "genotypes": plan.genotypes, "hidden_dims": [plan.hidden_dim_a, plan.hidden_dim_b],

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
-import yaml
 
 from nasplatform.engine.config import (
     ConfigError,
@@ -18,11 +17,15 @@ from nasplatform.engine.config import (
     RetrainConfig,
     Scheme,
     SearchConfig,
+    apply_overrides,
+    flatten,
     from_dict,
+    load_size_for,
+    read_yaml,
+    set_dotted,
     to_dict,
+    yaml_number,
 )
-from nasplatform.engine.data.config import load_size_for
-from nasplatform.nets.layout import min_image_size
 
 #: Architecture labels: C<H>, N<H>, C'<H> (size-matched, docs/design.md §5.5) and cyclegan@<H>, searched@<H> (fixed H).
 LABEL_PATTERN = re.compile(r"^(?:(C'|C|N)(\d+)|(cyclegan|searched)@(\d+))$")
@@ -41,7 +44,7 @@ SEARCH_OWNED = {"scheme": "search.schemes", "seed": "search.seeds", "epochs": "s
                 "hidden_dim": "search.hidden_dim", "n_cells": "search.n_cells", "data.root": "data_root",
                 "data.crop_size": "image_size"}
 RETRAIN_OWNED = {"genotypes": "retrain.architectures", "hidden_dim": "retrain.architectures",
-                 "hidden_dim_b": "retrain.architectures", "discriminator": "retrain.discriminator",
+                 "hidden_dim_a": "retrain.architectures", "hidden_dim_b": "retrain.architectures", "discriminator": "retrain.discriminator",
                  "seed": "retrain.repeats", "n_epochs": "retrain.n_epochs",
                  "n_epochs_decay": "retrain.n_epochs_decay", "data.root": "data_root", "data.crop_size": "image_size"}
 
@@ -105,27 +108,15 @@ class Resources:
         return Resources(pick(self.cpus, base.cpus, 1.0), pick(self.gpus, base.gpus, 0.0))
 
 
-EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
-
-
-def yaml_number(value: Any) -> Any:
-    """PyYAML (YAML 1.1) reads `1e-4` (no dot) as a string: such strings become floats."""
-    return float(value) if isinstance(value, str) and EXPONENT_NUMBER.fullmatch(value) else value
-
-
 def flatten_settings(settings: Any, key: str) -> dict[str, Any]:
     """A stage's `settings` as {dotted engine key: value}; nested mappings are flattened."""
     if settings is None:
         return {}
     _check(isinstance(settings, Mapping), key, "expected a mapping of engine config keys to values, e.g. {optim.lr: 1e-4}")
-    flat: dict[str, Any] = {}
-    for name, value in settings.items():
-        _check(isinstance(name, str) and bool(name), key, f"keys must be non-empty strings, got {name!r}")
-        if isinstance(value, Mapping):
-            flat.update({f"{name}.{k}": v for k, v in flatten_settings(value, f"{key}.{name}").items()})
-        else:
-            flat[name] = yaml_number(value)
-    return flat
+    flat = flatten(settings)
+    for name in flat:
+        _check(all(name.split(".")), key, f"keys must be non-empty strings, got {name!r}")
+    return {name: yaml_number(value) for name, value in flat.items()}
 
 
 @dataclass(frozen=True)
@@ -286,6 +277,8 @@ class ExperimentSpec:
             _check(bool(SAFE_NAME.match(name)), f"datasets[{i}]", f"not a dataset folder name: {name!r}")
         _check(len(set(self.datasets)) == len(self.datasets), "datasets", f"lists a dataset twice: {list(self.datasets)}")
         _check(self.image_size % 8 == 0, "image_size", f"must be a multiple of 8, got {self.image_size}")
+        from nasplatform.nets.layout import min_image_size  # network code, loaded only when a spec is checked
+
         limit = min_image_size()
         _check(self.image_size >= limit.size, "image_size", f"must be at least {limit.size} ({limit.reason}), "
                f"got {self.image_size}")
@@ -335,20 +328,11 @@ def check_genotype_source(spec: ExperimentSpec, needing: list[str]) -> None:
 # ---------------------------------------------------------------- engine configs of the trials
 
 
-def _set_dotted(data: dict, key: str, value: Any, where: str) -> None:
-    parts = key.split(".")
-    for depth, part in enumerate(parts[:-1]):
-        data = data.setdefault(part, {})
-        _check(isinstance(data, dict), where, f"{'.'.join(parts[: depth + 1])} is a value, not a section")
-    data[parts[-1]] = value
-
-
 def _engine_config(cls: type, base: dict, settings: dict, where: str):
-    data = base
-    for key, value in settings.items():
-        _set_dotted(data, key, value, f"{where}.{key}")
     try:
-        return from_dict(cls, data)
+        for key, value in settings.items():
+            set_dotted(base, key, value)
+        return from_dict(cls, base)
     except ConfigError as exc:
         raise ConfigError(f"{where}.{exc.key}", exc.reason) from None
 
@@ -370,7 +354,7 @@ def retrain_config(spec: ExperimentSpec, dataset_dir: str, seed: int, hidden_dim
     """The RetrainConfig of one retrain trial (H_A, H_B = hidden_dims): the spec's fields, then `retrain.settings`."""
     r = spec.retrain
     base = {"data": _data_section(spec, dataset_dir), "genotypes": genotypes, "discriminator": discriminator, "seed": seed,
-            "hidden_dim": hidden_dims[0], "hidden_dim_b": hidden_dims[1], "n_epochs": r.n_epochs,
+            "hidden_dim_a": hidden_dims[0], "hidden_dim_b": hidden_dims[1], "n_epochs": r.n_epochs,
             "n_epochs_decay": r.n_epochs_decay, "device": "cuda" if spec.retrain_resources.gpus else "cpu"}
     return _engine_config(RetrainConfig, base, r.settings, "retrain.settings")
 
@@ -384,42 +368,13 @@ def check_settings(spec: ExperimentSpec) -> None:
 # ---------------------------------------------------------------- loading, overrides, smoke
 
 
-def apply_spec_overrides(data: dict, overrides: Iterable[str]) -> dict:
-    """`key=value` items set into the raw spec mapping; below a `settings` key the rest is one engine key
-    (`retrain.settings.optim.lr=1e-4` sets `optim.lr` in retrain.settings). Values are read as YAML."""
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        parts = key.strip().split(".")
-        _check(bool(sep) and all(parts), item, "an override must look like key=value, e.g. search.epochs=2")
-        try:
-            value = yaml_number(yaml.safe_load(raw.strip()))
-        except yaml.YAMLError:
-            value = raw.strip()
-        target = data
-        for depth, part in enumerate(parts):
-            if part == "settings" and depth < len(parts) - 1:
-                settings = target.get("settings") or {}
-                _check(isinstance(settings, dict), ".".join(parts[: depth + 1]), "is not a mapping")
-                settings[".".join(parts[depth + 1:])] = value
-                target["settings"] = settings
-                break
-            if depth == len(parts) - 1:
-                target[part] = value
-                break
-            if target.get(part) is None:  # an empty YAML section ("search:") reads as None
-                target[part] = {}
-            target = target[part]
-            _check(isinstance(target, dict), ".".join(parts[: depth + 1]), "is a value, not a section")
-    return data
-
-
 def spec_from_dict(data: Any, source: str = "", overrides: Iterable[str] = ()) -> ExperimentSpec:
-    """An ExperimentSpec from a mapping (a YAML file or a saved spec.json); errors name `source` and the key."""
+    """An ExperimentSpec from a mapping (a YAML file or a saved spec.json), with `key=value` overrides (below a
+    stage's `settings` the rest is an engine key: `retrain.settings.optim.lr=1e-4`); errors name `source` and the key."""
     if not isinstance(data, Mapping):
         raise ConfigError("", f"an experiment spec is a mapping of keys (name, figure, datasets, ...), got {data!r}", source)
-    data = apply_spec_overrides(copy.deepcopy(dict(data)), overrides)
     try:
-        return from_dict(ExperimentSpec, data)
+        return from_dict(ExperimentSpec, apply_overrides(copy.deepcopy(dict(data)), overrides, ExperimentSpec))
     except ConfigError as exc:
         raise ConfigError(exc.key, exc.reason, source or None) from None
 
@@ -427,14 +382,7 @@ def spec_from_dict(data: Any, source: str = "", overrides: Iterable[str] = ()) -
 def load_spec(path: str | Path, overrides: Iterable[str] = (), smoke: bool = False) -> ExperimentSpec:
     """The spec in the YAML file at `path`, with `--set` overrides applied; under `smoke`, shrunk by smoke_spec
     and the overrides applied once more on top, so a key the user sets wins over smoke's value."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError("", f"cannot read the experiment spec ({exc.strerror})", str(path)) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError("", f"not valid YAML ({exc})", str(path)) from None
-    spec = spec_from_dict(data, str(path), overrides)
+    spec = spec_from_dict(read_yaml(path, "the experiment spec"), str(path), overrides)
     if not smoke:
         return spec
     return spec_from_dict(spec_to_dict(smoke_spec(spec)), str(path), overrides)
@@ -490,16 +438,6 @@ GROWABLE_LISTS = ("datasets", "search.schemes", "search.seeds", "retrain.archite
 GROWABLE_COUNTS = ("retrain.repeats",)
 
 
-def _dotted(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as {dotted key: leaf value}; an empty mapping has no leaves."""
-    if not isinstance(data, Mapping):
-        return {prefix: data}
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        out.update(_dotted(value, f"{prefix}.{key}" if prefix else str(key)))
-    return out
-
-
 def _grows(key: str, old: Any, new: Any) -> bool:
     """Whether `new` only adds to `old` at a growable key (a missing list, or null selection, means all)."""
     if key in GROWABLE_COUNTS:
@@ -519,7 +457,7 @@ def _grows(key: str, old: Any, new: Any) -> bool:
 def growth_conflicts(old: ExperimentSpec, new: ExperimentSpec) -> list[str]:
     """The dotted spec keys in which `new` does more than add trials to `old` ("key: old -> new"); [] when
     running `new` in the folder of `old` keeps every trial of `old` as it is (docs/platform.md, "Growing")."""
-    mine, theirs = _dotted(json.loads(json.dumps(spec_to_dict(old)))), _dotted(json.loads(json.dumps(spec_to_dict(new))))
+    mine, theirs = flatten(json.loads(json.dumps(spec_to_dict(old)))), flatten(json.loads(json.dumps(spec_to_dict(new))))
     conflicts = []
     for key in sorted(set(mine) | set(theirs)):
         a, b = mine.get(key), theirs.get(key)
