@@ -54,9 +54,7 @@ INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if hasattr(signal, "SIGUSR1") and threading_is_main():
-        # `kill -USR1 PID` prints where every thread of a run that seems stuck is, without stopping it
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    dump_stacks_on_sigusr1()
     parser = build_parser()
     args = parser.parse_args(argv)
     # a user reads warnings, not the source line that raised them
@@ -78,11 +76,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def threading_is_main() -> bool:
-    """Signal handlers can only be installed from the main thread (main() may be called from others in tests)."""
+def dump_stacks_on_sigusr1() -> None:
+    """`kill -USR1 PID` prints where every thread of a run that seems stuck is, without stopping it."""
+    import io
     import threading
 
-    return threading.current_thread() is threading.main_thread()
+    if not hasattr(signal, "SIGUSR1") or threading.current_thread() is not threading.main_thread():
+        return  # handlers are installed from the main thread only (tests may call main() from others)
+    try:
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    except (io.UnsupportedOperation, AttributeError, ValueError):
+        pass  # stderr is not a file (captured in a test): there is nowhere to print stacks
 
 
 def describe_os_error(exc: OSError, resume_hint: str | None = None) -> str:
