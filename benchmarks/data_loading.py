@@ -19,7 +19,8 @@ import torch
 
 from benchmarks.harness import publish
 from benchmarks.iteration import Setting, command_line, interleaved_times, search_step
-from nasplatform.engine.data import DataConfig, UnpairedDataset, build_demo
+from nasplatform.data import UnpairedDataset, build_demo
+from nasplatform.engine.config import DataConfig
 
 LOAD_SIZE, CROP_SIZE = 286, 256
 

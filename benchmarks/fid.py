@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from benchmarks.harness import interleaved_medians, publish
-from nasplatform.engine.evaluation import (
+from nasplatform.evaluation import (
     ReferenceCache,
     compute_scores,
     files_features,
@@ -30,7 +30,7 @@ from nasplatform.engine.evaluation import (
     image_files,
     load_inception,
 )
-from nasplatform.engine.evaluation.inception import CLEANFID_WEIGHTS_NAME, fid_helper_weights_file
+from nasplatform.evaluation.inception import CLEANFID_WEIGHTS_NAME, fid_helper_weights_file
 
 
 def write_images(folder: Path, count: int, size: int, seed: int) -> Path:

@@ -34,7 +34,7 @@ from nasplatform.engine.accel import AccelConfig, autocast, configure_backends, 
 from nasplatform.engine.config import LossConfig, SearchConfig
 from nasplatform.engine.cyclegan_step import cyclegan_step
 from nasplatform.engine.losses import GANLoss
-from nasplatform.engine.networks import CycleGANNetworks, build_discrete, build_supernets, load_genotypes
+from nasplatform.nets.build import CycleGANNetworks, build_discrete, build_supernets, load_genotypes
 from nasplatform.engine.pool import ImagePool
 from nasplatform.engine.schemes import scheme_names
 from nasplatform.engine.strategies import build_strategy

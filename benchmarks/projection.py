@@ -30,7 +30,7 @@ import torch
 
 from benchmarks.harness import publish
 from benchmarks.iteration import command_line
-from nasplatform.engine.data.download import PAPER_DATASETS
+from nasplatform.data.download import PAPER_DATASETS
 from nasplatform.engine.strategies import FULL, STRATEGIES, TwoStep
 from nasplatform.tune.spec import ExperimentSpec, load_spec
 
@@ -44,7 +44,7 @@ def inception_network(device: str) -> tuple[Callable[[torch.Tensor], torch.Tenso
     machine has neither and cannot download), torchvision's Inception-v3 with random weights: the same network
     family at about the same cost, good for a throughput figure only."""
     try:
-        from nasplatform.engine.evaluation import InceptionWeightsError, load_inception
+        from nasplatform.evaluation import InceptionWeightsError, load_inception
 
         try:
             return load_inception(device, download=False), "clean-fid Inception (platform extractor)"

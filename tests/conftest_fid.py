@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from nasplatform.engine.evaluation import load_inception
-from nasplatform.engine.evaluation.inception import CLEANFID_WEIGHTS_NAME, fid_helper_weights_file
+from nasplatform.evaluation import load_inception
+from nasplatform.evaluation.inception import CLEANFID_WEIGHTS_NAME, fid_helper_weights_file
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from nasplatform.engine.accel import (
     to_memory_format,
 )
 from nasplatform.engine.config import ConfigError, from_dict
-from nasplatform.engine.networks import build_discrete, build_supernets, load_genotypes
+from nasplatform.nets.build import build_discrete, build_supernets, load_genotypes
 from nasplatform.nets import GeneratorSupernet
 
 

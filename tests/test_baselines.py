@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from cleanfid.fid import kernel_distance
 
-from nasplatform.engine.baselines import BASELINES, flatten_baselines, half_split, mean_colour
-from nasplatform.engine.data.images import list_images, load_rgb, resize_square
-from nasplatform.engine.evaluate import RunEvaluator
-from nasplatform.engine.evaluation import fid_from_features, kid_from_features
-from nasplatform.engine.evaluation.scores import _subset_mmd, kid_std_from_features
+from nasplatform.evaluation.baselines import BASELINES, flatten_baselines, half_split, mean_colour
+from nasplatform.data.images import list_images, load_rgb, resize_square
+from nasplatform.evaluation.generators import GeneratorScorer
+from nasplatform.evaluation import fid_from_features, kid_from_features
+from nasplatform.evaluation.scores import _subset_mmd, kid_std_from_features
 from nasplatform.tune.collect import BASELINE_COLUMNS
 from conftest import make_cyclegan_layout
 
@@ -31,7 +31,7 @@ def paired_root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def baselines(paired_root, inception, tmp_path_factory):
     work = tmp_path_factory.mktemp("baselines_work")
-    evaluator = RunEvaluator(paired_root, SIZE, extractor=inception, cache_dir=work / "cache", progress=False)
+    evaluator = GeneratorScorer(paired_root, SIZE, extractor=inception, cache_dir=work / "cache", progress=False)
     return evaluator, evaluator.baselines(work / "eval")
 
 

@@ -18,6 +18,7 @@ import yaml
 
 from conftest import make_cyclegan_layout
 from nasplatform.cli import main
+from nasplatform import atomic
 from nasplatform.engine import checkpoint
 from nasplatform.engine.checkpoint import load_checkpoint
 
@@ -210,7 +211,7 @@ def test_full_disk_mid_run_keeps_the_last_checkpoint(data, tmp_path, capsys, mon
         real_save(path, state)
         calls["checkpoints"] += 1
 
-    monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
     monkeypatch.setattr("nasplatform.engine.loop.save_checkpoint", save)
     two = [*TINY[:1], "2", *TINY[2:]]
     assert main(["search", "--data", str(data), *two, "--out", str(run)]) == 2
@@ -219,7 +220,7 @@ def test_full_disk_mid_run_keeps_the_last_checkpoint(data, tmp_path, capsys, mon
     assert re.search(rf"error: {re.escape(str(run))}/\S+: No space left on device; nothing already written was lost", err)
     assert f"then continue with `nasplatform search --resume {run}`" in err
     assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 1
-    monkeypatch.setattr(checkpoint.os, "fsync", real_fsync)
+    monkeypatch.setattr(atomic.os, "fsync", real_fsync)
     monkeypatch.setattr("nasplatform.engine.loop.save_checkpoint", real_save)
     assert main(["search", "--resume", str(run), "--no-progress"]) == 0
     assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 2

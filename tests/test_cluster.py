@@ -19,7 +19,7 @@ import ray
 import yaml
 
 from nasplatform.cli import build_parser, main
-from nasplatform.engine.data import PAPER_DATASETS
+from nasplatform.data import PAPER_DATASETS
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

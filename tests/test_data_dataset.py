@@ -10,8 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from nasplatform.engine.data import DataConfig, DataError, ImageFolder, UnpairedDataset, list_images, load_rgb
-from nasplatform.engine.data.images import BadImageError
+from nasplatform.engine.config import DataConfig
+from nasplatform.data import DataError, ImageFolder, UnpairedDataset, list_images, load_rgb
+from nasplatform.data.images import BadImageError
 
 
 def write_images(folder: Path, n: int, seed: int, size=(20, 16)) -> list[Path]:
@@ -161,6 +162,14 @@ def test_config_rejects_bad_values():
         DataConfig(on_bad_image="ignore")
     with pytest.raises(ValueError, match="crop_size"):
         DataConfig(load_size=64, crop_size=65)
+
+
+def test_the_config_accepts_exactly_the_bad_image_policies_the_dataset_implements():
+    # two spellings of one vocabulary, because data/ must not import the engine's config (tests/test_layers.py)
+    from nasplatform.data import dataset
+    from nasplatform.engine import config
+
+    assert dataset.BAD_IMAGE_POLICIES == config.BAD_IMAGE_POLICIES
 
 
 # ---- epochs and pairing -----------------------------------------------------------------------------

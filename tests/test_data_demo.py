@@ -10,8 +10,10 @@ import pytest
 from PIL import Image
 
 from nasplatform.cli import main
-from nasplatform.engine.data import DataConfig, UnpairedDataset, build_demo, paired_error, winter_transform
-from nasplatform.engine.data.demo import _half
+from nasplatform.engine.config import DataConfig
+from nasplatform.data import UnpairedDataset, build_demo, winter_transform
+from nasplatform.evaluation.paired import paired_error
+from nasplatform.data.demo import _half
 
 SPLITS = ("trainA", "trainB", "testA", "testB", "testA_true_B")
 

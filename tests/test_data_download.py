@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from nasplatform.cli import main
-from nasplatform.engine.data import PAPER_DATASETS, DatasetSpec, DownloadError, download_dataset, safe_extract, verify_dataset
+from nasplatform.data import PAPER_DATASETS, DatasetSpec, DownloadError, download_dataset, safe_extract, verify_dataset
 
 TINY = DatasetSpec("tiny2zebra", {"trainA": 3, "trainB": 2, "testA": 1, "testB": 1})
 
@@ -156,7 +156,7 @@ def test_cli_verify(tmp_path, capsys):
 
 
 def test_official_host_is_https():
-    from nasplatform.engine.data.download import OFFICIAL_BASE_URL
+    from nasplatform.data.download import OFFICIAL_BASE_URL
 
     assert OFFICIAL_BASE_URL.startswith("https://efrosgans.eecs.berkeley.edu/")
 
@@ -174,7 +174,7 @@ def test_cli_refuses_a_zip_bomb_before_extracting(tmp_path, server, capsys):
 
 
 def test_total_unpacked_and_download_size_caps(tmp_path, server, monkeypatch):
-    from nasplatform.engine.data import download
+    from nasplatform.data import download
 
     base_url, served = server
     (served / "datasets").mkdir()

@@ -23,7 +23,7 @@ from nasplatform.engine.config import (
     save_yaml,
     to_dict,
 )
-from nasplatform.engine.data.config import DataConfig
+from nasplatform.engine.config import DataConfig
 
 
 def error_of(cls, data) -> ConfigError:

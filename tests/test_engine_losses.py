@@ -155,7 +155,7 @@ def test_pool_randomness_is_its_own_and_seeded():
 
 
 def _tiny_nets(kind: str):
-    from nasplatform.engine.networks import build_discrete, build_supernets, load_genotypes
+    from nasplatform.nets.build import build_discrete, build_supernets, load_genotypes
 
     torch.manual_seed(0)
     if kind == "supernet":

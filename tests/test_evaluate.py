@@ -9,7 +9,8 @@ import pytest
 
 from nasplatform.engine.checkpoint import load_checkpoint
 from nasplatform.engine.config import RetrainConfig, apply_overrides, from_dict
-from nasplatform.engine.evaluate import evaluate_run, materialize_resized
+from nasplatform.engine.evaluate import evaluate_run
+from nasplatform.evaluation.generators import materialize_resized
 from nasplatform.engine.retrain import run_retrain
 
 BASE = ["hidden_dim=2", "ndf=4", "max_iters_per_epoch=2", "data.crop_size=32", "data.load_size=36"]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nasplatform.engine.config import ConfigError, SearchConfig, apply_overrides, from_dict
-from nasplatform.engine.data.dataset import UnpairedDataset
+from nasplatform.data.dataset import UnpairedDataset
 from nasplatform.engine.loop import MeanMeter, endless_batches
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.schemes import BUILTIN_SCHEMES, scheme_names

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nasplatform.engine.evaluation import ReferenceCache, ReferenceKey, compute_scores
-from nasplatform.engine.evaluation import reference_cache as cache_module
-from nasplatform.engine.evaluation.inception import InceptionExtractor, WeightSource
+from nasplatform.evaluation import ReferenceCache, ReferenceKey, compute_scores
+from nasplatform.evaluation import reference_cache as cache_module
+from nasplatform.evaluation.inception import InceptionExtractor, WeightSource
 
 pytest_plugins = ["conftest_fid"]
 KEY = ReferenceKey("patterns", "test", 32)
@@ -99,7 +99,7 @@ def test_compute_scores_uses_the_cache(real, cache, inception):
 
 _WORKER = textwrap.dedent("""
     import json, sys
-    from nasplatform.engine.evaluation import ReferenceCache, ReferenceKey, load_inception
+    from nasplatform.evaluation import ReferenceCache, ReferenceKey, load_inception
     extractor = load_inception()
     cache = ReferenceCache(sys.argv[1], progress=False)
     print("ready", flush=True)

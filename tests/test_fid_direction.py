@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from nasplatform.engine.evaluate import RunEvaluator
-from nasplatform.engine.evaluation.scores import compute_scores
+from nasplatform.evaluation.generators import GeneratorScorer
+from nasplatform.evaluation.scores import compute_scores
 
 
 class Negative(nn.Module):
@@ -32,7 +32,7 @@ def negated_copy(folder: Path, out: Path) -> Path:
 
 
 def test_each_direction_scores_its_generator_against_the_other_domain(tiny_data, tmp_path, inception):
-    evaluator = RunEvaluator(tiny_data, 32, extractor=inception, cache_dir=tmp_path / "cache", progress=False)
+    evaluator = GeneratorScorer(tiny_data, 32, extractor=inception, cache_dir=tmp_path / "cache", progress=False)
     scores = evaluator.score(nn.Identity(), Negative(), tmp_path / "eval")
     real_a, _ = evaluator.reference("A")
     real_b, _ = evaluator.reference("B")

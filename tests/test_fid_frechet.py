@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from cleanfid.fid import frechet_distance as cleanfid_frechet_distance
 
-from nasplatform.engine.evaluation import (
+from nasplatform.evaluation import (
     fid_from_features,
     frechet_distance,
     frechet_distance_to_features,
     gaussian_stats,
 )
-from nasplatform.engine.evaluation.frechet import trace_sqrt_product
+from nasplatform.evaluation.frechet import trace_sqrt_product
 
 
 def _features(n: int, d: int, seed: int, shift: float = 0.0) -> np.ndarray:

@@ -9,9 +9,9 @@ import pytest
 import torch
 from cleanfid.inception_torchscript import InceptionV3W
 
-from nasplatform.engine.evaluation import InceptionWeightsError, WeightSource, load_inception, resolve_weights
-from nasplatform.engine.evaluation import inception as inception_module
-from nasplatform.engine.evaluation.inception import CLEANFID_WEIGHTS_NAME, fid_helper_weights_file
+from nasplatform.evaluation import InceptionWeightsError, WeightSource, load_inception, resolve_weights
+from nasplatform.evaluation import inception as inception_module
+from nasplatform.evaluation.inception import CLEANFID_WEIGHTS_NAME, fid_helper_weights_file
 
 pytest_plugins = ["conftest_fid"]
 

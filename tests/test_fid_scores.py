@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nasplatform.engine.evaluation import (
+from nasplatform.evaluation import (
     ReferenceKey,
     compute_scores,
     fid_from_features,

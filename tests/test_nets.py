@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from nasplatform.engine.networks import NETWORK_NAMES, build_discrete, build_supernets, load_genotypes
+from nasplatform.nets.build import NETWORK_NAMES, build_discrete, build_supernets, load_genotypes
 from nasplatform.nets import (
     Discriminator,
     DiscriminatorSupernet,
@@ -29,7 +29,7 @@ def test_patchgan_parity():
     assert count_params(Discriminator(named_genotype("patchgan_point"), 64)) == 2_764_737
 
 
-#: Every way a run builds its four networks (engine/networks.py): the supernets of a search, and the discrete
+#: Every way a run builds its four networks (nets/build.py): the supernets of a search, and the discrete
 #: networks of a retrain with the official PatchGAN or the searched discriminators.
 BUILDS = {
     "search": lambda: build_supernets(3, 4, 4, "merged"),

@@ -59,7 +59,7 @@ def test_missing_out_or_data_is_one_clear_error(tmp_path, capsys, command):
 
 def test_flags_become_config_keys(tmp_path):
     from nasplatform.cli.options import run_or_resume
-    from nasplatform.engine.data.config import load_size_for
+    from nasplatform.engine.config import load_size_for
 
     args = build_parser().parse_args(["retrain", "--data", str(tmp_path), "--image-size", "64", "--hidden-dim", "8",
                                       "--out", str(tmp_path / "run"), "--set", "seed=3", "--no-progress"])

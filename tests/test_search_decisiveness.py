@@ -9,7 +9,7 @@ import torch
 from analysis.curves import decisiveness_curve
 from analysis.load import load_metrics
 from nasplatform.engine.config import ConfigError, SearchConfig, apply_overrides, from_dict
-from nasplatform.engine.networks import build_supernets
+from nasplatform.nets.build import build_supernets
 from nasplatform.engine.search import alpha_entropy, genotype_stable_since, run_search
 from nasplatform.engine.strategies import build_strategy
 from nasplatform.nets.supernet import normalised_entropy

@@ -11,7 +11,7 @@ from nasplatform.engine.checkpoint import load_checkpoint
 from nasplatform.engine.config import SearchConfig, apply_overrides, from_dict
 from nasplatform.engine.cyclegan_step import discriminator_losses, generator_loss, translate_both
 from nasplatform.engine.loop import MeanMeter
-from nasplatform.engine.networks import build_supernets
+from nasplatform.nets.build import build_supernets
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.search import SearchJob, resume_search, run_search
 from nasplatform.engine.strategies import STRATEGIES, build_strategy

@@ -98,7 +98,7 @@ def test_discriminator_genotype_round_trip():
 
 def test_former_patchgan_genotype_name_loads_with_a_warning_naming_the_new_one(tmp_path):
     # "patchgan" named the search-space point until the official network took that name alone
-    from nasplatform.engine.networks import load_genotypes
+    from nasplatform.nets.build import load_genotypes
 
     with pytest.warns(FutureWarning, match="patchgan_point"):
         assert named_genotype("patchgan") == named_genotype("patchgan_point")

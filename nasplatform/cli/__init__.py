@@ -104,9 +104,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Errors caused by what the user gave (a file, a key, a value): one line, no traceback."""
     from nasplatform.engine.checkpoint import CheckpointError
     from nasplatform.engine.config import ConfigError
-    from nasplatform.engine.data.dataset import DataError
-    from nasplatform.engine.data.download import DownloadError
-    from nasplatform.engine.data.images import BadImageError
+    from nasplatform.data.dataset import DataError
+    from nasplatform.data.download import DownloadError
+    from nasplatform.data.images import BadImageError
     from nasplatform.engine.deploy import TranslateError
     from nasplatform.engine.lock import FolderBusy
     from nasplatform.engine.rundir import RunDirError, RunFileError

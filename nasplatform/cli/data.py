@@ -6,14 +6,14 @@ import argparse
 
 from nasplatform.cli import CliError
 from nasplatform.cli.options import DeprecatedAlias
-from nasplatform.engine.data import (
+from nasplatform.data import (
     PAPER_DATASETS,
     DownloadError,
     build_demo,
     download_dataset,
     verify_dataset,
 )
-from nasplatform.engine.data.download import OFFICIAL_BASE_URL, paper_dataset
+from nasplatform.data.download import OFFICIAL_BASE_URL, paper_dataset
 
 
 def register(sub: argparse._SubParsersAction) -> None:

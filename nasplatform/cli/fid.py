@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that other sub-commands do not pay for loading clean-fid and torch.
-    from nasplatform.engine import evaluation
+    from nasplatform import evaluation
 
     for folder in (args.dir_a, args.dir_b):
         if not Path(folder).is_dir():

@@ -10,7 +10,7 @@ from typing import Callable
 
 from nasplatform.cli import CliError
 from nasplatform.engine.config import ConfigError, apply_overrides, from_dict, load_size_for, load_yaml, save_yaml
-from nasplatform.engine.data.dataset import DataError
+from nasplatform.data.dataset import DataError
 
 
 class DeprecatedAlias(argparse.Action):

@@ -18,13 +18,13 @@ list. Only the networks' convolutions run in bfloat16.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ContextManager
+from typing import Any, ContextManager, Optional
 
 import torch
 from torch import nn
 
 from nasplatform.engine.config import AccelConfig  # noqa: F401  (re-exported: the section lives with the configs)
-from nasplatform.engine.networks import CycleGANNetworks
+from nasplatform.nets.build import CycleGANNetworks
 
 #: Marks a network whose output hook is registered, so that preparing it twice does not stack hooks.
 _FP32_HOOK_ATTR = "_accel_fp32_output_hook"
@@ -87,3 +87,8 @@ def autocast(accel: AccelConfig, device: str | torch.device) -> ContextManager:
     if not accel.bf16:
         return contextlib.nullcontext()
     return torch.autocast(device_type=_device(device).type, dtype=torch.bfloat16)
+
+
+def in_memory_format(batch: Optional[dict], cfg) -> Optional[dict]:
+    """A batch's images in the memory format `cfg.accel` gives the networks (NHWC under channels_last)."""
+    return None if batch is None else {k: to_memory_format(v, cfg.accel) for k, v in batch.items()}

@@ -10,7 +10,7 @@ import torch
 
 from nasplatform.engine.config import LossConfig
 from nasplatform.engine.losses import GANLoss, discriminator_loss, generator_objective
-from nasplatform.engine.networks import CycleGANNetworks
+from nasplatform.nets.build import CycleGANNetworks
 from nasplatform.engine.pool import ImagePool
 
 

@@ -12,10 +12,9 @@ from PIL import Image
 from torch import nn
 from tqdm.auto import tqdm
 
-from nasplatform.engine.data.images import list_images, load_rgb, to_tensor
+from nasplatform.data.images import list_images, load_rgb, to_tensor, to_uint8
 from nasplatform.engine.evaluate import load_generators
 from nasplatform.engine.rundir import RunDirectory
-from nasplatform.engine.samples import to_uint8
 
 DIRECTIONS = {"AtoB": "g_a", "BtoA": "g_b"}
 #: The generator halves the resolution twice, so inputs are padded to a multiple of this.

@@ -223,3 +223,11 @@ def run_job(make_job: Callable[[Any, RunDirectory], EpochJob], cfg, run_dir: str
 
 def progress_bar(iterable, total: int, desc: str, enabled: bool):
     return tqdm(iterable, total=total, desc=desc, leave=False, disable=not enabled, dynamic_ncols=True)
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -11,18 +11,17 @@ from typing import Optional
 import numpy as np
 import torch
 
-from nasplatform.engine.accel import autocast, configure_backends, prepare_networks
+from nasplatform.engine.accel import autocast, configure_backends, in_memory_format, prepare_networks
 from nasplatform.engine.checkpoint import save_checkpoint
 from nasplatform.engine.config import RetrainConfig
 from nasplatform.engine.cyclegan_step import cyclegan_step
-from nasplatform.engine.data.dataset import UnpairedDataset
-from nasplatform.engine.loop import EpochCallback, MeanMeter, RunOutcome, epoch_batches, progress_bar, run_job
+from nasplatform.data.dataset import UnpairedDataset
+from nasplatform.engine.loop import EpochCallback, MeanMeter, RunOutcome, epoch_batches, progress_bar, run_job, seed_everything
 from nasplatform.engine.losses import GANLoss
-from nasplatform.engine.networks import build_discrete, genotypes_to_json, load_genotypes
+from nasplatform.nets.build import build_discrete, genotypes_to_json, load_genotypes
 from nasplatform.engine.pool import ImagePool
 from nasplatform.engine.rundir import RunDirectory
-from nasplatform.engine.samples import save_samples
-from nasplatform.engine.search import fixed_samples, in_memory_format, seed_everything
+from nasplatform.engine.samples import fixed_samples, save_samples
 from nasplatform.engine.validation import ValidationSelector, due, validation_files
 
 

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from nasplatform.engine.checkpoint import atomic_write
+from nasplatform.atomic import atomic_write
 from nasplatform.engine.config import ConfigError, flatten, load_yaml, save_yaml, to_dict, with_absolute_paths
 
 

@@ -8,16 +8,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from nasplatform.engine.networks import CycleGANNetworks
+from nasplatform.data.dataset import ImageFolder
+from nasplatform.data.images import to_uint8
+from nasplatform.nets.build import CycleGANNetworks
 
+#: Images per domain in every sample grid.
+SAMPLE_COUNT = 4
 #: Tiles are shown at least this many pixels wide.
 MIN_TILE = 96
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """[-1, 1] NCHW floats -> NHWC uint8."""
-    images = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round()
-    return images.permute(0, 2, 3, 1).cpu().numpy().astype(np.uint8)
 
 
 @torch.no_grad()
@@ -43,3 +41,14 @@ def save_samples(nets: CycleGANNetworks, real_a: torch.Tensor, real_b: torch.Ten
     folder.mkdir(parents=True, exist_ok=True)
     translation_grid(nets, real_a, real_b).save(path)
     return path
+
+
+def fixed_samples(cfg, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
+    """The first few images of each domain, deterministic transform: the same rows in every sample grid."""
+    root = Path(cfg.data.root)
+    images = []
+    for domain in ("A", "B"):
+        folder = ImageFolder(root / f"{split}{domain}", cfg.data.crop_size, max_images=SAMPLE_COUNT)
+        images.append(torch.stack([folder[i][0] for i in range(min(SAMPLE_COUNT, len(folder)))]))
+    n = min(len(images[0]), len(images[1]))
+    return images[0][:n].to(cfg.device), images[1][:n].to(cfg.device)

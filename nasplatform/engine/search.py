@@ -8,48 +8,22 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import torch
 
-from nasplatform.engine.accel import configure_backends, prepare_networks, to_memory_format
+from nasplatform.engine.accel import configure_backends, in_memory_format, prepare_networks
 from nasplatform.engine.config import SearchConfig
-from nasplatform.engine.data.dataset import ImageFolder, UnpairedDataset
-from nasplatform.engine.loop import EpochCallback, MeanMeter, RunOutcome, endless_batches, epoch_batches, progress_bar, run_job
-from nasplatform.engine.networks import build_supernets, genotypes_to_json
+from nasplatform.data.dataset import UnpairedDataset
+from nasplatform.engine.loop import (EpochCallback, MeanMeter, RunOutcome, endless_batches, epoch_batches, progress_bar,
+                                     run_job, seed_everything)
+from nasplatform.nets.build import build_supernets, genotypes_to_json
 from nasplatform.engine.rundir import RunDirectory
-from nasplatform.engine.samples import save_samples
+from nasplatform.engine.samples import fixed_samples, save_samples
 from nasplatform.engine.strategies import FULL, HALF1, HALF2, Split, build_strategy
-
-SAMPLE_COUNT = 4
-
-
-def seed_everything(seed: int) -> None:
-    import random
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def split_halves(n: int, seed: int, domain: str) -> tuple[list[int], list[int]]:
     """A seeded random split of one domain's n images into two halves (TH/THS)."""
     order = np.random.default_rng([seed, ord(domain)]).permutation(n).tolist()
     return sorted(order[: n // 2]), sorted(order[n // 2 :])
-
-
-def fixed_samples(cfg: SearchConfig, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
-    """The first few images of each domain, deterministic transform: the same rows in every sample grid."""
-    root = Path(cfg.data.root)
-    images = []
-    for domain in ("A", "B"):
-        folder = ImageFolder(root / f"{split}{domain}", cfg.data.crop_size, max_images=SAMPLE_COUNT)
-        images.append(torch.stack([folder[i][0] for i in range(min(SAMPLE_COUNT, len(folder)))]))
-    n = min(len(images[0]), len(images[1]))
-    return images[0][:n].to(cfg.device), images[1][:n].to(cfg.device)
-
-
-def in_memory_format(batch: Optional[dict], cfg) -> Optional[dict]:
-    """A batch's images in the memory format `cfg.accel` gives the networks (NHWC under channels_last)."""
-    return None if batch is None else {k: to_memory_format(v, cfg.accel) for k, v in batch.items()}
 
 
 class SearchJob:

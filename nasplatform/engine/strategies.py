@@ -19,7 +19,7 @@ from nasplatform.engine.cyclegan_step import (
     translate_both,
 )
 from nasplatform.engine.losses import GANLoss
-from nasplatform.engine.networks import CycleGANNetworks, Genotypes
+from nasplatform.nets.build import CycleGANNetworks, Genotypes
 from nasplatform.engine.pool import ImagePool
 from nasplatform.engine.schemes import add_scheme_name, remove_scheme_name
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from nasplatform.engine.checkpoint import load_checkpoint, save_checkpoint
-from nasplatform.engine.evaluate import materialize_resized, translate_files
-from nasplatform.engine.evaluation import ReferenceCache, ReferenceKey, compute_scores, load_inception
-from nasplatform.engine.networks import CycleGANNetworks
+from nasplatform.evaluation.generators import materialize_resized, translate_files
+from nasplatform.evaluation import ReferenceCache, ReferenceKey, compute_scores, load_inception
+from nasplatform.nets.build import CycleGANNetworks
 
 
 class ValidationSelector:

@@ -1,6 +1,6 @@
 """Networks: generator/discriminator supernets, discrete networks from genotypes, the PatchGAN baseline.
 
-A run's four networks are built by engine/networks.py (build_supernets, build_discrete).
+A run's four networks are built by nets/build.py (build_supernets, build_discrete).
 """
 
 from nasplatform.nets.cost import ModelCost, count_macs, count_params, model_cost, size_mb

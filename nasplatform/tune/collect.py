@@ -20,7 +20,7 @@ from nasplatform.tune.experiment import STAGES, read_plans, read_record, segment
 from nasplatform.tune.plan import TrialPlan, trial_key
 from nasplatform.tune.storage import Storage, StorageError
 
-#: Scores of the evaluation's reference points (engine/baselines.py), same test set as the model's scores.
+#: Scores of the evaluation's reference points (evaluation/baselines.py), same test set as the model's scores.
 BASELINE_COLUMNS = (
     *(f"{p}_{m}" for p in ("identity", "mean_colour")
       for m in ("fid_a2b", "kid_a2b", "kid_a2b_std", "fid_b2a", "kid_b2a", "kid_b2a_std", "l1_a2b", "psnr_a2b")),

@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Optional
 import ray
 from ray import tune
 
-from nasplatform.engine.data import DEMO_NAME, DataError, build_demo, describe_root, list_images
+from nasplatform.data import DEMO_NAME, DataError, build_demo, describe_root, list_images
 from nasplatform.engine.lock import folder_lock
 from nasplatform.tune.collect import TrialRecord, collect_table, read_stage, table_bytes
 from nasplatform.tune.experiment import (

@@ -9,7 +9,7 @@ from typing import Optional
 
 import pyarrow.fs as pafs
 
-from nasplatform.engine.checkpoint import atomic_write
+from nasplatform.atomic import atomic_write
 
 
 #: File system types (the third field of /proc/mounts) that machines share: a local --storage folder on one of

@@ -24,9 +24,9 @@ from ray import tune
 
 import nasplatform
 from nasplatform.engine.config import RetrainConfig, SearchConfig, from_dict
-from nasplatform.engine.baselines import flatten_baselines
+from nasplatform.evaluation.baselines import flatten_baselines
 from nasplatform.engine.evaluate import evaluate_run, load_generators
-from nasplatform.engine.evaluation import load_inception
+from nasplatform.evaluation import load_inception
 from nasplatform.engine.loop import RunOutcome
 from nasplatform.engine.retrain import run_retrain
 from nasplatform.engine.rundir import RunDirectory

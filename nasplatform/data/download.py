@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 import requests
 from tqdm import tqdm
 
-from nasplatform.engine.data.images import list_images
+from nasplatform.data.images import list_images
 
 #: the server of the official `datasets/download_cyclegan_dataset.sh` ($BASE_URL/$FILE.zip), over https: the
 #: script says http, the host serves the same files over https as well

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from nasplatform.engine.data.config import BAD_IMAGE_POLICIES, DataConfig
-from nasplatform.engine.data.images import list_images, to_tensor
-from nasplatform.engine.data.store import DomainImages, open_domain
+from nasplatform.data.images import list_images, to_tensor
+from nasplatform.data.store import DomainImages, open_domain
+
+if TYPE_CHECKING:  # only for annotations: data reads its config section and never imports the engine
+    from nasplatform.engine.config import DataConfig
+
+#: What `apply_bad_image_policy` can do with an undecodable file (the config checks data.on_bad_image against it).
+BAD_IMAGE_POLICIES = ("error", "skip")
 
 SPLITS = ("train", "test")
 DOMAINS = ("A", "B")

@@ -4,22 +4,22 @@ Layers: `inception` (weights -> extractor) -> `features` (folder -> features) ->
 -> `reference_cache` (real-image statistics on disk) -> `scores` (FID/KID of two folders).
 """
 
-from nasplatform.engine.evaluation.features import DEFAULT_BATCH_SIZE, files_features, folder_features, image_files
-from nasplatform.engine.evaluation.frechet import (
+from nasplatform.evaluation.features import DEFAULT_BATCH_SIZE, files_features, folder_features, image_files
+from nasplatform.evaluation.frechet import (
     fid_from_features,
     frechet_distance,
     frechet_distance_to_features,
     gaussian_stats,
 )
-from nasplatform.engine.evaluation.inception import (
+from nasplatform.evaluation.inception import (
     InceptionExtractor,
     InceptionWeightsError,
     WeightSource,
     load_inception,
     resolve_weights,
 )
-from nasplatform.engine.evaluation.reference_cache import ReferenceCache, ReferenceKey, ReferenceStats
-from nasplatform.engine.evaluation.scores import Scores, compute_scores, kid_from_features, kid_std_from_features
+from nasplatform.evaluation.reference_cache import ReferenceCache, ReferenceKey, ReferenceStats
+from nasplatform.evaluation.scores import Scores, compute_scores, kid_from_features, kid_std_from_features
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",

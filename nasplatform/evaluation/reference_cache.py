@@ -28,10 +28,10 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
-from nasplatform.engine.checkpoint import atomic_write
-from nasplatform.engine.evaluation.features import DEFAULT_BATCH_SIZE, files_features, image_files
-from nasplatform.engine.evaluation.frechet import gaussian_stats
-from nasplatform.engine.evaluation.inception import InceptionExtractor
+from nasplatform.atomic import atomic_write
+from nasplatform.evaluation.features import DEFAULT_BATCH_SIZE, files_features, image_files
+from nasplatform.evaluation.frechet import gaussian_stats
+from nasplatform.evaluation.inception import InceptionExtractor
 
 FORMAT_VERSION = 1
 CLEANFID_VERSION = importlib.metadata.version("clean-fid")

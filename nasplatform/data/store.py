@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from nasplatform.engine.data.images import BadImageError, list_images, load_rgb, resize_square
+from nasplatform.data.images import BadImageError, list_images, load_rgb, resize_square
 
 # bump when the decoded pixels of a file would change (resize filter, mode conversion): stale mmap caches rebuild
 DECODE_VERSION = 1

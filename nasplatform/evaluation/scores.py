@@ -10,10 +10,10 @@ from typing import Iterator
 import numpy as np
 from cleanfid.fid import kernel_distance
 
-from nasplatform.engine.evaluation.features import DEFAULT_BATCH_SIZE, files_features, image_files
-from nasplatform.engine.evaluation.frechet import frechet_distance_to_features, gaussian_stats
-from nasplatform.engine.evaluation.inception import InceptionExtractor
-from nasplatform.engine.evaluation.reference_cache import ReferenceCache, ReferenceKey
+from nasplatform.evaluation.features import DEFAULT_BATCH_SIZE, files_features, image_files
+from nasplatform.evaluation.frechet import frechet_distance_to_features, gaussian_stats
+from nasplatform.evaluation.inception import InceptionExtractor
+from nasplatform.evaluation.reference_cache import ReferenceCache, ReferenceKey
 
 #: KID subsets are drawn with this seed so the same images always give the same KID.
 KID_SEED = 0

@@ -102,3 +102,9 @@ def to_tensor(pixels: np.ndarray) -> torch.Tensor:
     np.divide(pixels.transpose(2, 0, 1), np.float32(127.5), out=chw, dtype=np.float32)
     chw -= np.float32(1.0)
     return torch.from_numpy(chw)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[-1, 1] NCHW floats -> NHWC uint8."""
+    images = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round()
+    return images.permute(0, 2, 3, 1).cpu().numpy().astype(np.uint8)

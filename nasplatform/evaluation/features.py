@@ -11,9 +11,9 @@ from cleanfid.fid import get_files_features
 from cleanfid.utils import EXTENSIONS
 from PIL import Image
 
-from nasplatform.engine.data.images import BadImageError
+from nasplatform.data.images import BadImageError
 
-from nasplatform.engine.evaluation.inception import InceptionExtractor
+from nasplatform.evaluation.inception import InceptionExtractor
 
 #: Images per Inception batch; on 2 CPU cores small batches run fastest (benchmarks/fid.py: 4 ~ 8 > 16 > 32).
 DEFAULT_BATCH_SIZE = 4

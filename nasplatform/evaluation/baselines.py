@@ -22,7 +22,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 from PIL import Image
 
-from nasplatform.engine.evaluation import (
+from nasplatform.evaluation import (
     InceptionExtractor,
     files_features,
     frechet_distance_to_features,
@@ -30,7 +30,7 @@ from nasplatform.engine.evaluation import (
     kid_from_features,
     kid_std_from_features,
 )
-from nasplatform.engine.data.images import list_images, load_rgb, resize_square
+from nasplatform.data.images import list_images, load_rgb, resize_square
 
 #: Seed of the random split of the real test images into two halves (noise floor).
 FLOOR_SEED = 0
