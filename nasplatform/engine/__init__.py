@@ -1,1 +1,1 @@
-"""The engine: data, the CycleGAN objective, search strategies, retraining, evaluation and checkpoints."""
+"""The engine: the CycleGAN objective, search strategies, the search, retrain and evaluate jobs, run config and checkpoints."""

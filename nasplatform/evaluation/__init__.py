@@ -1,7 +1,10 @@
 """Evaluation: FID and KID the clean-fid way, offline, with real Inception weights and cached reference statistics.
 
 Layers: `inception` (weights -> extractor) -> `features` (folder -> features) -> `frechet` (FID maths)
--> `reference_cache` (real-image statistics on disk) -> `scores` (FID/KID of two folders).
+-> `reference_cache` (real-image statistics on disk) -> `scores` (FID/KID of two folders). Beside them:
+`paired` (L1/PSNR against known true images), `baselines` (identity, mean colour, ground truth, noise floors)
+and `generators` (G_A and G_B scored on a test split with all of the above; engine/evaluate.py runs it on a
+run folder). Nothing here imports the engine (tests/test_layers.py).
 """
 
 from nasplatform.evaluation.features import DEFAULT_BATCH_SIZE, files_features, folder_features, image_files
