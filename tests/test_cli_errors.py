@@ -8,13 +8,13 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from processes import Progress, started, wait_while_progressing
 
 from conftest import make_cyclegan_layout
 from nasplatform.cli import main
@@ -229,18 +229,14 @@ def test_ctrl_c_is_one_line_with_how_to_resume(data, tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     many = [*TINY[:1], "1000", *TINY[2:]]
-    proc = subprocess.Popen([sys.executable, "-m", "nasplatform", "search", "--data", str(data), *many, "--out",
-                             str(run)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not (run / "checkpoints" / "last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
+    with started([sys.executable, "-m", "nasplatform", "search", "--data", str(data), *many, "--out", str(run)],
+                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        # no clock: it may take any time while its run folder keeps changing
+        wait_while_progressing(proc, Progress(watch=[tmp_path]), "nasplatform search",
+                               until=(run / "checkpoints" / "last.pt").exists)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        wait_while_progressing(proc, Progress(watch=[tmp_path]), "nasplatform search after SIGINT")
+        err = proc.stderr.read()
     assert proc.returncode == 130
     assert [line for line in err.splitlines() if "warning: " not in line] == [
         f"nasplatform search: interrupted; continue with `nasplatform search --resume {run}`"]
