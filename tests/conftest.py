@@ -192,8 +192,13 @@ def pytest_sessionfinish(session, exitstatus):
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     lines = [f"{len(left)} process(es) started by the test suite outlived it (a test or fixture did not stop what it "
              "started); killed now:"] + [f"  pid {pid}: {cmd}" for pid, cmd in sorted(left.items())]
-    for line in lines:
-        reporter.write_line(line, red=True) if reporter else print(line)
+    if reporter is None:
+        print("\n".join(lines))
+    else:
+        reporter.write("\n")
+        reporter.write_sep("=", "processes left by the suite", red=True)
+        for line in lines:
+            reporter.write_line(line, red=True)
     for pid in left:
         try:
             os.kill(pid, signal.SIGKILL)

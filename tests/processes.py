@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator, Optional
 #: on a busy machine a step may print nothing for minutes; a hang is silent for good.
 STALL_S = float(os.environ.get("NASPLATFORM_TEST_STALL_S", "600"))
 #: Seconds a child gets to exit after SIGTERM before its process group is SIGKILLed.
-STOP_GRACE_S = 10.0
+STOP_GRACE_S = 15.0
 
 
 class Stalled(AssertionError):
