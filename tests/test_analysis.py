@@ -500,6 +500,7 @@ def test_missing_column_names_file_and_column(tmp_path):
         build_report(path, tmp_path / "out")
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_cli_builds_a_report_of_several_tables_without_importing_torch_or_ray(tmp_path):
     results = write_results(labelled_rows("quickstart", QUICK, ("tiny",), 1), tmp_path / "results.parquet")
     grown = write_results(labelled_rows("quickstart", QUICK, ("tiny",), 2), tmp_path / "grown.parquet")

@@ -120,6 +120,7 @@ def test_run_files_get_the_mode_of_any_new_file(finished):
     assert files and {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o644}
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_ignored_image_kinds_are_named_once(data, tmp_path):
     # a real process: pytest would capture the warnings
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
@@ -225,6 +226,7 @@ def test_full_disk_mid_run_keeps_the_last_checkpoint(data, tmp_path, capsys, mon
     assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 2
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_ctrl_c_is_one_line_with_how_to_resume(data, tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}

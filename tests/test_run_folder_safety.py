@@ -65,6 +65,7 @@ def test_retrain_into_a_finished_search_is_refused(tiny_data, tmp_path, capsys):
     assert snapshot(out) == before
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_two_writers_one_folder_and_kill_9(tiny_data, tmp_path, capsys):
     out = tmp_path / "s"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
@@ -117,6 +118,7 @@ def leftovers(out: Path) -> list[str]:
     return sorted(p.name for f in (out, out / "checkpoints") for p in f.glob(".*") if p.name != ".lock")
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_failed_checkpoint_write_leaves_files_at_the_checkpoint(tiny_data, tmp_path, monkeypatch, capsys):
     out = tmp_path / "s"
     fail_checkpoint_at(monkeypatch, 2)
