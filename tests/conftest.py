@@ -64,6 +64,8 @@ def _start_ray(root: Path) -> None:
         shutil.rmtree(root / "ray", ignore_errors=True)
         try:
             ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=str(root / "ray"))
+            # ray.init makes SIGTERM a sys.exit, which skips the session's teardown: keep the suite's handler
+            signal.signal(signal.SIGTERM, _raise_interrupt)
             return
         except Exception as exc:  # noqa: BLE001 - Ray raises plain Exception for a node that timed out starting
             ray.shutdown()
