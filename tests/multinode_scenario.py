@@ -425,7 +425,8 @@ def print_trials(report: dict) -> None:
         f"one by one, {report.get('leftover_processes')} process(es) of the workspace left")
 
 
-def run_scenario(spec: str = "experiments/quickstart.yaml", overrides: tuple[str, ...] = (), keep: bool = False) -> dict:
+def run_scenario(spec: str = "experiments/quickstart.yaml", overrides: tuple[str, ...] = (),
+                 keep: bool = False) -> dict:
     """The whole scenario; the report (see the module docstring). An exception in it is reported under "error"
     after everything it started is stopped; Ctrl-C stops everything too, and propagates."""
     ws = make_workspace()

@@ -134,7 +134,8 @@ def test_offline_fails_fast_with_manual_instructions(tmp_path, monkeypatch):
     # fast = one connection attempt, no retries: counted, not timed (a busy machine makes any clock budget flaky)
     attempts = []
     real_get = download.requests.get
-    monkeypatch.setattr(download.requests, "get", lambda *args, **kwargs: attempts.append(args) or real_get(*args, **kwargs))
+    monkeypatch.setattr(download.requests, "get",
+                        lambda *args, **kwargs: attempts.append(args) or real_get(*args, **kwargs))
     with pytest.raises(DownloadError) as info:
         download_dataset(TINY, tmp_path / "data", base_url=closed_port_url(), progress=False)
     assert len(attempts) == 1
