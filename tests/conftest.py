@@ -1,6 +1,7 @@
 """Shared fixtures: small generated datasets in the CycleGAN layout, torch settings for fast, repeatable tests, the
 test tiers (markers), one Ray cluster per session, and the session-end check that no process of the suite is left."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -69,6 +70,11 @@ def _start_ray(root: Path) -> None:
             return
         except Exception as exc:  # noqa: BLE001 - Ray raises plain Exception for a node that timed out starting
             ray.shutdown()
+            # a start that failed half way leaves its GCS running, which ray.shutdown does not know of
+            for pid, cmdline in suite_processes().items():
+                if str(root / "ray") in cmdline:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
             if attempt == 2:
                 raise
             warnings.warn(f"the Ray test cluster did not start ({type(exc).__name__}: {exc}); trying once more")
