@@ -137,6 +137,11 @@ def pytest_configure(config):
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
+def pytest_runtest_setup(item):
+    # a test's own ray.init (nasplatform/tune/runner.py) makes SIGTERM a sys.exit again: restore it before each test
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
 def _parent_and_state(pid: str) -> tuple[int, str]:
     with open(f"/proc/{pid}/stat", "rb") as stat:
         fields = stat.read().rsplit(b")", 1)[1].split()
