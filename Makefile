@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-extra.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test test-fast bench venv clean
 
 venv: $(STAMP)
 
@@ -21,8 +21,14 @@ $(STAMP): pyproject.toml requirements-extra.txt
 demo: venv
 	$(PY) -m nasplatform run experiments/quickstart.yaml
 
+# every tier but s3 (pyproject.toml, [tool.pytest.ini_options]); 26-28 min on 2 busy cores
 test: venv
 	$(PY) -m pytest -q
+
+# the unit tier: no Ray cluster, end-to-end run, benchmark, browser, S3 or other slow test (tests/conftest.py)
+FAST := not ray and not e2e and not bench and not browser and not slow and not s3
+test-fast: venv
+	$(PY) -m pytest -q -m "$(FAST)"
 
 bench: venv
 	$(PY) -m benchmarks

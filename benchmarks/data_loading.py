@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.harness import publish
-from benchmarks.iteration import Setting, command_line, interleaved_times, search_step
+from benchmarks.harness import interleaved_times, publish
+from benchmarks.iteration import Setting, command_line, search_step
 from nasplatform.data import UnpairedDataset, build_demo
 from nasplatform.engine.config import DataConfig
 

@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -14,18 +15,39 @@ from typing import Callable
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
-def interleaved_medians(fns: dict[str, Callable[[], None]], repeats: int = 5, warmup: int = 2) -> dict[str, float]:
-    """Median seconds of each callable, run in turns (a, b, a, b, ...) so machine noise hits all alike."""
+def _sync(device: str) -> None:
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def interleaved_times(fns: dict[str, Callable[[], None]], device: str, repeats: int, warmup: int = 1,
+                      desc: str = "") -> dict[str, dict[str, float]]:
+    """Median wall and CPU seconds of each callable, run in turns (a, b, a, b, ...) so that machine noise hits all
+    alike; a CUDA device is synchronised around each call. The one timing loop of the benchmarks."""
+    from tqdm.auto import tqdm
+
     for _ in range(warmup):
         for fn in fns.values():
             fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
+    wall: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in tqdm(range(repeats), desc=desc or "timing", leave=False, file=sys.stderr):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            _sync(device)
+            w, c = time.perf_counter(), time.process_time()
             fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+            _sync(device)
+            wall[name].append(time.perf_counter() - w)
+            cpu[name].append(time.process_time() - c)
+    return {k: {"wall_s": statistics.median(wall[k]), "cpu_s": statistics.median(cpu[k]),
+                "it_per_s": 1.0 / statistics.median(wall[k])} for k in fns}
+
+
+def interleaved_medians(fns: dict[str, Callable[[], None]], repeats: int = 5, warmup: int = 2) -> dict[str, float]:
+    """Median wall seconds of each callable on the CPU (interleaved_times)."""
+    return {name: t["wall_s"] for name, t in interleaved_times(fns, "cpu", repeats, warmup).items()}
 
 
 def machine() -> dict:

@@ -20,16 +20,14 @@ import collections
 import dataclasses
 import functools
 import os
-import statistics
 import sys
-import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import torch
 
-from benchmarks.harness import publish
+from benchmarks.harness import interleaved_times, publish
 from nasplatform.engine.accel import AccelConfig, autocast, configure_backends, prepare_networks, to_memory_format
 from nasplatform.engine.config import LossConfig, SearchConfig
 from nasplatform.engine.cyclegan_step import cyclegan_step
@@ -106,33 +104,6 @@ def discrete_step(setting: Setting, hidden_dim: int, seed: int = 0) -> Step:
 def command_line(module: str, argv: list[str] | None) -> str:
     """How this result was produced, for PERFORMANCE.md."""
     return " ".join(["python -m", f"benchmarks.{module}", *(sys.argv[1:] if argv is None else argv)])
-
-
-def _sync(device: str) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
-
-
-def interleaved_times(fns: dict[str, Callable[[], None]], device: str, repeats: int, warmup: int = 1,
-                      desc: str = "") -> dict[str, dict[str, float]]:
-    """Median wall and CPU seconds of each callable, run in turns so that machine noise hits all alike."""
-    from tqdm.auto import tqdm
-
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    wall: dict[str, list[float]] = {k: [] for k in fns}
-    cpu: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in tqdm(range(repeats), desc=desc or "timing", leave=False, file=sys.stderr):
-        for name, fn in fns.items():
-            _sync(device)
-            w, c = time.perf_counter(), time.process_time()
-            fn()
-            _sync(device)
-            wall[name].append(time.perf_counter() - w)
-            cpu[name].append(time.process_time() - c)
-    return {k: {"wall_s": statistics.median(wall[k]), "cpu_s": statistics.median(cpu[k]),
-                "it_per_s": 1.0 / statistics.median(wall[k])} for k in fns}
 
 
 class _Saved:

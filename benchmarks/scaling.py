@@ -18,8 +18,8 @@ import os
 import numpy as np
 import torch
 
-from benchmarks.harness import publish
-from benchmarks.iteration import Setting, command_line, interleaved_times, peak_memory, search_step
+from benchmarks.harness import interleaved_times, publish
+from benchmarks.iteration import Setting, command_line, peak_memory, search_step
 
 #: Exponents above these count as super-linear (10% slack over linear in N, linear in pixels).
 SUPERLINEAR = {"n_cells": 1.1, "image_size": 2.2}

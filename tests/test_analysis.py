@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
+from processes import run_watched
 from scipy import stats as scipy_stats
 
 from analysis.architecture import alpha_deviation, alpha_deviation_heatmap
@@ -500,6 +500,7 @@ def test_missing_column_names_file_and_column(tmp_path):
         build_report(path, tmp_path / "out")
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_cli_builds_a_report_of_several_tables_without_importing_torch_or_ray(tmp_path):
     results = write_results(labelled_rows("quickstart", QUICK, ("tiny",), 1), tmp_path / "results.parquet")
     grown = write_results(labelled_rows("quickstart", QUICK, ("tiny",), 2), tmp_path / "grown.parquet")
@@ -509,14 +510,14 @@ def test_cli_builds_a_report_of_several_tables_without_importing_torch_or_ray(tm
         "assert rc == 0; bad = [m for m in ('torch', 'ray', 'nasplatform') if m in sys.modules]; "
         "assert not bad, bad"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = run_watched([sys.executable, "-c", code], cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "index.html").is_file()
     # The first table's 3 trials are also in the grown one: drawn once, with a warning.
     assert "warning: 3 duplicate trial row(s) dropped" in done.stderr
     assert json.loads((tmp_path / "out" / "report.json").read_text())["rows"] == 6
-    missing = subprocess.run([sys.executable, "-m", "analysis", "report", str(tmp_path / "nope.parquet"), "--out",
-                              str(tmp_path / "o2")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    missing = run_watched([sys.executable, "-m", "analysis", "report", str(tmp_path / "nope.parquet"), "--out",
+                           str(tmp_path / "o2")], cwd=REPO)
     assert missing.returncode == 2 and "nope.parquet" in missing.stderr
 
 

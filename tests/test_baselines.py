@@ -15,6 +15,8 @@ from nasplatform.evaluation.scores import _subset_mmd, kid_std_from_features
 from nasplatform.tune.collect import BASELINE_COLUMNS
 from conftest import make_cyclegan_layout
 
+pytestmark = pytest.mark.e2e  # one evaluation run (real Inception) feeds every test
+
 SIZE = 32
 
 

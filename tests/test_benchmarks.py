@@ -2,12 +2,12 @@
 
 import json
 import math
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from processes import run_watched
 
 from benchmarks.__main__ import BEGIN, END, discover, last_json_line, refresh_performance
 from benchmarks.iteration import SavedTensorPeak
@@ -20,11 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 
 
+@pytest.mark.bench
 def test_runner_smoke_runs_the_benchmarks():
     """`python -m benchmarks --quick` on this suite's CPU benchmarks: each prints one JSON object last (checked by
     the runner). quickstart (a Ray run, ~70 s) and the other suites' modules are left to `make bench`."""
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "data_loading,iteration,scaling"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+    proc = run_watched([sys.executable, "-m", "benchmarks", "--quick", "--only", "data_loading,iteration,scaling"],
+                       cwd=ROOT, watch=[RESULTS])
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = last_json_line(proc.stdout)
     assert [o["name"] for o in summary["benchmarks"]] == ["data_loading", "iteration", "scaling"]
@@ -44,9 +45,11 @@ def test_runner_smoke_runs_the_benchmarks():
     assert set(scaling["fits"]) >= {"time_vs_n", "memory_vs_n", "time_vs_size", "memory_vs_size"}
 
 
+@pytest.mark.bench
 def test_gpu_script_runs_its_steps_on_cpu():
-    proc = subprocess.run(["bash", "benchmarks/gpu.sh", "--cpu-smoke"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=240, env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"})
+    """Every step of the prepared GPU run, on the CPU; no time limit (a busy machine is slow), only a stall check."""
+    proc = run_watched(["bash", "benchmarks/gpu.sh", "--cpu-smoke"], cwd=ROOT, watch=[RESULTS],
+                       env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert "failed: none" in proc.stdout
     iteration = json.loads((RESULTS / "iteration_gpu_quick.json").read_text())

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from processes import Progress, started, wait_while_progressing
 
 from conftest import make_cyclegan_layout
 from nasplatform.cli import main
@@ -121,6 +122,7 @@ def test_run_files_get_the_mode_of_any_new_file(finished):
     assert files and {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o644}
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_ignored_image_kinds_are_named_once(data, tmp_path):
     # a real process: pytest would capture the warnings
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
@@ -226,33 +228,21 @@ def test_full_disk_mid_run_keeps_the_last_checkpoint(data, tmp_path, capsys, mon
     assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 2
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_ctrl_c_is_one_line_with_how_to_resume(data, tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     many = [*TINY[:1], "1000", *TINY[2:]]
-    proc = subprocess.Popen([sys.executable, "-m", "nasplatform", "search", "--data", str(data), *many, "--out",
-                             str(run)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not (run / "checkpoints" / "last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert (run / "checkpoints" / "last.pt").exists(), f"no checkpoint after 300 s: {proc.poll()=}"
+    with started([sys.executable, "-m", "nasplatform", "search", "--data", str(data), *many, "--out", str(run)],
+                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        # no clock: it may take any time while its run folder keeps changing
+        wait_while_progressing(proc, Progress(watch=[tmp_path]), "nasplatform search",
+                               until=(run / "checkpoints" / "last.pt").exists)
         proc.send_signal(signal.SIGUSR1)  # "where is it?": stacks to stderr, and the run goes on
         time.sleep(1)
         proc.send_signal(signal.SIGINT)
-        try:
-            _, err = proc.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            # still running two minutes after Ctrl-C: fail with where it is (the CLI dumps its stacks on SIGUSR1)
-            proc.send_signal(signal.SIGUSR1)
-            time.sleep(5)
-            proc.kill()
-            _, err = proc.communicate()
-            pytest.fail(f"nasplatform search did not stop on SIGINT; its stacks:\n{err}")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        wait_while_progressing(proc, Progress(watch=[tmp_path]), "nasplatform search after SIGINT")
+        err = proc.stderr.read()
     assert proc.returncode == 130
     lines = [line for line in err.splitlines() if "warning: " not in line]
     assert any("most recent call first" in line for line in lines) and "Traceback" not in err

@@ -7,16 +7,16 @@ import contextlib
 import functools
 import io
 import json
-import os
 import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import ray
 import yaml
+from multinode_scenario import run_scenario
+from processes import run_watched
 
 from nasplatform.cli import build_parser, main
 from nasplatform.data import PAPER_DATASETS
@@ -148,7 +148,7 @@ def check_nasplatform(argv: list[str], where: str) -> None:
 
 @functools.lru_cache(maxsize=None)
 def ray_help(path: tuple[str, ...]) -> str:
-    out = subprocess.run([str(BIN / "ray"), *path, "--help"], capture_output=True, text=True, timeout=120)
+    out = run_watched([str(BIN / "ray"), *path, "--help"])
     assert out.returncode == 0, f"`ray {' '.join(path)} --help` failed:\n{out.stderr[-2000:]}"
     return out.stdout
 
@@ -386,20 +386,17 @@ def test_command_reader_sees_what_it_must():
 # ---------------------------------------------------------------- two nodes on one machine
 
 
-@pytest.mark.slow
-def test_multinode_demo_survives_losing_the_worker_mid_trial():
-    """scripts/multinode_demo.py: a head and a worker node (separate `ray start` processes on loopback, 1 CPU
-    each) run the quickstart --smoke grid; the worker is killed in the middle of a trial; that trial ends on
-    the head from its checkpoint; nothing the script started is left running."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    out = subprocess.run([sys.executable, str(REPO / "scripts" / "multinode_demo.py"), "--timeout", "200"],
-                         capture_output=True, text=True, timeout=235, cwd=REPO, env=env)
-    lines = out.stdout.strip().splitlines()
-    assert lines, f"no output; stderr:\n{out.stderr[-3000:]}"
-    report = json.loads(lines[-1])
-    assert report["ok"] and out.returncode == 0, out.stdout[-6000:] + out.stderr[-3000:]
+@pytest.mark.ray
+@pytest.mark.e2e
+def test_multinode_scenario_survives_losing_the_worker_mid_trial():
+    """tests/multinode_scenario.py, in this process: a head and a worker node (separate `ray start` processes on
+    loopback, 1 CPU each) run the quickstart --smoke grid; the worker is killed in the middle of a trial; that trial
+    ends on the head from its checkpoint; nothing the scenario started is left running (its own check, and the
+    session-end check of conftest.py). No time limit: it fails when the grid stops making progress."""
+    report = run_scenario()
+    assert report["ok"], json.dumps(report, indent=1)[-6000:]
     assert all(report["checks"].values()) and len(report["checks"]) == 9
-    killed = next(t for t in report["trials"] if t["trial"] == report["killed"]["trial"])
+    killed = next(t for t in report["trials"] if t["trial_id"] == report["killed"]["trial_id"])
     assert killed["nodes"] == ["worker", "head"] and killed["node_ips"] == ["127.0.0.2", "127.0.0.3"]
     assert killed["resumed_from_epoch"] == report["killed"]["checkpoint_epoch"] >= 1
     assert killed["epochs_done"] == killed["epochs_planned"]

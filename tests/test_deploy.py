@@ -54,6 +54,7 @@ assert 'nasplatform' not in sys.modules
 
 
 @pytest.mark.parametrize("fmt, suffix", [("pt2", ".pt2"), ("torchscript", ".ts.pt")])
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_export_round_trip_without_nasplatform(run_dir, tmp_path, fmt, suffix):
     assert main(["export", str(run_dir), "--format", fmt, "--direction", "AtoB", "--out", str(tmp_path)]) == 0
     path = tmp_path / f"generator_AtoB{suffix}"

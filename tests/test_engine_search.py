@@ -85,6 +85,7 @@ LOSS_COLUMNS = ["loss_g", "loss_adv_a2b", "loss_cyc", "loss_idt", "loss_d_a", "l
 
 
 @pytest.mark.parametrize("scheme", ["OF", "THS"])
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_interrupted_and_resumed_equals_uninterrupted(tiny_data, tmp_path, scheme):
     cfg = search_cfg(tiny_data, f"scheme={scheme}", "epochs=3", "swap_epoch=2")
     straight = run_search(cfg, tmp_path / "straight", progress=False)
@@ -154,6 +155,7 @@ def test_retrain_searched_genotypes_with_lr_decay(tiny_data, tmp_path):
     assert state["stem.1.weight"].shape[0] == 3
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_retrain_resume_equals_uninterrupted(tiny_data, tmp_path):
     cfg = retrain_cfg(tiny_data, "genotypes=cyclegan", "n_epochs=1", "n_epochs_decay=1")
     run_retrain(cfg, tmp_path / "straight", progress=False)
@@ -168,6 +170,7 @@ def test_retrain_resume_equals_uninterrupted(tiny_data, tmp_path):
     assert all(torch.allclose(wa[k], wb[k]) for k in wa)
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_retrain_with_validation_split(tiny_data, tmp_path):
     cfg = retrain_cfg(tiny_data, "genotypes=cyclegan", "n_epochs=1", "n_epochs_decay=0", "val_fraction=0.34")
     run_retrain(cfg, tmp_path / "run", progress=False)

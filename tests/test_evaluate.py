@@ -13,6 +13,8 @@ from nasplatform.engine.evaluate import evaluate_run
 from nasplatform.evaluation.generators import materialize_resized
 from nasplatform.engine.retrain import run_retrain
 
+pytestmark = pytest.mark.e2e  # a retrain and its evaluation (real Inception) feed every test
+
 BASE = ["hidden_dim=2", "ndf=4", "max_iters_per_epoch=2", "data.crop_size=32", "data.load_size=36"]
 
 

@@ -1,5 +1,6 @@
 """Reference-statistics cache: hit, miss, invalidation, atomic files and one computation across processes."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from processes import started
 
 from nasplatform.evaluation import ReferenceCache, ReferenceKey, compute_scores
 from nasplatform.evaluation import reference_cache as cache_module
@@ -113,17 +115,19 @@ def test_two_processes_compute_once(real, cache, inception):
     """Both workers wait on the entry's lock (held here); once released, one computes and the other hits."""
     cache.root.mkdir(parents=True)
     lock_path = cache.entry_path(KEY, inception).with_suffix(".lock")
-    with cache_module._exclusive(lock_path):
-        workers = [subprocess.Popen([sys.executable, "-c", _WORKER, str(cache.root), str(real)], cwd=REPO,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-        for worker in workers:
-            assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
-        time.sleep(0.5)  # let both reach flock
-        assert all(w.poll() is None for w in workers)
     results = []
-    for worker in workers:
-        out, err = worker.communicate(timeout=300)
-        assert worker.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1])["hit"])
+    with contextlib.ExitStack() as stack:  # both workers' process groups end on the way out, whatever happened
+        with cache_module._exclusive(lock_path):
+            workers = [stack.enter_context(started([sys.executable, "-c", _WORKER, str(cache.root), str(real)],
+                                                   cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+                       for _ in range(2)]
+            for worker in workers:
+                assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
+            time.sleep(0.5)  # let both reach flock
+            assert all(w.poll() is None for w in workers)
+        for worker in workers:
+            out, err = worker.communicate()
+            assert worker.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1])["hit"])
     assert sorted(results) == [False, True]
     assert cache.get(real, inception, KEY).hit

@@ -16,6 +16,8 @@ from torch import nn
 from nasplatform.evaluation.generators import GeneratorScorer
 from nasplatform.evaluation.scores import compute_scores
 
+pytestmark = pytest.mark.slow  # real Inception over two folders
+
 
 class Negative(nn.Module):
     """A 'generator' mapping an image in [-1, 1] to its colour negative (255 - x in 8-bit)."""

@@ -3,11 +3,15 @@
 import json
 import shutil
 
+import pytest
+
 from conftest import make_cyclegan_layout, write_domain
 
 from nasplatform.cli import main
 from nasplatform.engine.config import RetrainConfig, apply_overrides, from_dict
 from nasplatform.engine.retrain import run_retrain
+
+pytestmark = pytest.mark.e2e  # a retrain, evaluated twice
 
 
 def evaluate(run_dir, cache, capsys) -> dict:

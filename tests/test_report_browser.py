@@ -24,12 +24,12 @@ try:
 except ImportError:
     selenium = None
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER and selenium),
     reason="needs Chromium, chromedriver (Debian: apt-get install chromium chromium-driver; .ci/run installs them) "
            f"and selenium (pip, the `test` extra); found chromium={CHROMIUM}, chromedriver={CHROMEDRIVER}, "
            f"selenium={'yes' if selenium else 'no'}",
-)
+)]
 WIDTH, HEIGHT = 1400, 1000
 
 

@@ -5,11 +5,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from processes import Progress, started, wait_while_progressing
 
 from nasplatform.cli import main
 from nasplatform.engine import loop
@@ -65,18 +65,17 @@ def test_retrain_into_a_finished_search_is_refused(tiny_data, tmp_path, capsys):
     assert snapshot(out) == before
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_two_writers_one_folder_and_kill_9(tiny_data, tmp_path, capsys):
     out = tmp_path / "s"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    first = subprocess.Popen([sys.executable, "-m", "nasplatform", "search", "--data", str(tiny_data), *SMALL,
-                              "--epochs", "100000", "--out", str(out)], env=env, cwd=tmp_path,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 300  # generous: it only bounds a broken start, the test waits for a file
-        while not (out / "metrics.parquet").exists():
-            assert first.poll() is None, first.stderr.read().decode()
-            assert time.monotonic() < deadline, "the first run never wrote its metrics"
-            time.sleep(0.2)
+    with started([sys.executable, "-m", "nasplatform", "search", "--data", str(tiny_data), *SMALL, "--epochs",
+                  "100000", "--out", str(out)], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                 stderr=subprocess.PIPE) as first:
+        # no clock: it may take any time while its run folder keeps changing
+        wait_while_progressing(first, Progress(watch=[tmp_path]), "the first run",
+                               until=(out / "metrics.parquet").exists)
+        assert first.poll() is None, first.stderr.read().decode()
         before = (out / "config.yaml").read_bytes()
         second = subprocess.run([sys.executable, "-m", "nasplatform", "search", "--data", str(tiny_data), *SMALL,
                                  "--epochs", "1", "--set", "seed=5", "--out", str(out)], env=env, cwd=tmp_path,
@@ -87,7 +86,6 @@ def test_two_writers_one_folder_and_kill_9(tiny_data, tmp_path, capsys):
         # --resume takes the lock too
         assert main(["search", "--resume", str(out), "--no-progress"]) == 2
         assert "is in use by pid" in capsys.readouterr().err
-    finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
     # the kernel dropped the dead writer's lock: the folder is free again, without removing anything by hand
@@ -120,6 +118,7 @@ def leftovers(out: Path) -> list[str]:
     return sorted(p.name for f in (out, out / "checkpoints") for p in f.glob(".*") if p.name != ".lock")
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_failed_checkpoint_write_leaves_files_at_the_checkpoint(tiny_data, tmp_path, monkeypatch, capsys):
     out = tmp_path / "s"
     fail_checkpoint_at(monkeypatch, 2)

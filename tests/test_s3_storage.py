@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.fs as pafs
 import pytest
+from processes import Progress, Stalled, wait_while_progressing
 from conftest import make_cyclegan_layout
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,9 +38,6 @@ EXPERIMENT = "quickstart-smoke"
 TRIAL_COLUMNS = ["stage", "dataset", "scheme", "architecture", "seed", "repeat", "hidden_dim_a", "hidden_dim_b",
                  "image_size", "epochs_planned"]
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-#: Seconds a whole grid (or its resumption) may take before the test gives up on it; generous, for a busy machine.
-GRID_TIMEOUT_S = 1200
-
 pytestmark = pytest.mark.s3
 
 
@@ -107,14 +105,18 @@ def s3_endpoint(workspace):
                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
+
+        def answers() -> bool:
             with contextlib.suppress(OSError):
                 urllib.request.urlopen(endpoint, timeout=2).close()
-                break
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"moto_server did not answer on {endpoint}:\n{(workspace / 'moto.log').read_text()[-2000:]}")
-            time.sleep(0.2)
+                return True
+            return False
+
+        # no clock: a busy machine may take long to start it; only a server that died or stalls fails
+        with contextlib.suppress(Stalled):
+            wait_while_progressing(server, Progress([workspace / "moto.log"]), "moto_server", until=answers)
+        if not answers():
+            pytest.fail(f"moto_server did not answer on {endpoint}:\n{(workspace / 'moto.log').read_text()[-2000:]}")
         s3_filesystem(endpoint).create_dir(BUCKET)
         yield endpoint
     finally:
@@ -145,13 +147,15 @@ def nasplatform(args: list[str], env: dict[str, str], log: Path) -> subprocess.P
                                 env=env, cwd=REPO, start_new_session=True)
 
 
-def finish(process: subprocess.Popen, log: Path, timeout: float = GRID_TIMEOUT_S) -> int:
+def finish(process: subprocess.Popen, log: Path) -> int:
+    """Wait for a command to end; any time while its log or the workspace changes (tests/processes.py)."""
     try:
-        return process.wait(timeout)
-    except subprocess.TimeoutExpired:
+        wait_while_progressing(process, Progress([log], [log.parent]), " ".join(map(str, process.args[3:])),
+                               poll_s=1.0)
+    except Stalled as exc:
         stop(process)
-        pytest.fail(f"`{' '.join(map(str, process.args[3:]))}` ran past {timeout} s; end of {log}:\n"
-                    f"{log.read_text(errors='replace')[-3000:]}")
+        pytest.fail(f"{exc}; end of {log}:\n{log.read_text(errors='replace')[-3000:]}")
+    return process.returncode
 
 
 def run_to_end(args: list[str], env: dict[str, str], log: Path) -> tuple[int, str]:
@@ -200,11 +204,12 @@ def test_quickstart_smoke_on_s3_survives_a_killed_driver(workspace, s3_endpoint)
     s3_env = command_env(workspace, "ray-s3", s3_endpoint)
     log = workspace / "s3.log"
     driver = nasplatform(grid + ["--storage", f"s3://{BUCKET}/runs"], s3_env, log)
-    deadline = time.monotonic() + GRID_TIMEOUT_S
-    while not checkpointed_retrain_trials(fs):
-        assert driver.poll() is None, f"the driver ended before the kill:\n{log.read_text()[-3000:]}"
-        assert time.monotonic() < deadline, f"no retrain checkpoint in the bucket:\n{log.read_text()[-3000:]}"
-        time.sleep(0.5)
+    try:
+        wait_while_progressing(driver, Progress([log], [workspace]), "the grid on S3", poll_s=0.5,
+                               until=lambda: bool(checkpointed_retrain_trials(fs)))
+    except Stalled as exc:
+        pytest.fail(f"{exc}; no retrain checkpoint in the bucket:\n{log.read_text()[-3000:]}")
+    assert driver.poll() is None, f"the driver ended before the kill:\n{log.read_text()[-3000:]}"
     driver.kill()
     assert driver.wait(30) == -signal.SIGKILL
     # the local Ray that driver started goes with it; whatever would not is killed, so nothing writes any more

@@ -87,6 +87,7 @@ def test_of_alpha_lr_must_be_positive(tiny_data):
         search_cfg(tiny_data, "optim.of_alpha_lr=0")
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_search_metrics_carry_decisiveness(tiny_data, tmp_path):
     run_search(search_cfg(tiny_data, "epochs=3", "optim.of_alpha_lr=0.5"), tmp_path / "run", progress=False)
     metrics = pd.read_parquet(tmp_path / "run" / "metrics.parquet")

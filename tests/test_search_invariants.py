@@ -201,6 +201,7 @@ def test_half_schemes_feed_weights_from_half1_and_alphas_from_half2_until_the_sw
         assert indices(log[start:], "w", "A") == split[roles["w"]]["A"]
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_tf_feeds_both_steps_from_the_full_data_with_their_own_draws(even_data, tmp_path):
     job, log = recording_job(even_data, tmp_path, "TF", "epochs=1")
     job.train_epoch(1, MeanMeter(), False)
@@ -210,6 +211,7 @@ def test_tf_feeds_both_steps_from_the_full_data_with_their_own_draws(even_data, 
     assert any(w != a for w, a in pairs)  # the alpha data is a second view, not the weight batch again
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_of_has_no_alpha_data(even_data, tmp_path):
     job, log = recording_job(even_data, tmp_path, "OF", "epochs=1")
     job.train_epoch(1, MeanMeter(), False)
@@ -225,6 +227,7 @@ def optimizer_steps_of_one_epoch(root, tmp_path, scheme) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_th_takes_as_many_optimizer_steps_per_epoch_as_of_half_of_them_weight_steps_and_tf_doubles(even_data, tmp_path):
     of, tf, th = (optimizer_steps_of_one_epoch(even_data, tmp_path, s) for s in ("OF", "TF", "TH"))
     n = 6  # images per domain: an OF epoch has 6 iterations
@@ -299,6 +302,7 @@ def assert_identical(a, b, where: str = "state") -> None:
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_resume_is_bit_exact_in_weights_alphas_optimizers_and_pools(tiny_data, tmp_path, scheme):
     cfg = search_cfg(tiny_data, f"scheme={scheme}", "epochs=3", "swap_epoch=2", "max_iters_per_epoch=3",
                      "loss.pool_size=2")  # a pool of 2 fills within the run, so its replacement draws matter

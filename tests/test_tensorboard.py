@@ -41,6 +41,7 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_search_writes_every_epoch_and_resume_neither_duplicates_nor_loses(tiny_data, tmp_path):
     cfg = apply_overrides(from_dict(SearchConfig, {}), [f"data.root={tiny_data}", *TINY, "epochs=4", "checkpoint_every=2"])
     run_dir = tmp_path / "run"

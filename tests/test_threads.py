@@ -40,6 +40,7 @@ def test_a_busy_cpu_is_not_counted_free():
         burner.wait()
 
 
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_search_takes_threads_and_resume_may_change_them(tiny_data, tmp_path, restore_threads):
     run_dir = tmp_path / "run"
     assert main(["search", "--data", str(tiny_data), "--epochs", "1", "--threads", "2", "--out", str(run_dir), *TINY]) == 0

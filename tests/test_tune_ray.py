@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -210,9 +209,8 @@ def test_resume_continues_an_errored_trial_from_its_last_checkpoint(cluster, dat
 
 def test_gpu_request_without_gpu_fails_at_once(cluster, data_root, tmp_path, capsys):
     spec = write_spec(tmp_path, "gpu", retrain={"architectures": ["C2"], "resources": {"gpus": 0.5}})
-    start = time.perf_counter()
+    # "at once": refused before Tune starts the stage (no retrain folder), not timed (a busy machine is slow)
     assert run(spec, tmp_path / "runs", data_root) == 2
-    assert time.perf_counter() - start < 30
     err = capsys.readouterr().err
     assert "0.5 GPU per retrain trial" in err and "no GPU" in err and "--smoke" in err and "--autoscaling" in err
     assert not (tmp_path / "runs" / "gpu" / "retrain").exists()

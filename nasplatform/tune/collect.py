@@ -137,7 +137,7 @@ def run_dir_of(exp: Storage, record: TrialRecord) -> Optional[str]:
         return None
     if record.plan.run_dir_in_trial and exp.exists(folder, record.trial_dir, "run"):
         return f"{folder}/{record.trial_dir}/run"
-    checkpoints = [n for n, is_dir in exp.list_names(folder, record.trial_dir) if is_dir and n.startswith("checkpoint_")]
+    checkpoints = checkpoint_names(exp, folder, record.trial_dir)
     return f"{folder}/{record.trial_dir}/{max(checkpoints)}" if checkpoints else None
 
 
@@ -146,6 +146,42 @@ def missing_folder(exp: Storage, record: TrialRecord) -> Optional[str]:
     if record.trial_dir is None or exp.exists(record.folder, record.trial_dir):
         return None
     return f"trial folder {record.folder}/{record.trial_dir} is missing (moved or deleted): its files are lost"
+
+
+#: Tune's file in each trial folder of every result the trial reported, one JSON object a line.
+RESULT_FILE = "result.json"
+
+
+def stage_folders(exp: Storage, stage: str) -> list[str]:
+    """The Tune experiment folders of a stage present in EXP: the stage's own and those of its grown segments."""
+    return [name for name, is_dir in exp.list_names() if is_dir and (name == stage or name.startswith(f"{stage}-"))]
+
+
+def reporting_trials(exp: Storage, stage: str) -> list[tuple[str, str]]:
+    """(Tune experiment folder, trial folder) of every trial of a stage that has reported a result, running ones
+    included: read from the folders, before the stage's experiment state (saved every few seconds) names them."""
+    return [(folder, name) for folder in stage_folders(exp, stage) for name, is_dir in exp.list_names(folder)
+            if is_dir and exp.exists(folder, name, RESULT_FILE)]
+
+
+def reported_results(exp: Storage, folder: str, trial_dir: str) -> list[dict]:
+    """Every result one trial reported, in order, from its result.json (Tune adds `node_ip`, `pid` and
+    `trial_id` to each); the half-written last line of a running trial is left out."""
+    if not exp.exists(folder, trial_dir, RESULT_FILE):
+        return []
+    rows = []
+    for line in exp.read_text(folder, trial_dir, RESULT_FILE).splitlines():
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return rows
+
+
+def checkpoint_names(exp: Storage, folder: str, trial_dir: str) -> list[str]:
+    """The trial's Tune checkpoint folders (checkpoint_000000, ...), oldest first."""
+    return [n for n, is_dir in exp.list_names(folder, trial_dir) if is_dir and n.startswith("checkpoint_")]
 
 
 def _number(value: Any) -> Any:

@@ -22,12 +22,14 @@ from typing import Optional
 
 from ray.tune import Callback
 
-from nasplatform.tune.storage import Storage, StorageError
+from nasplatform.tune.storage import Storage, StorageError, open_storage
 
 DIGESTS_FILE = "tune_state_digests.json"
 KEY_ENV = "NASPLATFORM_STATE_KEY"
 #: top-level files of a stage folder with these endings are Tune state that it deserialises with pickle
 STATE_SUFFIXES = (".pkl", ".json")
+#: versions of one file kept in the record on object storage (uploads lag the local writes by a few)
+KEPT_VERSIONS = 8
 
 
 class UntrustedState(StorageError):
@@ -84,19 +86,51 @@ def read_record(exp: Storage) -> Optional[dict]:
     return stages if isinstance(stages, dict) and hmac.compare_digest(str(signature), _sign(stages)) else None
 
 
-def record_stage(exp: Storage, stage: str) -> None:
-    """Record the digests of the stage's pickled files as they are now (this process wrote them)."""
-    folder = exp.child(stage)
-    stages = read_record(exp) or {}
+def _digests(folder: Storage) -> dict[str, str]:
     digests = {}
     for rel in pickled_files(folder):
         try:
             digests[rel] = hashlib.sha256(_read_bytes(folder, rel)).hexdigest()
         except FileNotFoundError:
             continue  # a temp file Tune renamed away meanwhile
-    stages[stage] = digests
+    return digests
+
+
+def _write_record(exp: Storage, stages: dict) -> None:
     exp.write_text(json.dumps({"stages": stages, "hmac": _sign(stages)}, indent=1, sort_keys=True) + "\n",
                    DIGESTS_FILE)
+
+
+def record_stage(exp: Storage, stage: str) -> None:
+    """Record the digests of the stage's pickled files as they are now (this process wrote them)."""
+    stages = read_record(exp) or {}
+    stages[stage] = _digests(exp.child(stage))
+    _write_record(exp, stages)
+
+
+def record_staged(exp: Storage, stage: str, staging: Path) -> None:
+    """Object storage: record the stage's pickled files as they are in the driver's staging folder `staging`.
+
+    Ray Tune writes every file it later unpickles (its experiment state, each trial's params.pkl) into that local
+    folder first and uploads the folder as it is; so these are the digests the uploaded copies will have, read
+    without a request per file. Files only in the bucket (an earlier driver's) keep their recorded digests.
+    """
+    stages = read_record(exp) or {}
+    recorded = dict(stages.get(stage, {}))
+    for rel, digest in _digests(open_storage(staging)).items():
+        # Tune uploads in the background: until the upload of this version is done the bucket holds an earlier
+        # one, also written by this driver, so the last few versions of each file all count as recorded
+        earlier = [d for d in _accepted(recorded.get(rel)) if d != digest]
+        recorded[rel] = [digest, *earlier][:KEPT_VERSIONS]
+    stages[stage] = recorded
+    _write_record(exp, stages)
+
+
+def _accepted(entry) -> list[str]:
+    """The digests a record entry accepts: one (local storage, or a stage's end) or a list (object storage)."""
+    if entry is None:
+        return []
+    return [entry] if isinstance(entry, str) else [str(d) for d in entry]
 
 
 def check_stage(exp: Storage, stage: str) -> None:
@@ -106,7 +140,7 @@ def check_stage(exp: Storage, stage: str) -> None:
     recorded = (stages or {}).get(stage, {})
     for rel in pickled_files(folder):
         digest = hashlib.sha256(_read_bytes(folder, rel)).hexdigest()
-        if recorded.get(rel) == digest:
+        if digest in _accepted(recorded.get(rel)):
             continue
         why = ("there is no record signed with this user's key (another user's or machine's folder, an older "
                "nasplatform, or a tampered record)" if stages is None
@@ -120,8 +154,8 @@ def check_stage(exp: Storage, stage: str) -> None:
 
 
 class StateRecorder(Callback):
-    """Re-records a stage's digests after each step of the Tune loop in which its pickled files changed
-    (local storage: a stat per file; object storage is recorded when the stage starts and ends only)."""
+    """Re-records a stage's digests after each step of the Tune loop in which its pickled files changed (a stat
+    per file: of the stage folder itself on local storage, of the driver's staging folder on object storage)."""
 
     def __init__(self, exp: Storage, stage: str):
         self.exp, self.stage = exp, stage
@@ -129,16 +163,22 @@ class StateRecorder(Callback):
 
     def on_step_end(self, iteration: int, trials: list, **info) -> None:
         folder = self.exp.child(self.stage)
-        if not folder.is_local:
+        if folder.is_local:
+            root = folder.local_path()
+        elif trials:  # object storage: what Tune will upload, in the driver's staging folder
+            root = Path(trials[0].storage.experiment_driver_staging_path)
+        else:
             return
-        root = folder.local_path()
         seen = {}
-        for rel in pickled_files(folder):
+        for rel in pickled_files(open_storage(root)):
             try:
                 stat = (root / rel).stat()
             except FileNotFoundError:
                 continue
             seen[rel] = (stat.st_mtime_ns, stat.st_size)
         if seen != self._seen:
-            record_stage(self.exp, self.stage)
+            if folder.is_local:
+                record_stage(self.exp, self.stage)
+            else:
+                record_staged(self.exp, self.stage, root)
             self._seen = seen
