@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nasplatform"
 #: Each layer may import its own modules and those of lower layers only; one rank may hold two packages that
 #: do not import each other, except where SIDEWAYS allows it. atomic.py and the package __init__ are the bottom,
 #: `python -m nasplatform` (__main__.py) the top.
-RANKS = {"atomic": -1, "space": 0, "ops": 1, "nets": 2, "data": 3, "evaluation": 3, "engine": 4, "tune": 5, "cli": 6,
+RANKS = {"atomic": -1, "interrupt": -1, "space": 0, "ops": 1, "nets": 2, "data": 3, "evaluation": 3, "engine": 4, "tune": 5, "cli": 6,
          "__init__": -1, "__main__": 7}
 #: evaluation reads images the way data does (data.images); data never scores anything.
 SIDEWAYS = {("evaluation", "data")}

@@ -12,6 +12,8 @@ import sys
 import warnings
 from typing import Sequence
 
+from nasplatform import interrupt
+
 # Before any sub-command imports torch (libgomp reads it once, when it loads): idle OpenMP threads sleep instead
 # of spinning, which keeps a run with 2 threads usable when another job takes a core (PERFORMANCE.md, "Threads").
 # A value the user set wins.
@@ -60,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a user reads warnings, not the source line that raised them
     warnings.formatwarning = lambda message, category, *_, **__: f"nasplatform {args.command}: warning: {message}\n"
     try:
-        return int(args.func(args) or 0)
+        with interrupt.remembered():
+            return int(args.func(args) or 0)
     except user_errors() as exc:
         print(f"nasplatform {args.command}: error: {exc}", file=sys.stderr)
         return 2

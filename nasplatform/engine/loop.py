@@ -26,6 +26,7 @@ from nasplatform.engine.lock import folder_lock
 from nasplatform.engine.rundir import RunDirectory, RunFileError
 from nasplatform.engine.tensorboard import EpochBoard
 from nasplatform.engine.threads import use_threads
+from nasplatform.interrupt import checked
 
 #: on_epoch(metrics_row, checkpoint_path or None): how the Ray Tune layer hears about each epoch.
 EpochCallback = Callable[[dict, Optional[str]], None]
@@ -222,7 +223,8 @@ def run_job(make_job: Callable[[Any, RunDirectory], EpochJob], cfg, run_dir: str
 
 
 def progress_bar(iterable, total: int, desc: str, enabled: bool):
-    return tqdm(iterable, total=total, desc=desc, leave=False, disable=not enabled, dynamic_ncols=True)
+    """The batches of an epoch with a progress bar; a Ctrl-C whose KeyboardInterrupt got lost stops at the next."""
+    return tqdm(checked(iterable), total=total, desc=desc, leave=False, disable=not enabled, dynamic_ncols=True)
 
 
 def seed_everything(seed: int) -> None:
