@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-extra.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-fast bench venv clean
+.PHONY: demo test test-fast lint bench venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,11 @@ test: venv
 FAST := not ray and not e2e and not bench and not browser and not slow and not s3
 test-fast: venv
 	$(PY) -m pytest -q -m "$(FAST)"
+
+# ruff's lint and format rules (pyproject.toml, [tool.ruff]); `ruff format .` and `ruff check --fix .` apply them
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 bench: venv
 	$(PY) -m benchmarks

@@ -39,7 +39,8 @@ def alpha_deviation(history: pd.DataFrame) -> pd.DataFrame:
         first = history[repeated].iloc[0]
         raise AnalysisInputError(
             f"alpha history: {int(repeated.sum())} repeated (network, mixed_op, epoch, op) row(s), first "
-            f"({first['network']}, {first['mixed_op']}, {first['epoch']}, {first['op']}); the softmax needs one each")
+            f"({first['network']}, {first['mixed_op']}, {first['epoch']}, {first['op']}); the softmax needs one each"
+        )
     if history.empty:
         return history.assign(n_candidates=pd.Series(dtype="int64"), deviation=pd.Series(dtype="float64"))
     by_op = [history[k] for k in keys]
@@ -52,12 +53,23 @@ def alpha_deviation(history: pd.DataFrame) -> pd.DataFrame:
 def alpha_heatmap(history: pd.DataFrame, title: str, folder: Path, stem: str) -> FigureFiles:
     """Heatmaps of the mixing weights: y = mixed op x candidate op, x = epoch, one panel per network."""
     vmax = float(history["weight"].max()) if len(history) else 1.0
-    fig = _alpha_panels(history, "weight", dict(cmap="viridis", vmin=0, vmax=vmax), "white", "#e31a1c",
-                        "mixing weight softmax(alpha)", {})
+    fig = _alpha_panels(
+        history,
+        "weight",
+        dict(cmap="viridis", vmin=0, vmax=vmax),
+        "white",
+        "#e31a1c",
+        "mixing weight softmax(alpha)",
+        {},
+    )
     suptitle(fig, f"{title}\nmixing weights over the search (dot: argmax at the last epoch = derived op)")
     table = history.sort_values(["network", "cell", "position", "op", "epoch"])
-    return save_figure(fig, table[["network", "mixed_op", "cell", "cell_type", "position", "op", "epoch",
-                                   "alpha", "weight"]], folder, stem)
+    return save_figure(
+        fig,
+        table[["network", "mixed_op", "cell", "cell_type", "position", "op", "epoch", "alpha", "weight"]],
+        folder,
+        stem,
+    )
 
 
 def alpha_deviation_heatmap(history: pd.DataFrame, title: str, folder: Path, stem: str) -> FigureFiles:
@@ -72,17 +84,46 @@ def alpha_deviation_heatmap(history: pd.DataFrame, title: str, folder: Path, ste
     limit = span if span > 0 else 1.0
     per_network = {n: float(table.loc[table["network"] == n, "deviation"].abs().max()) for n in NETWORKS}
     label = f"softmax(alpha) − 1/K, K = candidate ops of the mixed op\n(colour range ± max |deviation| = {span:.1e})"
-    fig = _alpha_panels(table, "deviation", dict(cmap="RdBu_r", vmin=-limit, vmax=limit), "#777777", "black", label,
-                        {n: f"max |deviation| = {v:.1e}" for n, v in per_network.items() if np.isfinite(v)})
-    suptitle(fig, f"{title}\nmixing weights minus uniform 1/K per mixed op, max |deviation| = {span:.1e} "
-                  "(red: above uniform, blue: below; dot: argmax at the last epoch = derived op)")
+    fig = _alpha_panels(
+        table,
+        "deviation",
+        dict(cmap="RdBu_r", vmin=-limit, vmax=limit),
+        "#777777",
+        "black",
+        label,
+        {n: f"max |deviation| = {v:.1e}" for n, v in per_network.items() if np.isfinite(v)},
+    )
+    suptitle(
+        fig,
+        f"{title}\nmixing weights minus uniform 1/K per mixed op, max |deviation| = {span:.1e} "
+        "(red: above uniform, blue: below; dot: argmax at the last epoch = derived op)",
+    )
     table = table.sort_values(["network", "cell", "position", "op", "epoch"])
-    return save_figure(fig, table[["network", "mixed_op", "cell", "cell_type", "position", "op", "epoch",
-                                   "alpha", "weight", "n_candidates", "deviation"]], folder, stem)
+    return save_figure(
+        fig,
+        table[
+            [
+                "network",
+                "mixed_op",
+                "cell",
+                "cell_type",
+                "position",
+                "op",
+                "epoch",
+                "alpha",
+                "weight",
+                "n_candidates",
+                "deviation",
+            ]
+        ],
+        folder,
+        stem,
+    )
 
 
-def _alpha_panels(table: pd.DataFrame, value: str, scale: dict, line_color: str, dot_color: str, label: str,
-                  notes: dict[str, str]) -> Figure:
+def _alpha_panels(
+    table: pd.DataFrame, value: str, scale: dict, line_color: str, dot_color: str, label: str, notes: dict[str, str]
+) -> Figure:
     """The 2x2 panels (generators on top, discriminators below) of one column of the alpha history."""
     matrices = {n: alpha_rows(table, n, value) for n in NETWORKS}
     heights = [max(len(matrices["g_a"]), len(matrices["g_b"]), 4), max(len(matrices["d_a"]), len(matrices["d_b"]), 4)]
@@ -105,8 +146,13 @@ def _heatmap_panel(ax, matrix: pd.DataFrame, title: str, scale: dict, line_color
         ax.set_axis_off()
         return None
     epochs = list(matrix.columns)
-    image = ax.imshow(matrix.to_numpy(), aspect="auto", interpolation="nearest", **scale,
-                      extent=(-0.5, len(epochs) - 0.5, len(matrix) - 0.5, -0.5))
+    image = ax.imshow(
+        matrix.to_numpy(),
+        aspect="auto",
+        interpolation="nearest",
+        **scale,
+        extent=(-0.5, len(epochs) - 0.5, len(matrix) - 0.5, -0.5),
+    )
     ax.set_yticks(range(len(matrix)), [f"{m} · {o}" for m, o in matrix.index], fontsize=5.5)
     step = max(1, len(epochs) // 10)
     ax.set_xticks(range(0, len(epochs), step), [str(int(e)) for e in epochs[::step]], fontsize=7)
@@ -174,15 +220,35 @@ def _draw_chain(ax, chain: list[tuple[str, str, list[str]]], y: float, network: 
     records = []
     for i, (label, cell_type, ops) in enumerate(chain):
         x = i * 1.45
-        ax.add_patch(FancyBboxPatch((x, y - 0.45), 1.1, 0.9, boxstyle="round,pad=0.02",
-                                    facecolor=CELL_COLORS[cell_type], edgecolor="#444444", lw=0.8))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, y - 0.45),
+                1.1,
+                0.9,
+                boxstyle="round,pad=0.02",
+                facecolor=CELL_COLORS[cell_type],
+                edgecolor="#444444",
+                lw=0.8,
+            )
+        )
         ax.text(x + 0.55, y + 0.3, label, ha="center", va="center", fontsize=7, fontweight="bold")
         ax.text(x + 0.55, y - 0.08, "\n".join(ops), ha="center", va="center", fontsize=6.2, linespacing=1.3)
         if i:
             ax.add_patch(FancyArrowPatch((x - 0.35, y), (x, y), arrowstyle="-|>", mutation_scale=8, color="#333333"))
         if cell_type == "r":
-            ax.add_patch(FancyArrowPatch((x + 0.1, y + 0.45), (x + 1.0, y + 0.45), connectionstyle="arc3,rad=-0.6",
-                                         arrowstyle="-|>", mutation_scale=6, color="#6a6a6a", lw=0.7))
-        records += [{"network": network, "block": i, "label": label, "cell_type": cell_type, "position": p, "op": op}
-                    for p, op in enumerate(ops)]
+            ax.add_patch(
+                FancyArrowPatch(
+                    (x + 0.1, y + 0.45),
+                    (x + 1.0, y + 0.45),
+                    connectionstyle="arc3,rad=-0.6",
+                    arrowstyle="-|>",
+                    mutation_scale=6,
+                    color="#6a6a6a",
+                    lw=0.7,
+                )
+            )
+        records += [
+            {"network": network, "block": i, "label": label, "cell_type": cell_type, "position": p, "op": op}
+            for p, op in enumerate(ops)
+        ]
     return records

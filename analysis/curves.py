@@ -18,8 +18,10 @@ def loss_curves(metrics: pd.DataFrame, title: str, folder: Path, stem: str) -> F
     losses. Epochs whose status is not ok are shaded."""
     metrics = metrics.sort_values("epoch")
     fig, axes = new_figure(1, 2, panel_w=5.0, panel_h=3.2)
-    for ax, columns, name in ((axes[0][0], GENERATOR_LOSSES, "generator losses"),
-                              (axes[0][1], DISCRIMINATOR_LOSSES, "discriminator losses")):
+    for ax, columns, name in (
+        (axes[0][0], GENERATOR_LOSSES, "generator losses"),
+        (axes[0][1], DISCRIMINATOR_LOSSES, "discriminator losses"),
+    ):
         for column in columns:
             ax.plot(metrics["epoch"], metrics[column], "-", marker="." if len(metrics) < 30 else None, label=column)
         for epoch in metrics.loc[metrics["status"] != "ok", "epoch"]:
@@ -51,8 +53,14 @@ def decisiveness_curve(metrics: pd.DataFrame, title: str, folder: Path, stem: st
     fig, axes = new_figure(1, 1, panel_w=5.0, panel_h=3.2)
     ax = axes[0][0]
     for column in columns:
-        ax.plot(metrics["epoch"], metrics[column], "-", lw=2.0 if column == "alpha_entropy" else 1.0,
-                marker="." if len(metrics) < 30 else None, label=column.replace("alpha_entropy_", "") or column)
+        ax.plot(
+            metrics["epoch"],
+            metrics[column],
+            "-",
+            lw=2.0 if column == "alpha_entropy" else 1.0,
+            marker="." if len(metrics) < 30 else None,
+            label=column.replace("alpha_entropy_", "") or column,
+        )
     since = metrics["genotype_stable_since"].iloc[-1] if "genotype_stable_since" in metrics and len(metrics) else None
     if since is not None and pd.notna(since):
         ax.axvline(float(since), color=CYCLEGAN_RED, ls="--", lw=1, label=f"genotype stable since {int(since)}")

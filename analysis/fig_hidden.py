@@ -17,8 +17,16 @@ from analysis.labels import is_cyclegan
 from analysis.load import provenance
 from analysis.stats import summarize
 from analysis.style import (
-    CYCLEGAN_RED, DIRECTION_LABEL, FID_LABEL, HIDDEN_LABEL, MISSING_COLOR, SEARCHED_GREEN,
-    FigureResult, new_figure, save_figure, suptitle,
+    CYCLEGAN_RED,
+    DIRECTION_LABEL,
+    FID_LABEL,
+    HIDDEN_LABEL,
+    MISSING_COLOR,
+    SEARCHED_GREEN,
+    FigureResult,
+    new_figure,
+    save_figure,
+    suptitle,
 )
 
 FAMILY_COLORS: dict[str, str] = {"CycleGAN": CYCLEGAN_RED, "searched": SEARCHED_GREEN}
@@ -46,11 +54,32 @@ def hidden_table(rows: pd.DataFrame, gaps: pd.DataFrame) -> pd.DataFrame:
         records = []
         for (dataset, family, h), part in valid.groupby(["dataset", "family", "H"]):
             s = summarize(part[direction.fid])
-            records.append({"dataset": dataset, "family": family, "H": h, "n": s.n, "fid_mean": s.mean,
-                            "fid_std": s.std, "fid_ci_low": s.ci_low, "fid_ci_high": s.ci_high,
-                            "fid_min": part[direction.fid].min(), "fid_max": part[direction.fid].max()})
-        columns = ["dataset", "family", "H", "n", "fid_mean", "fid_std", "fid_ci_low", "fid_ci_high", "fid_min",
-                   "fid_max"]
+            records.append(
+                {
+                    "dataset": dataset,
+                    "family": family,
+                    "H": h,
+                    "n": s.n,
+                    "fid_mean": s.mean,
+                    "fid_std": s.std,
+                    "fid_ci_low": s.ci_low,
+                    "fid_ci_high": s.ci_high,
+                    "fid_min": part[direction.fid].min(),
+                    "fid_max": part[direction.fid].max(),
+                }
+            )
+        columns = [
+            "dataset",
+            "family",
+            "H",
+            "n",
+            "fid_mean",
+            "fid_std",
+            "fid_ci_low",
+            "fid_ci_high",
+            "fid_min",
+            "fid_max",
+        ]
         parts.append(pd.DataFrame.from_records(records, columns=columns).assign(direction=direction.name))
     table = pd.concat(parts, ignore_index=True)
     missing = gaps[KEYS + ["direction", "n_missing"]].copy()
@@ -58,8 +87,20 @@ def hidden_table(rows: pd.DataFrame, gaps: pd.DataFrame) -> pd.DataFrame:
     table = table.merge(missing, on=KEYS + ["direction"], how="outer")
     table["n"] = table["n"].fillna(0).astype(int)
     table["n_missing"] = table["n_missing"].fillna(0).astype(int)
-    columns = ["dataset", "direction", "family", "H", "n", "fid_mean", "fid_std", "fid_ci_low", "fid_ci_high",
-               "fid_min", "fid_max", "n_missing"]
+    columns = [
+        "dataset",
+        "direction",
+        "family",
+        "H",
+        "n",
+        "fid_mean",
+        "fid_std",
+        "fid_ci_low",
+        "fid_ci_high",
+        "fid_min",
+        "fid_max",
+        "n_missing",
+    ]
     return table[columns].sort_values(["dataset", "direction", "family", "H"], ignore_index=True)
 
 
@@ -73,11 +114,16 @@ def hidden_dim_figure(results: pd.DataFrame, folder: Path) -> FigureResult | Non
     n_missing = int(gaps["n_missing"].sum())
     title = "Fig. 4 — FID vs hidden dimension H: CycleGAN (red) vs searched (green), mean with 95% CI"
     holds = f"Holds {provenance(rows)}."
-    fig = _draw(table, sorted(rows["dataset"].unique(), key=str),
-                title + f"\n{holds}" + (f"\nINCOMPLETE: lacks {n_missing} trial result(s)" if n_missing else ""))
+    fig = _draw(
+        table,
+        sorted(rows["dataset"].unique(), key=str),
+        title + f"\n{holds}" + (f"\nINCOMPLETE: lacks {n_missing} trial result(s)" if n_missing else ""),
+    )
     files = save_figure(fig, table, folder, "fig4_hidden_dim")
-    caption = (f"{title}. Line: mean FID; error bars: 95% t-interval of the mean over repeats; light band: "
-               f"min-max. {holds} {gap_caption(gaps)}").strip()
+    caption = (
+        f"{title}. Line: mean FID; error bars: 95% t-interval of the mean over repeats; light band: "
+        f"min-max. {holds} {gap_caption(gaps)}"
+    ).strip()
     return FigureResult("fig4_hidden_dim", title, caption, files, n_missing)
 
 
@@ -94,8 +140,11 @@ def _draw(table: pd.DataFrame, datasets: list[str], title: str):
             ax.set_ylabel(FID_LABEL, fontsize=8)
             _h_axis(ax, panel["H"])
     handles = [axes[0][0].plot([], [], "-o", color=c, label=f"{f} mean ± 95% CI")[0] for f, c in FAMILY_COLORS.items()]
-    handles.append(axes[0][0].scatter([], [], marker="s", s=110, facecolor="none", edgecolor=MISSING_COLOR,
-                                      hatch="////", label="missing trials"))
+    handles.append(
+        axes[0][0].scatter(
+            [], [], marker="s", s=110, facecolor="none", edgecolor=MISSING_COLOR, hatch="////", label="missing trials"
+        )
+    )
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
     suptitle(fig, title)
     return fig
@@ -117,9 +166,15 @@ def _draw_family(ax, part: pd.DataFrame, color: str, family: str) -> None:
     ax.plot(valid["H"], valid["fid_mean"], "-o", color=color, lw=2.2, markersize=4, label=family)
     ax.fill_between(valid["H"], valid["fid_min"], valid["fid_max"], color=color, alpha=0.12, lw=0)
     bars = valid[valid["fid_ci_low"].notna()]
-    ax.errorbar(bars["H"], bars["fid_mean"], yerr=[bars["fid_mean"] - bars["fid_ci_low"],
-                                                   bars["fid_ci_high"] - bars["fid_mean"]],
-                fmt="none", ecolor=color, elinewidth=1.3, capsize=4)
+    ax.errorbar(
+        bars["H"],
+        bars["fid_mean"],
+        yerr=[bars["fid_mean"] - bars["fid_ci_low"], bars["fid_ci_high"] - bars["fid_mean"]],
+        fmt="none",
+        ecolor=color,
+        elinewidth=1.3,
+        capsize=4,
+    )
     # Gaps sit on their mean if the H has any valid trial, else along the panel's bottom edge.
     on_bottom = blended_transform_factory(ax.transData, ax.transAxes)
     for gap in part[part["n_missing"] > 0].itertuples():
@@ -127,7 +182,24 @@ def _draw_family(ax, part: pd.DataFrame, color: str, family: str) -> None:
             continue
         has_mean = np.isfinite(gap.fid_mean)
         xy, transform = ((gap.H, gap.fid_mean), ax.transData) if has_mean else ((gap.H, 0.06), on_bottom)
-        ax.scatter([xy[0]], [xy[1]], transform=transform, marker="s", s=150, facecolor="none",
-                   edgecolor=color, hatch="////", zorder=3)
-        ax.annotate(f"missing {gap.n_missing}", xy, xycoords=transform, xytext=(6, 6),
-                    textcoords="offset points", fontsize=7, color=MISSING_COLOR, fontweight="bold")
+        ax.scatter(
+            [xy[0]],
+            [xy[1]],
+            transform=transform,
+            marker="s",
+            s=150,
+            facecolor="none",
+            edgecolor=color,
+            hatch="////",
+            zorder=3,
+        )
+        ax.annotate(
+            f"missing {gap.n_missing}",
+            xy,
+            xycoords=transform,
+            xytext=(6, 6),
+            textcoords="offset points",
+            fontsize=7,
+            color=MISSING_COLOR,
+            fontweight="bold",
+        )

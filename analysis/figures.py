@@ -20,21 +20,29 @@ def retrain_rows(results: pd.DataFrame, figure: str) -> pd.DataFrame:
     return results[(results["figure"] == figure) & (results["stage"] == "retrain")]
 
 
-def _scatter_figure(rows: pd.DataFrame, spec: ScatterSpec, groups: list[str], colors: dict[str, str],
-                    name: str, title: str, folder: Path) -> FigureResult:
+def _scatter_figure(
+    rows: pd.DataFrame,
+    spec: ScatterSpec,
+    groups: list[str],
+    colors: dict[str, str],
+    name: str,
+    title: str,
+    folder: Path,
+) -> FigureResult:
     keys = ["dataset", spec.group]
     rows = fill_keys(rows, keys)
     gaps = grid_gaps(rows, keys)
     table = scatter_table(rows, gaps, spec)
     n_missing = int(gaps["n_missing"].sum())
     holds = f"Holds {provenance(rows)}."
-    full_title = (title + f"\n{holds}"
-                  + (f"\nINCOMPLETE: lacks {n_missing} trial result(s)" if n_missing else ""))
+    full_title = title + f"\n{holds}" + (f"\nINCOMPLETE: lacks {n_missing} trial result(s)" if n_missing else "")
     datasets = sorted(rows["dataset"].unique(), key=str)
     fig = draw_scatter(table, datasets, groups, colors, spec, full_title)
     files = save_figure(fig, table, folder, name)
-    caption = (f"{title}. Crosses: trials; dashes with bars: means with their 95% t-interval over repeats "
-               f"(n per group in the CSV). {holds} {gap_caption(gaps)}").strip()
+    caption = (
+        f"{title}. Crosses: trials; dashes with bars: means with their 95% t-interval over repeats "
+        f"(n per group in the CSV). {holds} {gap_caption(gaps)}"
+    ).strip()
     return FigureResult(name, title, caption, files, n_missing)
 
 
@@ -59,9 +67,15 @@ def size_matched_figure(results: pd.DataFrame, folder: Path, figure: str = "fig5
     rows = retrain_rows(results, figure)
     if rows.empty:
         return None
-    return _label_figure(rows, figure, "per_generator", SIZE_LABEL_GENERATOR, folder, f"{figure}_size_matched",
-                         "{fig} — size-matched CycleGAN (red) vs searched (green), per-generator size and FID "
-                         "normalized to {ref}")
+    return _label_figure(
+        rows,
+        figure,
+        "per_generator",
+        SIZE_LABEL_GENERATOR,
+        folder,
+        f"{figure}_size_matched",
+        "{fig} — size-matched CycleGAN (red) vs searched (green), per-generator size and FID normalized to {ref}",
+    )
 
 
 def asymmetry_figure(results: pd.DataFrame, folder: Path, figure: str = "fig6") -> FigureResult | None:
@@ -69,12 +83,20 @@ def asymmetry_figure(results: pd.DataFrame, folder: Path, figure: str = "fig6") 
     rows = retrain_rows(results, figure)
     if rows.empty:
         return None
-    return _label_figure(rows, figure, "per_generator", SIZE_LABEL_GENERATOR, folder, f"{figure}_asymmetry",
-                         "{fig} — asymmetric generators: per-generator size and FID normalized to {ref}")
+    return _label_figure(
+        rows,
+        figure,
+        "per_generator",
+        SIZE_LABEL_GENERATOR,
+        folder,
+        f"{figure}_asymmetry",
+        "{fig} — asymmetric generators: per-generator size and FID normalized to {ref}",
+    )
 
 
-def _label_figure(rows: pd.DataFrame, figure: str, size_mode: str, size_label: str, folder: Path,
-                  name: str, title: str) -> FigureResult:
+def _label_figure(
+    rows: pd.DataFrame, figure: str, size_mode: str, size_label: str, folder: Path, name: str, title: str
+) -> FigureResult:
     labels = label_order(sorted({a if a is not None else NO_VALUE for a in rows["architecture"]}))
     reference = smallest_cyclegan(labels) or (labels[0] if labels else "-")
     spec = ScatterSpec("architecture", reference, size_mode, size_label.replace("{ref}", reference))

@@ -78,9 +78,15 @@ def grid_gaps(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             if n_valid >= expected:
                 continue
             records.append(
-                {**dict(zip(keys, cell)), "direction": direction.name, "expected": expected,
-                 "n_valid": n_valid, "n_missing": expected - n_valid,
-                 "n_failed": len(in_cell) - n_valid, "n_absent": max(expected - len(in_cell), 0)}
+                {
+                    **dict(zip(keys, cell)),
+                    "direction": direction.name,
+                    "expected": expected,
+                    "n_valid": n_valid,
+                    "n_missing": expected - n_valid,
+                    "n_failed": len(in_cell) - n_valid,
+                    "n_absent": max(expected - len(in_cell), 0),
+                }
             )
     columns = [*keys, "direction", "expected", "n_valid", "n_missing", "n_failed", "n_absent"]
     return pd.DataFrame.from_records(records, columns=columns)

@@ -29,9 +29,25 @@ BASELINES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ground truth (testA_true_B vs real testB)", "true_", ("a2b",)),
     ("noise floor (real test half vs real test half)", "floor_", ("a2b", "b2a")),
 )
-COLUMNS = ["figure", "dataset", "direction", "kind", "name", "n", "kid_mean", "kid_ci_low", "kid_ci_high",
-           "kid_est_std", "kid_scale", "fid_mean", "fid_ci_low", "fid_ci_high", "psnr_mean", "psnr_ci_low",
-           "psnr_ci_high"]
+COLUMNS = [
+    "figure",
+    "dataset",
+    "direction",
+    "kind",
+    "name",
+    "n",
+    "kid_mean",
+    "kid_ci_low",
+    "kid_ci_high",
+    "kid_est_std",
+    "kid_scale",
+    "fid_mean",
+    "fid_ci_low",
+    "fid_ci_high",
+    "psnr_mean",
+    "psnr_ci_low",
+    "psnr_ci_high",
+]
 
 
 def _column(rows: pd.DataFrame, name: str) -> pd.Series:
@@ -42,9 +58,17 @@ def _column(rows: pd.DataFrame, name: str) -> pd.Series:
 def _model_record(part: pd.DataFrame, direction: Direction) -> dict:
     valid = part[valid_mask(part, direction)]
     kid, fid = summarize(valid[direction.kid]), summarize(valid[direction.fid])
-    record = {"kind": "model", "n": len(valid), "kid_mean": kid.mean, "kid_ci_low": kid.ci_low,
-              "kid_ci_high": kid.ci_high, "kid_est_std": _column(valid, f"{direction.kid}_std").mean(),
-              "fid_mean": fid.mean, "fid_ci_low": fid.ci_low, "fid_ci_high": fid.ci_high}
+    record = {
+        "kind": "model",
+        "n": len(valid),
+        "kid_mean": kid.mean,
+        "kid_ci_low": kid.ci_low,
+        "kid_ci_high": kid.ci_high,
+        "kid_est_std": _column(valid, f"{direction.kid}_std").mean(),
+        "fid_mean": fid.mean,
+        "fid_ci_low": fid.ci_low,
+        "fid_ci_high": fid.ci_high,
+    }
     if direction.key == "a2b":
         psnr = summarize(valid["psnr_a2b"])
         record.update(psnr_mean=psnr.mean, psnr_ci_low=psnr.ci_low, psnr_ci_high=psnr.ci_high)
@@ -58,9 +82,11 @@ def _baseline_records(part: pd.DataFrame, direction: Direction) -> list[dict]:
     for label, prefix, keys in BASELINES:
         if direction.key not in keys:
             continue
-        values = {"kid_mean": _column(part, f"{prefix}kid_{direction.key}").mean(),
-                  "kid_est_std": _column(part, f"{prefix}kid_{direction.key}_std").mean(),
-                  "fid_mean": _column(part, f"{prefix}fid_{direction.key}").mean()}
+        values = {
+            "kid_mean": _column(part, f"{prefix}kid_{direction.key}").mean(),
+            "kid_est_std": _column(part, f"{prefix}kid_{direction.key}_std").mean(),
+            "fid_mean": _column(part, f"{prefix}fid_{direction.key}").mean(),
+        }
         if direction.key == "a2b":
             values["psnr_mean"] = _column(part, f"{prefix}psnr_a2b").mean()
         if all(pd.isna(v) for v in values.values()):
@@ -80,8 +106,10 @@ def headline_table(results: pd.DataFrame) -> pd.DataFrame:
     for (figure, dataset), cell in retrain.groupby(["figure", "dataset"], sort=True):
         for direction in DIRECTIONS:
             keys = {"figure": figure, "dataset": dataset, "direction": direction.name}
-            models = [{**keys, "name": name, **_model_record(cell[cell["name"] == name], direction)}
-                      for name in label_order(sorted(set(cell["name"])))]
+            models = [
+                {**keys, "name": name, **_model_record(cell[cell["name"] == name], direction)}
+                for name in label_order(sorted(set(cell["name"])))
+            ]
             baselines = [{**keys, **b} for b in _baseline_records(cell, direction)]
             identity = next((b["kid_mean"] for b in baselines if b["name"].startswith("baseline: identity")), np.nan)
             floor = next((b["kid_mean"] for b in baselines if b["name"].startswith("noise floor")), np.nan)
@@ -100,9 +128,10 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
     out["n"] = out["n"].astype("Int64")
     for score in ("kid", "fid", "psnr"):
         if table[f"{score}_mean"].notna().any():
-            out[f"{score.upper()} mean [95% CI]"] = [_interval(m, lo, hi) for m, lo, hi in
-                                                     zip(table[f"{score}_mean"], table[f"{score}_ci_low"],
-                                                         table[f"{score}_ci_high"])]
+            out[f"{score.upper()} mean [95% CI]"] = [
+                _interval(m, lo, hi)
+                for m, lo, hi in zip(table[f"{score}_mean"], table[f"{score}_ci_low"], table[f"{score}_ci_high"])
+            ]
         if score == "kid":
             if table["kid_est_std"].notna().any():
                 out["KID std (subsets)"] = table["kid_est_std"]

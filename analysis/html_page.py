@@ -6,7 +6,6 @@ import html
 import os
 from pathlib import Path
 
-
 from analysis.style import FigureFiles, FigureResult
 from analysis.tables import TableFiles, format_cell
 
@@ -57,29 +56,37 @@ def list_section(title: str, items: list[str]) -> str:
 
 def samples_section(samples: list[tuple[Path, str]], root: Path) -> str:
     if not samples:
-        return "<h2>Samples</h2><p class=\"note\">No run folder holds samples/*.png.</p>"
+        return '<h2>Samples</h2><p class="note">No run folder holds samples/*.png.</p>'
     cells = "".join(
         f'<figure><a href="{_link(p, root)}"><img src="{_link(p, root)}" alt="{html.escape(c)}"></a>'
         f"<figcaption>{html.escape(c)}</figcaption></figure>"
         for p, c in samples
     )
-    return ("<h2>Samples</h2><p class=\"note\">Latest translation grid of each run: rows a → b' → a'' and "
-            f"b → a' → b''.</p><div class=\"samples\">{cells}</div>")
+    return (
+        "<h2>Samples</h2><p class=\"note\">Latest translation grid of each run: rows a → b' → a'' and "
+        f"b → a' → b''.</p><div class=\"samples\">{cells}</div>"
+    )
 
 
 def table_block(table: TableFiles, root: Path) -> str:
     """A table with what it holds, its note, and links to its CSV (full numbers) and Markdown."""
-    body = table.table.map(format_cell).to_html(index=False, border=0) if len(table.table) else (
-        '<p class="note">(no rows)</p>')
+    body = (
+        table.table.map(format_cell).to_html(index=False, border=0)
+        if len(table.table)
+        else ('<p class="note">(no rows)</p>')
+    )
     note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
-    return (f'<h3 id="{html.escape(table.name)}">{html.escape(table.title)}</h3>'
-            f'<p class="note">{html.escape(table.holds)} <a href="{_link(table.csv, root)}">CSV</a> · '
-            f'<a href="{_link(table.markdown, root)}">Markdown</a></p>{note}{body}')
+    return (
+        f'<h3 id="{html.escape(table.name)}">{html.escape(table.title)}</h3>'
+        f'<p class="note">{html.escape(table.holds)} <a href="{_link(table.csv, root)}">CSV</a> · '
+        f'<a href="{_link(table.markdown, root)}">Markdown</a></p>{note}{body}'
+    )
 
 
 def page(title: str, sections: list[str]) -> str:
     return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>\n" + "\n".join(s for s in sections if s)
+        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>\n"
+        + "\n".join(s for s in sections if s)
         + "\n</body></html>\n"
     )

@@ -60,8 +60,8 @@ def smallest_cyclegan(labels: list[str]) -> str | None:
 
 def model_names(rows) -> list[str]:
     """A readable model name per results row: a C/N label as it is (`N64`, as the figures group it), other
-    architectures with their search scheme and H (`searched OF H=32`, `cyclegan H=16`), and the retrain discriminator where the rows mix
-    more than one (`N64 D=searched`)."""
+    architectures with their search scheme and H (`searched OF H=32`, `cyclegan H=16`), and the retrain
+    discriminator where the rows mix more than one (`N64 D=searched`)."""
     mixed_d = "discriminator" in rows and rows["discriminator"].dropna().nunique() > 1
     names = []
     for row in rows.itertuples(index=False):

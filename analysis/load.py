@@ -10,17 +10,50 @@ import pandas as pd
 #: Copied here on purpose: `analysis` stays independent of the `nasplatform` package.
 GENOTYPE_COLUMNS: tuple[str, ...] = ("genotype_g_a", "genotype_g_b", "genotype_d_a", "genotype_d_b")
 RESULTS_STRING_COLUMNS: tuple[str, ...] = (
-    "experiment", "stage", "figure", "trial_id", "dataset", "scheme", "architecture", "search_trial_id",
-    *GENOTYPE_COLUMNS, "status", "error", "run_dir", "versions",
+    "experiment",
+    "stage",
+    "figure",
+    "trial_id",
+    "dataset",
+    "scheme",
+    "architecture",
+    "search_trial_id",
+    *GENOTYPE_COLUMNS,
+    "status",
+    "error",
+    "run_dir",
+    "versions",
 )
 RESULTS_INT_COLUMNS: tuple[str, ...] = (
-    "hidden_dim_a", "hidden_dim_b", "seed", "repeat", "image_size", "params_g_a", "params_g_b",
-    "macs_g_a", "macs_g_b", "ref_params_g_a", "ref_params_g_b", "epochs_done", "epochs_planned",
+    "hidden_dim_a",
+    "hidden_dim_b",
+    "seed",
+    "repeat",
+    "image_size",
+    "params_g_a",
+    "params_g_b",
+    "macs_g_a",
+    "macs_g_b",
+    "ref_params_g_a",
+    "ref_params_g_b",
+    "epochs_done",
+    "epochs_planned",
 )
 RESULTS_FLOAT_COLUMNS: tuple[str, ...] = (
-    "mb_g_a", "mb_g_b", "fid_a2b", "fid_b2a", "kid_a2b", "kid_b2a",
-    "fid_a2b_best_val", "fid_b2a_best_val", "kid_a2b_best_val", "kid_b2a_best_val",
-    "l1_a2b", "psnr_a2b", "search_time_s", "train_time_s",
+    "mb_g_a",
+    "mb_g_b",
+    "fid_a2b",
+    "fid_b2a",
+    "kid_a2b",
+    "kid_b2a",
+    "fid_a2b_best_val",
+    "fid_b2a_best_val",
+    "kid_a2b_best_val",
+    "kid_b2a_best_val",
+    "l1_a2b",
+    "psnr_a2b",
+    "search_time_s",
+    "train_time_s",
 )
 RESULTS_COLUMNS: tuple[str, ...] = RESULTS_STRING_COLUMNS + RESULTS_INT_COLUMNS + RESULTS_FLOAT_COLUMNS
 
@@ -30,22 +63,53 @@ BASELINE_PREFIXES: tuple[str, ...] = ("identity_", "mean_colour_")
 #: Columns later versions of the table added; an older table lacks them and they read as null (docs/formats.md).
 OPTIONAL_STRING_COLUMNS: tuple[str, ...] = ("trial_key", "genotype_source", "discriminator", "experiment_uri")
 OPTIONAL_FLOAT_COLUMNS: tuple[str, ...] = (
-    "kid_a2b_std", "kid_b2a_std",
-    *(f"{p}{m}" for p in BASELINE_PREFIXES
-      for m in ("fid_a2b", "kid_a2b", "kid_a2b_std", "fid_b2a", "kid_b2a", "kid_b2a_std", "l1_a2b", "psnr_a2b")),
-    "true_fid_a2b", "true_kid_a2b", "true_kid_a2b_std",
-    "floor_fid_a2b", "floor_kid_a2b", "floor_kid_a2b_std", "floor_fid_b2a", "floor_kid_b2a", "floor_kid_b2a_std",
-    "alpha_entropy", "genotype_stable_since",
+    "kid_a2b_std",
+    "kid_b2a_std",
+    *(
+        f"{p}{m}"
+        for p in BASELINE_PREFIXES
+        for m in ("fid_a2b", "kid_a2b", "kid_a2b_std", "fid_b2a", "kid_b2a", "kid_b2a_std", "l1_a2b", "psnr_a2b")
+    ),
+    "true_fid_a2b",
+    "true_kid_a2b",
+    "true_kid_a2b_std",
+    "floor_fid_a2b",
+    "floor_kid_a2b",
+    "floor_kid_a2b_std",
+    "floor_fid_b2a",
+    "floor_kid_b2a",
+    "floor_kid_b2a_std",
+    "alpha_entropy",
+    "genotype_stable_since",
 )
 
 #: alpha_history.parquet (long format): one row per (epoch, network, mixed op, candidate op).
 ALPHA_COLUMNS: tuple[str, ...] = (
-    "epoch", "network", "mixed_op", "cell", "cell_type", "position", "op", "alpha", "weight",
+    "epoch",
+    "network",
+    "mixed_op",
+    "cell",
+    "cell_type",
+    "position",
+    "op",
+    "alpha",
+    "weight",
 )
 #: metrics.parquet: one row per epoch (the genotype_* columns exist for search runs only).
 METRICS_COLUMNS: tuple[str, ...] = (
-    "epoch", "iterations", "wall_time_s", "elapsed_s", "loss_g", "loss_adv_a2b", "loss_adv_b2a",
-    "loss_cyc", "loss_idt", "loss_d_a", "loss_d_b", "lr", "status",
+    "epoch",
+    "iterations",
+    "wall_time_s",
+    "elapsed_s",
+    "loss_g",
+    "loss_adv_a2b",
+    "loss_adv_b2a",
+    "loss_cyc",
+    "loss_idt",
+    "loss_d_a",
+    "loss_d_b",
+    "lr",
+    "status",
 )
 NETWORKS: tuple[str, ...] = ("g_a", "g_b", "d_a", "d_b")
 
@@ -124,8 +188,10 @@ def load_tables(paths, runs_root: Path | str | None = None) -> tuple[pd.DataFram
     frames = []
     for order, path in enumerate(paths):
         frame = load_results(path)
-        frame["run_dir"] = [None if not d else str(resolve_run_dir(d, _runs_root(runs_root, uri, path)))
-                            for d, uri in zip(frame["run_dir"], frame["experiment_uri"])]
+        frame["run_dir"] = [
+            None if not d else str(resolve_run_dir(d, _runs_root(runs_root, uri, path)))
+            for d, uri in zip(frame["run_dir"], frame["experiment_uri"])
+        ]
         frames.append(frame.assign(source=str(path), _order=order))
     frame = pd.concat(frames, ignore_index=True)
     _as_text(frame, RESULTS_STRING_COLUMNS + OPTIONAL_STRING_COLUMNS + ("source",))  # concat may turn None to NaN
@@ -141,11 +207,14 @@ def load_tables(paths, runs_root: Path | str | None = None) -> tuple[pd.DataFram
     if duplicate.any():
         dropped = ranked[duplicate]
         kept = ranked[~duplicate].set_index("row_key")["source"]
-        examples = ", ".join(f"{k} (kept from {kept[k]}, dropped from {s})"
-                             for k, s in zip(dropped["row_key"][:5], dropped["source"][:5]))
-        warnings.append(f"{int(duplicate.sum())} duplicate trial row(s) dropped (same trial_key, or experiment/"
-                        f"trial_id where the table has no trial_key): {examples}"
-                        + (" ..." if duplicate.sum() > 5 else ""))
+        examples = ", ".join(
+            f"{k} (kept from {kept[k]}, dropped from {s})"
+            for k, s in zip(dropped["row_key"][:5], dropped["source"][:5])
+        )
+        warnings.append(
+            f"{int(duplicate.sum())} duplicate trial row(s) dropped (same trial_key, or experiment/"
+            f"trial_id where the table has no trial_key): {examples}" + (" ..." if duplicate.sum() > 5 else "")
+        )
     frame = ranked[~duplicate].sort_index().drop(columns=["_order", "_rank"])
     return frame.reset_index(drop=True), warnings
 
@@ -156,8 +225,10 @@ def provenance(rows: pd.DataFrame) -> str:
         return "0 trials"
     counts = rows.assign(experiment=rows["experiment"].fillna("?")).groupby(["experiment", "source"]).size()
     multi = rows["source"].nunique() > 1
-    parts = [f"{n} from experiment {e}" + (f" ({Path(s).name} in {Path(s).parent.name or '.'})" if multi else "")
-             for (e, s), n in counts.items()]
+    parts = [
+        f"{n} from experiment {e}" + (f" ({Path(s).name} in {Path(s).parent.name or '.'})" if multi else "")
+        for (e, s), n in counts.items()
+    ]
     return f"{len(rows)} trial(s): " + ", ".join(parts)
 
 

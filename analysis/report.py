@@ -18,7 +18,12 @@ from analysis.curves import decisiveness_curve, loss_curves
 from analysis.fig_hidden import hidden_dim_figure
 from analysis.figures import asymmetry_figure, schemes_figure, size_matched_figure
 from analysis.load import (
-    AnalysisInputError, load_alpha_history, load_metrics, load_tables, provenance, resolve_run_dir,
+    AnalysisInputError,
+    load_alpha_history,
+    load_metrics,
+    load_tables,
+    provenance,
+    resolve_run_dir,
 )
 from analysis.samples import copy_sample, latest_sample
 from analysis.style import FigureFiles, FigureResult
@@ -97,28 +102,46 @@ def search_run_figures(row: pd.Series, run_dir: Path | None, folder: Path, stem:
     history = run_dir / "alpha_history.parquet" if run_dir else None
     if history and history.is_file():
         alphas = load_alpha_history(history)
-        run.figures.append((alpha_heatmap(alphas, run.title, folder, f"{stem}_alpha"),
-                            f"Mixing weights over the search epochs ({history.name})"))
-        run.figures.append((alpha_deviation_heatmap(alphas, run.title, folder, f"{stem}_alpha_deviation"),
-                            "Deviation from uniform, softmax(alpha) − 1/K with K the candidate ops of each mixed op, "
-                            f"on one colour range ± max |deviation| of the run ({history.name})"))
+        run.figures.append(
+            (
+                alpha_heatmap(alphas, run.title, folder, f"{stem}_alpha"),
+                f"Mixing weights over the search epochs ({history.name})",
+            )
+        )
+        run.figures.append(
+            (
+                alpha_deviation_heatmap(alphas, run.title, folder, f"{stem}_alpha_deviation"),
+                "Deviation from uniform, softmax(alpha) − 1/K with K the candidate ops of each mixed op, "
+                f"on one colour range ± max |deviation| of the run ({history.name})",
+            )
+        )
     else:
         run.notes.append(f"no alpha_history.parquet in {run_dir}" if run_dir else "no run_dir in the table")
     genotypes = parse_genotypes(row, f"results row of trial {row['trial_id']}")
     if genotypes:
-        run.figures.append((genotype_diagram(genotypes, run.title, folder, f"{stem}_genotype"),
-                            "Derived genotypes (genotype_* columns of the results table)"))
+        run.figures.append(
+            (
+                genotype_diagram(genotypes, run.title, folder, f"{stem}_genotype"),
+                "Derived genotypes (genotype_* columns of the results table)",
+            )
+        )
     else:
         run.notes.append("no genotype JSON in the table's genotype_* columns")
     metrics = run_dir / "metrics.parquet" if run_dir else None
     if metrics and metrics.is_file():
         frame = load_metrics(metrics)
-        run.figures.append((loss_curves(frame, run.title, folder, f"{stem}_losses"),
-                            f"Losses per epoch ({metrics.name})"))
+        run.figures.append(
+            (loss_curves(frame, run.title, folder, f"{stem}_losses"), f"Losses per epoch ({metrics.name})")
+        )
         entropy = decisiveness_curve(frame, run.title, folder, f"{stem}_entropy")
         if entropy is not None:
-            run.figures.append((entropy, "Mean normalised entropy of softmax(alpha) per epoch, all mixed ops and per "
-                                         f"network, and the epoch since which the genotype is final ({metrics.name})"))
+            run.figures.append(
+                (
+                    entropy,
+                    "Mean normalised entropy of softmax(alpha) per epoch, all mixed ops and per "
+                    f"network, and the epoch since which the genotype is final ({metrics.name})",
+                )
+            )
     return run
 
 
@@ -145,8 +168,14 @@ def sample_links(results: pd.DataFrame, runs_root: Path, folder: Path) -> tuple[
             continue
         target = copy_sample(source, folder, f"{i:03d}_{_safe(row['trial_id'])}")
         samples.append((target, f"{_describe(row)} — {source.name}"))
-    notes = [f"{len(without)} trial(s) without samples/*.png: {', '.join(map(str, without[:20]))}"
-             + (" ..." if len(without) > 20 else "")] if without else []
+    notes = (
+        [
+            f"{len(without)} trial(s) without samples/*.png: {', '.join(map(str, without[:20]))}"
+            + (" ..." if len(without) > 20 else "")
+        ]
+        if without
+        else []
+    )
     return samples, notes
 
 
@@ -165,8 +194,16 @@ def build_report(results_paths, out_dir: Path | str, runs_root: Path | str | Non
     runs, warnings = architecture_figures(results, out_dir, out_dir / "architecture")
     samples, sample_notes = sample_links(results, out_dir, out_dir / "samples")
     tables = write_tables(results, out_dir / "tables")
-    report = Report(out_dir, out_dir / "index.html", figures, skipped, runs, samples, tables,
-                    load_warnings + warnings + sample_notes)
+    report = Report(
+        out_dir,
+        out_dir / "index.html",
+        figures,
+        skipped,
+        runs,
+        samples,
+        tables,
+        load_warnings + warnings + sample_notes,
+    )
     write_manifest(report, paths, results)
     report.index.write_text(index_html(report, paths, results))
     return report
@@ -184,34 +221,53 @@ def index_html(report: Report, paths: list[Path], results: pd.DataFrame) -> str:
         runs += [f'<p class="note">{html.escape(n)}</p>' for n in run.notes]
     lead = {"results_with_baselines", "comparisons"}
     first = ["<h2>Results at a glance</h2>"] + [html_page.table_block(t, root) for t in report.tables if t.name in lead]
-    tables = ["<h2>Summary tables</h2>"] + [html_page.table_block(t, root) for t in report.tables
-                                            if t.name not in lead]
+    tables = ["<h2>Summary tables</h2>"] + [html_page.table_block(t, root) for t in report.tables if t.name not in lead]
     sources = ", ".join(html.escape(str(p)) for p in paths)
-    intro = (f'<p class="note">From {len(paths)} table(s) ({sources}): {html.escape(provenance(results))}. '
-             f'<a href="report.json">report.json</a> lists every output.</p>')
-    return html_page.page("nasplatform report", [
-        intro, "\n".join(first), html_page.paper_figures_section(report.figures, report.skipped, root),
-        "\n".join(runs), html_page.samples_section(report.samples, root), "\n".join(tables),
-        html_page.list_section("Notes and warnings", report.warnings),
-    ])
+    intro = (
+        f'<p class="note">From {len(paths)} table(s) ({sources}): {html.escape(provenance(results))}. '
+        f'<a href="report.json">report.json</a> lists every output.</p>'
+    )
+    return html_page.page(
+        "nasplatform report",
+        [
+            intro,
+            "\n".join(first),
+            html_page.paper_figures_section(report.figures, report.skipped, root),
+            "\n".join(runs),
+            html_page.samples_section(report.samples, root),
+            "\n".join(tables),
+            html_page.list_section("Notes and warnings", report.warnings),
+        ],
+    )
 
 
 def write_manifest(report: Report, paths: list[Path], results: pd.DataFrame) -> None:
     """report.json: what was drawn, what was skipped and what each figure lacks (for scripts and CI)."""
+
     def rel(path: Path) -> str:
         return Path(path).relative_to(report.out_dir).as_posix()
 
     data = {
-        "results": [str(p) for p in paths], "rows": len(results),
+        "results": [str(p) for p in paths],
+        "rows": len(results),
         "trials_by_experiment": {str(k): int(v) for k, v in results["experiment"].fillna("?").value_counts().items()},
         "figures": [
-            {"name": f.name, "title": f.title, "caption": f.caption, "n_missing": f.n_missing,
-             "png": rel(f.files.png), "svg": rel(f.files.svg), "csv": rel(f.files.csv)}
+            {
+                "name": f.name,
+                "title": f.title,
+                "caption": f.caption,
+                "n_missing": f.n_missing,
+                "png": rel(f.files.png),
+                "svg": rel(f.files.svg),
+                "csv": rel(f.files.csv),
+            }
             for f in report.figures
         ],
         "skipped": report.skipped,
-        "search_runs": [{"trial_id": r.trial_id, "figures": [rel(f.png) for f, _ in r.figures], "notes": r.notes}
-                        for r in report.runs],
+        "search_runs": [
+            {"trial_id": r.trial_id, "figures": [rel(f.png) for f, _ in r.figures], "notes": r.notes}
+            for r in report.runs
+        ],
         "samples": [rel(p) for p, _ in report.samples],
         "tables": [rel(t.csv) for t in report.tables] + [rel(t.markdown) for t in report.tables],
         "table_holds": {t.name: t.holds for t in report.tables},

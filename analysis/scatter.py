@@ -40,11 +40,18 @@ def _raw_size(rows: pd.DataFrame, direction: Direction) -> pd.Series:
 
 def _direction_points(rows: pd.DataFrame, spec: ScatterSpec, direction: Direction) -> pd.DataFrame:
     """Every trial row of one direction with its raw and normalized size and FID."""
-    out = pd.DataFrame({
-        "dataset": rows["dataset"], "direction": direction.name, "group": rows[spec.group],
-        "trial_id": rows["trial_id"], "repeat": rows["repeat"], "valid": valid_mask(rows, direction),
-        "size": _raw_size(rows, direction), "fid": rows[direction.fid],
-    })
+    out = pd.DataFrame(
+        {
+            "dataset": rows["dataset"],
+            "direction": direction.name,
+            "group": rows[spec.group],
+            "trial_id": rows["trial_id"],
+            "repeat": rows["repeat"],
+            "valid": valid_mask(rows, direction),
+            "size": _raw_size(rows, direction),
+            "fid": rows[direction.fid],
+        }
+    )
     is_ref = out["group"] == spec.reference
     ref_fid = out[is_ref & out["valid"]].groupby("dataset")["fid"].mean()
     if spec.size_mode == "row_ref":
@@ -66,9 +73,26 @@ def scatter_table(rows: pd.DataFrame, gaps: pd.DataFrame, spec: ScatterSpec) -> 
     means = means.assign(kind="mean", n=trials.groupby(keys).size().to_numpy())
     means = _with_intervals(means, trials, keys)
     missing = _missing_points(every, means, gaps.rename(columns={spec.group: "group"}))
-    columns = ["kind", "dataset", "direction", "group", "trial_id", "repeat", "n",
-               "size", "size_ref", "x", "fid", "fid_std", "fid_ci_low", "fid_ci_high", "fid_ref",
-               "y", "y_ci_low", "y_ci_high"]
+    columns = [
+        "kind",
+        "dataset",
+        "direction",
+        "group",
+        "trial_id",
+        "repeat",
+        "n",
+        "size",
+        "size_ref",
+        "x",
+        "fid",
+        "fid_std",
+        "fid_ci_low",
+        "fid_ci_high",
+        "fid_ref",
+        "y",
+        "y_ci_low",
+        "y_ci_high",
+    ]
     return pd.concat([trials, means, missing], ignore_index=True).reindex(columns=columns)
 
 
@@ -95,8 +119,17 @@ def _missing_points(every: pd.DataFrame, means: pd.DataFrame, gaps: pd.DataFrame
         mean = means[_same_cell(means, gap)]
         x = float(mean["x"].iloc[0]) if len(mean) else float(every.loc[sel, "x"].mean())
         y = float(mean["y"].iloc[0]) if len(mean) else (1.0 if np.isfinite(x) else np.nan)
-        records.append({"kind": "missing", "dataset": gap.dataset, "direction": gap.direction,
-                        "group": gap.group, "n": gap.n_missing, "x": x, "y": y})
+        records.append(
+            {
+                "kind": "missing",
+                "dataset": gap.dataset,
+                "direction": gap.direction,
+                "group": gap.group,
+                "n": gap.n_missing,
+                "x": x,
+                "y": y,
+            }
+        )
     return pd.DataFrame.from_records(records, columns=["kind", "dataset", "direction", "group", "n", "x", "y"])
 
 
@@ -104,8 +137,9 @@ def _same_cell(frame: pd.DataFrame, gap) -> pd.Series:
     return (frame["dataset"] == gap.dataset) & (frame["direction"] == gap.direction) & (frame["group"] == gap.group)
 
 
-def draw_scatter(table: pd.DataFrame, datasets: list[str], groups: list[str], colors: dict[str, str],
-                 spec: ScatterSpec, title: str):
+def draw_scatter(
+    table: pd.DataFrame, datasets: list[str], groups: list[str], colors: dict[str, str], spec: ScatterSpec, title: str
+):
     """Rows: A->B, B->A; columns: datasets. Returns the matplotlib Figure."""
     fig, axes = new_figure(len(DIRECTIONS), len(datasets))
     for r, direction in enumerate(DIRECTIONS):
@@ -116,10 +150,24 @@ def draw_scatter(table: pd.DataFrame, datasets: list[str], groups: list[str], co
             axes[r][c].set_xlabel(spec.size_label.format(g=direction.generator.upper()), fontsize=8)
             axes[r][c].set_ylabel(FID_NORM_LABEL, fontsize=8)
     handles = [axes[0][0].plot([], [], "x", color=colors.get(g, MISSING_COLOR), label=g)[0] for g in groups]
-    handles.append(axes[0][0].errorbar([], [], yerr=[], fmt="_", color="k", markersize=14, mew=2.5, capsize=4,
-                                       label="mean ± 95% CI (t, over repeats)"))
-    handles.append(axes[0][0].scatter([], [], marker="s", s=110, facecolor="none", edgecolor=MISSING_COLOR,
-                                      hatch="////", label="missing trials"))
+    handles.append(
+        axes[0][0].errorbar(
+            [],
+            [],
+            yerr=[],
+            fmt="_",
+            color="k",
+            markersize=14,
+            mew=2.5,
+            capsize=4,
+            label="mean ± 95% CI (t, over repeats)",
+        )
+    )
+    handles.append(
+        axes[0][0].scatter(
+            [], [], marker="s", s=110, facecolor="none", edgecolor=MISSING_COLOR, hatch="////", label="missing trials"
+        )
+    )
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
     suptitle(fig, title)
     return fig
@@ -138,9 +186,18 @@ def _draw_panel(ax, panel: pd.DataFrame, groups: list[str], colors: dict[str, st
         for mean in panel[(panel["kind"] == "mean") & (panel["group"] == group)].itertuples():
             ax.plot([mean.x], [mean.y], "_", color=color, markersize=18, mew=3)
             if np.isfinite(mean.y_ci_low) and np.isfinite(mean.y_ci_high):
-                ax.errorbar([mean.x], [mean.y], yerr=[[mean.y - mean.y_ci_low], [mean.y_ci_high - mean.y]],
-                            fmt="none", ecolor=color, elinewidth=1.4, capsize=5, capthick=1.4, alpha=0.85,
-                            transform=dodged)
+                ax.errorbar(
+                    [mean.x],
+                    [mean.y],
+                    yerr=[[mean.y - mean.y_ci_low], [mean.y_ci_high - mean.y]],
+                    fmt="none",
+                    ecolor=color,
+                    elinewidth=1.4,
+                    capsize=5,
+                    capthick=1.4,
+                    alpha=0.85,
+                    transform=dodged,
+                )
                 # A transform other than transData leaves the bars out of autoscaling; their ends count here.
                 ax.update_datalim([(mean.x, mean.y_ci_low), (mean.x, mean.y_ci_high)])
             ax.annotate(group, (mean.x, mean.y), xytext=(9, -3), textcoords="offset points", fontsize=7, color=color)
@@ -150,8 +207,16 @@ def _draw_panel(ax, panel: pd.DataFrame, groups: list[str], colors: dict[str, st
     if len(unnormalized):
         notes.append(f"no valid {spec.reference} FID: {len(unnormalized)} trial(s)\nnot normalizable (see tables)")
     if notes:
-        ax.text(0.02, 0.98, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=7, color=MISSING_COLOR,
-                bbox={"facecolor": "#fff4f4", "edgecolor": MISSING_COLOR, "linestyle": "--", "alpha": 0.95})
+        ax.text(
+            0.02,
+            0.98,
+            "\n".join(notes),
+            transform=ax.transAxes,
+            va="top",
+            fontsize=7,
+            color=MISSING_COLOR,
+            bbox={"facecolor": "#fff4f4", "edgecolor": MISSING_COLOR, "linestyle": "--", "alpha": 0.95},
+        )
     ax.margins(0.25)
     ax.grid(alpha=0.3)
 
@@ -161,7 +226,15 @@ def _draw_gap(ax, gap, color: str) -> list[str]:
     if not (np.isfinite(gap.x) and np.isfinite(gap.y)):
         return [f"{gap.group}: missing {int(gap.n)}"]
     ax.scatter([gap.x], [gap.y], marker="s", s=160, facecolor="none", edgecolor=color, hatch="////", zorder=3)
-    ax.annotate(f"missing {int(gap.n)}", (gap.x, gap.y), xytext=(0, 13), textcoords="offset points", ha="center",
-                fontsize=7, color=MISSING_COLOR, fontweight="bold",
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+    ax.annotate(
+        f"missing {int(gap.n)}",
+        (gap.x, gap.y),
+        xytext=(0, 13),
+        textcoords="offset points",
+        ha="center",
+        fontsize=7,
+        color=MISSING_COLOR,
+        fontweight="bold",
+        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+    )
     return []

@@ -1,4 +1,4 @@
-"""Statistics over repeats: per-group mean with a t-based 95% CI, and two-group comparisons (Welch, permutation, Hedges' g).
+"""Statistics over repeats: group means with a t-based 95% CI; two-group tests (Welch, permutation, Hedges' g).
 
 The design of every comparison here is two independent groups of retraining repeats (each repeat a fresh weight
 training and evaluation of a fixed architecture), with unequal variances allowed. So the tests are Welch's t-test
@@ -84,7 +84,7 @@ def welch(a, b, level: float = LEVEL) -> Welch:
     se = math.sqrt(va + vb)
     if se == 0:
         return Welch(diff, math.nan, math.nan, math.nan, diff, diff)
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     t = diff / se
     p = float(2 * _scipy.t.sf(abs(t), df))
     half = float(_scipy.t.ppf((1 + level) / 2, df)) * se
@@ -166,15 +166,21 @@ def verdict(name_a: str, name_b: str, score: str, comparison: Comparison, lower_
     if c.a.n == 0 or c.b.n == 0:
         return f"not compared: {name_a if c.a.n == 0 else name_b} has no valid trial"
     if not np.isfinite(c.welch.p):
-        return (f"not tested: {name_a} - {name_b} = {c.welch.diff:.4g} in mean {score}, but a test needs "
-                f"at least 2 trials per group with some spread (n = {c.a.n}, {c.b.n})")
+        return (
+            f"not tested: {name_a} - {name_b} = {c.welch.diff:.4g} in mean {score}, but a test needs "
+            f"at least 2 trials per group with some spread (n = {c.a.n}, {c.b.n})"
+        )
     tests = f"Welch p={c.welch.p:.3g}, permutation p={c.permutation.p:.3g}"
     interval = f"95% CI of the difference [{c.welch.ci_low:.4g}, {c.welch.ci_high:.4g}]"
     if c.welch.p >= ALPHA:
-        return (f"no significant difference in {score} between {name_a} and {name_b} ({tests}; "
-                f"{name_a} - {name_b} = {c.welch.diff:.4g}, {interval})")
+        return (
+            f"no significant difference in {score} between {name_a} and {name_b} ({tests}; "
+            f"{name_a} - {name_b} = {c.welch.diff:.4g}, {interval})"
+        )
     a_better = (c.welch.diff < 0) == lower_is_better
     better, worse = (name_a, name_b) if a_better else (name_b, name_a)
     direction = "lower" if (better == name_a) == (c.welch.diff < 0) else "higher"
-    return (f"{better} has {direction} {score} than {worse} by {abs(c.welch.diff):.4g} "
-            f"({abs(c.relative_diff) * 100:.1f}% of {name_b}'s mean; {interval}; {tests})")
+    return (
+        f"{better} has {direction} {score} than {worse} by {abs(c.welch.diff):.4g} "
+        f"({abs(c.relative_diff) * 100:.1f}% of {name_b}'s mean; {interval}; {tests})"
+    )

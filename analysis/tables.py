@@ -19,8 +19,15 @@ SCORE_KEYS = ["figure", "dataset", "architecture", "scheme", "hidden_dim", "dire
 RUN_KEYS = ["figure", "stage", "dataset", "architecture", "scheme", "hidden_dim_a", "hidden_dim_b"]
 #: Counts and parameter numbers print as integers when every value is whole (a mean of equal sizes).
 WHOLE_NUMBER_COLUMNS = (
-    "hidden_dim", "hidden_dim_a", "hidden_dim_b", "n_valid", "params", "params_g_a", "params_g_b",
-    "epochs_done", "epochs_planned",
+    "hidden_dim",
+    "hidden_dim_a",
+    "hidden_dim_b",
+    "n_valid",
+    "params",
+    "params_g_a",
+    "params_g_b",
+    "epochs_done",
+    "epochs_planned",
 )
 
 
@@ -43,18 +50,30 @@ def score_table(results: pd.DataFrame) -> pd.DataFrame:
     retrain = results[results["stage"] == "retrain"]
     parts = []
     for d in DIRECTIONS:
-        rows = retrain.assign(direction=d.name, hidden_dim=retrain[d.hidden_dim], valid=valid_mask(retrain, d),
-                              fid=retrain[d.fid].where(valid_mask(retrain, d)),
-                              kid=retrain[d.kid].where(valid_mask(retrain, d)),
-                              params=retrain[d.params], mb=retrain[d.mb])
+        rows = retrain.assign(
+            direction=d.name,
+            hidden_dim=retrain[d.hidden_dim],
+            valid=valid_mask(retrain, d),
+            fid=retrain[d.fid].where(valid_mask(retrain, d)),
+            kid=retrain[d.kid].where(valid_mask(retrain, d)),
+            params=retrain[d.params],
+            mb=retrain[d.mb],
+        )
         parts.append(rows)
     rows = fill_keys(pd.concat(parts, ignore_index=True), [k for k in SCORE_KEYS if k != "hidden_dim"])
     grouped = rows.groupby(SCORE_KEYS, sort=True, dropna=False)
     table = grouped.agg(
-        n_trials=("trial_id", "size"), n_valid=("valid", "sum"),
-        fid_mean=("fid", "mean"), fid_min=("fid", "min"), fid_max=("fid", "max"),
-        kid_mean=("kid", "mean"), kid_min=("kid", "min"), kid_max=("kid", "max"),
-        params=("params", "mean"), mb=("mb", "mean"), train_time_s=("train_time_s", "mean"),
+        n_trials=("trial_id", "size"),
+        n_valid=("valid", "sum"),
+        fid_mean=("fid", "mean"),
+        fid_min=("fid", "min"),
+        fid_max=("fid", "max"),
+        kid_mean=("kid", "mean"),
+        kid_min=("kid", "min"),
+        kid_max=("kid", "max"),
+        params=("params", "mean"),
+        mb=("mb", "mean"),
+        train_time_s=("train_time_s", "mean"),
     ).reset_index()
     for score in ("fid", "kid"):
         spread = [summarize(part[score]) for _, part in grouped]
@@ -72,10 +91,14 @@ def run_table(results: pd.DataFrame) -> pd.DataFrame:
     rows = fill_keys(results, RUN_KEYS[:5])
     table = rows.groupby(RUN_KEYS, sort=True, dropna=False).agg(
         n_trials=("trial_id", "size"),
-        params_g_a=("params_g_a", "mean"), params_g_b=("params_g_b", "mean"),
-        mb_g_a=("mb_g_a", "mean"), mb_g_b=("mb_g_b", "mean"),
-        search_time_s=("search_time_s", "mean"), train_time_s=("train_time_s", "mean"),
-        epochs_done=("epochs_done", "sum"), epochs_planned=("epochs_planned", "sum"),
+        params_g_a=("params_g_a", "mean"),
+        params_g_b=("params_g_b", "mean"),
+        mb_g_a=("mb_g_a", "mean"),
+        mb_g_b=("mb_g_b", "mean"),
+        search_time_s=("search_time_s", "mean"),
+        train_time_s=("train_time_s", "mean"),
+        epochs_done=("epochs_done", "sum"),
+        epochs_planned=("epochs_planned", "sum"),
     )
     return table.reset_index()
 
@@ -113,8 +136,10 @@ def format_cell(value) -> str:
 def to_markdown(table: pd.DataFrame) -> str:
     """A pipe table of `table` (cells as format_cell writes them)."""
     lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(format_cell(v).replace("|", "\\|") for v in row) + " |"
-              for row in table.itertuples(index=False)]
+    lines += [
+        "| " + " | ".join(format_cell(v).replace("|", "\\|") for v in row) + " |"
+        for row in table.itertuples(index=False)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -126,12 +151,31 @@ def write_tables(results: pd.DataFrame, folder: Path) -> list[TableFiles]:
     best = headline.headline_table(results)
     comparisons = compare.comparison_table(results)
     specs = [
-        ("results_with_baselines", "Results with baselines and noise floors (retrain trials, mean and 95% t-interval "
-         "over repeats)", best, headline.display(best), retrain_holds, headline.KID_NOTE),
-        ("comparisons", "The paper's comparisons: effect sizes, intervals and p-values", comparisons,
-         compare.display(comparisons), retrain_holds, compare.METHOD),
-        ("scores", "FID and KID per model and direction (retrain trials; sizes of that direction's generator; "
-         "std and 95% t-interval over valid repeats)", score_table(results), None, retrain_holds, ""),
+        (
+            "results_with_baselines",
+            "Results with baselines and noise floors (retrain trials, mean and 95% t-interval over repeats)",
+            best,
+            headline.display(best),
+            retrain_holds,
+            headline.KID_NOTE,
+        ),
+        (
+            "comparisons",
+            "The paper's comparisons: effect sizes, intervals and p-values",
+            comparisons,
+            compare.display(comparisons),
+            retrain_holds,
+            compare.METHOD,
+        ),
+        (
+            "scores",
+            "FID and KID per model and direction (retrain trials; sizes of that direction's generator; "
+            "std and 95% t-interval over valid repeats)",
+            score_table(results),
+            None,
+            retrain_holds,
+            "",
+        ),
         ("runs", "Sizes, times and progress per stage", run_table(results), None, all_holds, ""),
         ("trial_status", "Trial counts by status", status_table(results), None, all_holds, ""),
     ]

@@ -48,10 +48,20 @@ def run_module(name: str, extra: list[str], timeout: float | None) -> dict:
     """Run `python -m benchmarks.<name> *extra`; stderr (progress bars) goes to the terminal."""
     start = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *extra], cwd=ROOT, stdout=subprocess.PIPE,
-                              text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-m", f"benchmarks.{name}", *extra],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
-        return {"name": name, "ok": False, "seconds": time.perf_counter() - start, "error": f"timed out after {timeout} s"}
+        return {
+            "name": name,
+            "ok": False,
+            "seconds": time.perf_counter() - start,
+            "error": f"timed out after {timeout} s",
+        }
     outcome = {"name": name, "seconds": round(time.perf_counter() - start, 1), "returncode": proc.returncode}
     if proc.returncode != 0:
         return {**outcome, "ok": False, "error": f"exit status {proc.returncode}"}
@@ -97,16 +107,23 @@ def render_result(figures: dict) -> list[str]:
     name = figures.get("benchmark", "?")
     machine = figures.get("machine", {})
     command = figures.get("command", f"python -m benchmarks.{name}")
-    lines = [f"### {name}", "",
-             f"- machine: {machine.get('platform', '?')}, {machine.get('cpus', '?')} CPUs, torch {machine.get('torch', '?')}, "
-             f"{machine.get('torch_threads', '?')} torch thread(s)",
-             f"- date: {machine.get('date', '?')}", f"- command: `{command}`"]
+    lines = [
+        f"### {name}",
+        "",
+        f"- machine: {machine.get('platform', '?')}, {machine.get('cpus', '?')} CPUs, "
+        f"torch {machine.get('torch', '?')}, "
+        f"{machine.get('torch_threads', '?')} torch thread(s)",
+        f"- date: {machine.get('date', '?')}",
+        f"- command: `{command}`",
+    ]
     if "load_avg_1min" in figures:
         load = figures["load_avg_1min"]
         lines.append(f"- load average (1 min) before / after: {load.get('before')} / {load.get('after')}")
     targets = figures.get("targets") or {}
     if targets:
-        lines += ["", "| target | met |", "|---|---|"] + [f"| {k} | {'yes' if v else '**no**'} |" for k, v in targets.items()]
+        lines += ["", "| target | met |", "|---|---|"] + [
+            f"| {k} | {'yes' if v else '**no**'} |" for k, v in targets.items()
+        ]
     skip = {"benchmark", "machine", "targets", "command", "load_avg_1min"}
     rows = _flatten({k: v for k, v in figures.items() if k not in skip})
     lines += ["", "| figure | value |", "|---|---|"] + [f"| {k} | {_cell(v)} |" for k, v in rows]
@@ -166,12 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     for name in selected:
         print(f"benchmarks: running {name}", file=sys.stderr, flush=True)
         outcomes.append(run_module(name, ["--quick"] if args.quick else [], args.timeout))
-        print(f"benchmarks: {name}: {'ok' if outcomes[-1]['ok'] else 'FAILED: ' + outcomes[-1]['error']} "
-              f"({outcomes[-1]['seconds']} s)", file=sys.stderr, flush=True)
+        print(
+            f"benchmarks: {name}: {'ok' if outcomes[-1]['ok'] else 'FAILED: ' + outcomes[-1]['error']} "
+            f"({outcomes[-1]['seconds']} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     if not args.quick:
         refresh_performance()
     failed = [o["name"] for o in outcomes if not o["ok"]]
-    print(json.dumps({"benchmarks": outcomes, "failed": failed, "performance_md": None if args.quick else str(PERFORMANCE)}))
+    print(
+        json.dumps(
+            {"benchmarks": outcomes, "failed": failed, "performance_md": None if args.quick else str(PERFORMANCE)}
+        )
+    )
     return 1 if failed else 0
 
 

@@ -90,11 +90,17 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         root = build_demo(tmp, image_size=args.image_size, n_train=n, n_test=1, progress=False)
-        figures = {"images_per_domain": n, "image_size": args.image_size, "load_size": LOAD_SIZE,
-                   "crop_size": CROP_SIZE, "demo_build_s": round(time.perf_counter() - start, 2)}
+        figures = {
+            "images_per_domain": n,
+            "image_size": args.image_size,
+            "load_size": LOAD_SIZE,
+            "crop_size": CROP_SIZE,
+            "demo_build_s": round(time.perf_counter() - start, 2),
+        }
         figures["loader"] = loader_figures(root, Path(tmp) / "cache", passes)
-    figures["cached_over_cold"] = round(figures["loader"]["memory"]["cached_pairs_per_s"]
-                                        / figures["loader"]["memory"]["cold_pairs_per_s"], 2)
+    figures["cached_over_cold"] = round(
+        figures["loader"]["memory"]["cached_pairs_per_s"] / figures["loader"]["memory"]["cold_pairs_per_s"], 2
+    )
     figures["search_step"] = search
     # a search iteration consumes one (a, b) pair at batch 1
     cached = min(figures["loader"][k]["cached_pairs_per_s"] for k in ("memory", "mmap"))
@@ -112,8 +118,14 @@ def search_rate(quick: bool) -> dict:
     step = search_step(setting)
     times = interleaved_times({"OF": step.run}, "cpu", repeats=1 if quick else 2, desc="search step")["OF"]
     torch.set_num_threads(threads)
-    return {"image_size": setting.image_size, "n_cells": setting.n_cells, "hidden_dim": setting.hidden_dim,
-            "ndf": setting.ndf, "threads": 1, **{k: round(v, 4) for k, v in times.items()}}
+    return {
+        "image_size": setting.image_size,
+        "n_cells": setting.n_cells,
+        "hidden_dim": setting.hidden_dim,
+        "ndf": setting.ndf,
+        "threads": 1,
+        **{k: round(v, 4) for k, v in times.items()},
+    }
 
 
 if __name__ == "__main__":

@@ -76,12 +76,18 @@ def bench_inception(folder: Path, tmp: Path, repeats: int) -> dict:
         def step():
             torch.set_num_threads(threads)
             files_features(files, model, batch_size=batch_size, progress=False)
+
         return step
 
     configs = {f"ours_bs{b}": run(extractor, b) for b in (4, 8, 16)}
-    configs.update({"ours_bs8_nchw": run(plain, 8), "ours_bs8_unfolded_bn": run(unfolded, 8),
-                    "ours_bs8_1thread": run(extractor, 8, threads=1),
-                    "cleanfid_wrapper_bs32": run(baseline, 32)})
+    configs.update(
+        {
+            "ours_bs8_nchw": run(plain, 8),
+            "ours_bs8_unfolded_bn": run(unfolded, 8),
+            "ours_bs8_1thread": run(extractor, 8, threads=1),
+            "cleanfid_wrapper_bs32": run(baseline, 32),
+        }
+    )
     seconds = interleaved_medians(configs, repeats=repeats, warmup=1)
     torch.set_num_threads(2)
     per_s = {name: len(files) / s for name, s in seconds.items()}
@@ -89,11 +95,17 @@ def bench_inception(folder: Path, tmp: Path, repeats: int) -> dict:
     # FlopCounterMode does not see the fused oneDNN ops of the optimised graph; the MACs are the same
     flops = flops_per_image(unfolded)
     network = interleaved_medians({"net": lambda: extractor(torch.rand(8, 3, 299, 299) * 255)}, repeats, 1)["net"]
-    return {"images": len(files), "images_per_s": per_s, "best": best, "best_images_per_s": per_s[best],
-            "speedup_over_cleanfid_wrapper": per_s[best] / per_s["cleanfid_wrapper_bs32"],
-            "bn_folding_speedup_bs8": per_s["ours_bs8"] / per_s["ours_bs8_unfolded_bn"],
-            "network_only_images_per_s_bs8": 8 / network, "gflop_per_image": flops / 1e9,
-            "network_gflop_per_s": flops * 8 / network / 1e9}
+    return {
+        "images": len(files),
+        "images_per_s": per_s,
+        "best": best,
+        "best_images_per_s": per_s[best],
+        "speedup_over_cleanfid_wrapper": per_s[best] / per_s["cleanfid_wrapper_bs32"],
+        "bn_folding_speedup_bs8": per_s["ours_bs8"] / per_s["ours_bs8_unfolded_bn"],
+        "network_only_images_per_s_bs8": 8 / network,
+        "gflop_per_image": flops / 1e9,
+        "network_gflop_per_s": flops * 8 / network / 1e9,
+    }
 
 
 def bench_frechet(dim: int, n_generated: int) -> dict:
@@ -108,21 +120,30 @@ def bench_frechet(dim: int, n_generated: int) -> dict:
     (mu1, s1), (mu2, s2) = gaussian_stats(features(2 * dim, 0.0)), gaussian_stats(features(2 * dim, 0.05))
     generated = features(n_generated, 0.05)
     mu_g, s_g = gaussian_stats(generated)  # rank n_generated - 1: the eigh branch
-    ours = interleaved_medians({
-        "full_rank": lambda: frechet_distance(mu1, s1, mu2, s2),
-        "low_rank": lambda: frechet_distance(mu_g, s_g, mu1, s1),
-        "features": lambda: frechet_distance_to_features(generated, mu1, s1),
-    }, repeats=3, warmup=1)
+    ours = interleaved_medians(
+        {
+            "full_rank": lambda: frechet_distance(mu1, s1, mu2, s2),
+            "low_rank": lambda: frechet_distance(mu_g, s_g, mu1, s1),
+            "features": lambda: frechet_distance_to_features(generated, mu1, s1),
+        },
+        repeats=3,
+        warmup=1,
+    )
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = float(cleanfid_frechet(mu1, s1, mu2, s2))
     scipy_s = time.perf_counter() - start
     value = frechet_distance(mu1, s1, mu2, s2)
-    return {"dim": dim, "ours_s": ours["full_rank"], "scipy_sqrtm_s": scipy_s, "speedup": scipy_s / ours["full_rank"],
-            "relative_difference": abs(value - reference) / abs(reference),
-            f"ours_low_rank_{n_generated}_samples_s": ours["low_rank"],
-            f"ours_from_{n_generated}_features_s": ours["features"]}
+    return {
+        "dim": dim,
+        "ours_s": ours["full_rank"],
+        "scipy_sqrtm_s": scipy_s,
+        "speedup": scipy_s / ours["full_rank"],
+        "relative_difference": abs(value - reference) / abs(reference),
+        f"ours_low_rank_{n_generated}_samples_s": ours["low_rank"],
+        f"ours_from_{n_generated}_features_s": ours["features"],
+    }
 
 
 def bench_cache(generated: Path, reference: Path, cache_root: Path) -> dict:
@@ -137,8 +158,14 @@ def bench_cache(generated: Path, reference: Path, cache_root: Path) -> dict:
     start = time.perf_counter()
     cache.get(reference, extractor)  # the reference side alone: hash the files, load the npz
     hit_only = time.perf_counter() - start
-    return {"first_call_s": times[0], "second_call_s": times[1], "hits": hits,
-            "second_over_first": times[1] / times[0], "reference_hit_only_s": hit_only, "fid": scores.fid}
+    return {
+        "first_call_s": times[0],
+        "second_call_s": times[1],
+        "hits": hits,
+        "second_over_first": times[1] / times[0],
+        "reference_hit_only_s": hit_only,
+        "fid": scores.fid,
+    }
 
 
 def main(argv=None) -> dict:
@@ -163,7 +190,8 @@ def main(argv=None) -> dict:
         "targets": {
             "inception_images_per_s>=12": inception["best_images_per_s"] >= 12,
             "frechet_2048_s<=2": max(frechet["ours_s"], frechet["ours_low_rank_120_samples_s"]) <= 2.0
-            if dim == 2048 else None,
+            if dim == 2048
+            else None,
         },
     }
     return publish("fid_quick" if args.quick else "fid", figures)

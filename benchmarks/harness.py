@@ -9,8 +9,8 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -22,8 +22,9 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def interleaved_times(fns: dict[str, Callable[[], None]], device: str, repeats: int, warmup: int = 1,
-                      desc: str = "") -> dict[str, dict[str, float]]:
+def interleaved_times(
+    fns: dict[str, Callable[[], None]], device: str, repeats: int, warmup: int = 1, desc: str = ""
+) -> dict[str, dict[str, float]]:
     """Median wall and CPU seconds of each callable, run in turns (a, b, a, b, ...) so that machine noise hits all
     alike; a CUDA device is synchronised around each call. The one timing loop of the benchmarks."""
     from tqdm.auto import tqdm
@@ -41,8 +42,14 @@ def interleaved_times(fns: dict[str, Callable[[], None]], device: str, repeats: 
             _sync(device)
             wall[name].append(time.perf_counter() - w)
             cpu[name].append(time.process_time() - c)
-    return {k: {"wall_s": statistics.median(wall[k]), "cpu_s": statistics.median(cpu[k]),
-                "it_per_s": 1.0 / statistics.median(wall[k])} for k in fns}
+    return {
+        k: {
+            "wall_s": statistics.median(wall[k]),
+            "cpu_s": statistics.median(cpu[k]),
+            "it_per_s": 1.0 / statistics.median(wall[k]),
+        }
+        for k in fns
+    }
 
 
 def interleaved_medians(fns: dict[str, Callable[[], None]], repeats: int = 5, warmup: int = 2) -> dict[str, float]:

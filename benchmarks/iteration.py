@@ -22,8 +22,8 @@ import functools
 import os
 import sys
 import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import torch
 
@@ -32,15 +32,24 @@ from nasplatform.engine.accel import AccelConfig, autocast, configure_backends, 
 from nasplatform.engine.config import LossConfig, SearchConfig
 from nasplatform.engine.cyclegan_step import cyclegan_step
 from nasplatform.engine.losses import GANLoss
-from nasplatform.nets.build import CycleGANNetworks, build_discrete, build_supernets, load_genotypes
 from nasplatform.engine.pool import ImagePool
 from nasplatform.engine.schemes import scheme_names
 from nasplatform.engine.strategies import build_strategy
+from nasplatform.nets.build import CycleGANNetworks, build_discrete, build_supernets, load_genotypes
 
 #: Ops that do the convolutions themselves (forward, and both gradients in backward).
-CONV_OPS = frozenset({"aten::mkldnn_convolution", "aten::convolution_backward", "aten::_slow_conv2d_forward",
-                      "aten::_slow_conv2d_backward", "aten::slow_conv_transpose2d", "aten::slow_conv_dilated2d",
-                      "aten::cudnn_convolution", "aten::cudnn_convolution_transpose"})
+CONV_OPS = frozenset(
+    {
+        "aten::mkldnn_convolution",
+        "aten::convolution_backward",
+        "aten::_slow_conv2d_forward",
+        "aten::_slow_conv2d_backward",
+        "aten::slow_conv_transpose2d",
+        "aten::slow_conv_dilated2d",
+        "aten::cudnn_convolution",
+        "aten::cudnn_convolution_transpose",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -76,9 +85,16 @@ def search_step(setting: Setting, mode: str = "merged", scheme: str = "OF", seed
     """`scheme`'s real strategy step on four supernets; two-step schemes get a second batch for the alpha step."""
     torch.manual_seed(seed)
     size = setting.image_size
-    cfg = SearchConfig(data={"crop_size": size, "load_size": size}, scheme=scheme, n_cells=setting.n_cells,
-                       hidden_dim=setting.hidden_dim, ndf=setting.ndf, mixed_op_mode=mode, device=setting.device,
-                       accel=setting.accel)
+    cfg = SearchConfig(
+        data={"crop_size": size, "load_size": size},
+        scheme=scheme,
+        n_cells=setting.n_cells,
+        hidden_dim=setting.hidden_dim,
+        ndf=setting.ndf,
+        mixed_op_mode=mode,
+        device=setting.device,
+        accel=setting.accel,
+    )
     nets = prepare_networks(build_supernets(cfg.n_cells, cfg.hidden_dim, cfg.ndf, mode), setting.accel, setting.device)
     strategy = build_strategy(nets, cfg)
     w_batch, alpha_batch = random_batch(setting, seed), random_batch(setting, seed + 1)
@@ -94,7 +110,10 @@ def discrete_step(setting: Setting, hidden_dim: int, seed: int = 0) -> Step:
     opt_g = torch.optim.Adam([*nets.g_a.parameters(), *nets.g_b.parameters()], lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam([*nets.d_a.parameters(), *nets.d_b.parameters()], lr=2e-4, betas=(0.5, 0.999))
     loss = LossConfig()
-    pools, gan = (ImagePool(loss.pool_size, seed=seed), ImagePool(loss.pool_size, seed=seed + 1)), GANLoss(loss.gan_mode)
+    pools, gan = (
+        (ImagePool(loss.pool_size, seed=seed), ImagePool(loss.pool_size, seed=seed + 1)),
+        GANLoss(loss.gan_mode),
+    )
     batch = random_batch(setting, seed)
     precision = functools.partial(autocast, setting.accel, setting.device)
     run = lambda: cyclegan_step(nets, opt_g, opt_d, pools, batch["a"], batch["b"], gan, loss, precision)  # noqa: E731
@@ -216,12 +235,20 @@ def profile_step(step: Step, top: int = 12) -> dict:
     return {
         "self_cpu_total_ms": round(total, 1),
         "ops_called": int(sum(calls.values())),
-        "by_category": {k: {"ms": round(v, 1), "share": round(v / total, 3), "calls": calls[k]}
-                        for k, v in categories.most_common()},
+        "by_category": {
+            k: {"ms": round(v, 1), "share": round(v / total, 3), "calls": calls[k]} for k, v in categories.most_common()
+        },
         "optimizer_steps_ms": round(optimizer, 1),
-        "top": [{"op": r.key, "shapes": str([s for s in r.input_shapes if s][:3]), "calls": r.count,
-                 "self_ms": round(r.self_cpu_time_total / 1e3, 1),
-                 "share": round(r.self_cpu_time_total / 1e3 / total, 3)} for r in ranked],
+        "top": [
+            {
+                "op": r.key,
+                "shapes": str([s for s in r.input_shapes if s][:3]),
+                "calls": r.count,
+                "self_ms": round(r.self_cpu_time_total / 1e3, 1),
+                "share": round(r.self_cpu_time_total / 1e3 / total, 3),
+            }
+            for r in ranked
+        ],
     }
 
 
@@ -265,7 +292,7 @@ def ratios(results: dict, args: argparse.Namespace, device: str) -> dict:
 
 
 def gpu_targets(rat: dict, device: str) -> dict[str, bool]:
-    """The GPU targets of PERFORMANCE.md, judged only on a GPU (on CPU, benchmarks/mixed_op.py holds the CPU targets)."""
+    """The GPU targets of PERFORMANCE.md, judged only on a GPU (benchmarks/mixed_op.py holds the CPU targets)."""
     if torch.device(device).type != "cuda":
         return {}
     targets = {}
@@ -287,13 +314,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ndf", type=int, default=64)
     parser.add_argument("--modes", default="merged,reference", help="mixed-op modes, comma-separated (default both)")
     parser.add_argument("--precisions", default="fp32", help="comma-separated: fp32,bf16")
-    parser.add_argument("--schemes", default="OF", help=f"search schemes timed, comma-separated ({','.join(scheme_names())})")
-    parser.add_argument("--discrete-hidden-dims", default=None,
-                        help="H of the discrete C_H iterations, comma-separated (default: --hidden-dim and 64)")
+    parser.add_argument(
+        "--schemes", default="OF", help=f"search schemes timed, comma-separated ({','.join(scheme_names())})"
+    )
+    parser.add_argument(
+        "--discrete-hidden-dims",
+        default=None,
+        help="H of the discrete C_H iterations, comma-separated (default: --hidden-dim and 64)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1: see PERFORMANCE.md on OpenMP spin-waits on a busy machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: see PERFORMANCE.md on OpenMP spin-waits on a busy machine)",
+    )
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--cudnn-benchmark", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile every network (slow first steps)")
@@ -307,9 +343,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.schemes = args.schemes.split(",")
     dims = args.discrete_hidden_dims or (f"{args.hidden_dim}" if args.quick else f"{args.hidden_dim},64")
     args.discrete_hidden_dims = sorted({int(h) for h in dims.split(",")})
-    for name, values, allowed in (("--modes", args.modes, ("merged", "reference")),
-                                  ("--precisions", args.precisions, ("fp32", "bf16")),
-                                  ("--schemes", args.schemes, scheme_names())):
+    for name, values, allowed in (
+        ("--modes", args.modes, ("merged", "reference")),
+        ("--precisions", args.precisions, ("fp32", "bf16")),
+        ("--schemes", args.schemes, scheme_names()),
+    ):
         if not set(values) <= set(allowed):
             parser.error(f"{name}: {','.join(values)} is not a list of {', '.join(allowed)}")
     return args
@@ -331,16 +369,23 @@ def main(argv: list[str] | None = None) -> dict:
     base = Setting(args.image_size, args.n_cells, args.hidden_dim, args.ndf, args.device, accel)
     load_before = os.getloadavg()
     steps = build_steps(args, base)
-    results = interleaved_times({k: s.run for k, s in steps.items()}, args.device, args.repeats, args.warmup,
-                                desc="iterations")
+    results = interleaved_times(
+        {k: s.run for k, s in steps.items()}, args.device, args.repeats, args.warmup, desc="iterations"
+    )
     for key, step in steps.items():
         results[key].update(peak_memory(step, args.device))
     rat = ratios(results, args, args.device)
     figures = {
         "command": command_line("iteration", argv),
-        "setting": {**dataclasses.asdict(base), "accel": accel.to_dict(),
-                    "batch": 1, "repeats": args.repeats, "warmup": args.warmup, "quick": args.quick,
-                    "memory_figure": memory_key(args.device)},
+        "setting": {
+            **dataclasses.asdict(base),
+            "accel": accel.to_dict(),
+            "batch": 1,
+            "repeats": args.repeats,
+            "warmup": args.warmup,
+            "quick": args.quick,
+            "memory_figure": memory_key(args.device),
+        },
         "load_avg_1min": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
         "iterations": {k: {m: round(v, 4) for m, v in r.items()} for k, r in results.items()},
         "ratios": rat,

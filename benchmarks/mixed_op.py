@@ -38,8 +38,11 @@ def bench_cells(channels: int, size: int, repeats: int) -> dict:
         merged.load_state_dict(op.state_dict())
         op.mode = "reference"
         t = interleaved_medians({"merged": _fwd_bwd(merged, x), "reference": _fwd_bwd(op, x)}, repeats)
-        out[ct.name.lower()] = {"merged_ms": 1e3 * t["merged"], "reference_ms": 1e3 * t["reference"],
-                                "speedup": t["reference"] / t["merged"]}
+        out[ct.name.lower()] = {
+            "merged_ms": 1e3 * t["merged"],
+            "reference_ms": 1e3 * t["reference"],
+            "speedup": t["reference"] / t["merged"],
+        }
     return out
 
 
@@ -72,13 +75,18 @@ def saved_bytes(mode: str, n_cells: int, hidden_dim: int, size: int) -> dict:
     y.mean().backward()
     params = sum(p.numel() * p.element_size() for p in net.parameters())
     saved = sum(storages.values())
-    return {"saved_mb": saved / 1e6, "params_mb": params / 1e6,
-            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}
+    return {
+        "saved_mb": saved / 1e6,
+        "params_mb": params / 1e6,
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3,
+    }
 
 
 def memory_in_subprocess(mode: str, n_cells: int, hidden_dim: int, size: int) -> dict:
-    code = (f"import json; from benchmarks.mixed_op import saved_bytes; "
-            f"print(json.dumps(saved_bytes({mode!r}, {n_cells}, {hidden_dim}, {size})))")
+    code = (
+        f"import json; from benchmarks.mixed_op import saved_bytes; "
+        f"print(json.dumps(saved_bytes({mode!r}, {n_cells}, {hidden_dim}, {size})))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -93,10 +101,19 @@ def main(argv=None) -> dict:
     supernet = bench_supernet(n_cells, hidden_dim, net_size, repeats)
     mem = {mode: memory_in_subprocess(mode, n_cells, hidden_dim, net_size) for mode in ("merged", "reference")}
     ratio = (mem["merged"]["saved_mb"] + mem["merged"]["params_mb"]) / (
-        mem["reference"]["saved_mb"] + mem["reference"]["params_mb"])
+        mem["reference"]["saved_mb"] + mem["reference"]["params_mb"]
+    )
     figures = {
-        "setting": {"cell_channels": channels, "cell_size": cell_size, "supernet_size": net_size,
-                    "n_cells": n_cells, "hidden_dim": hidden_dim, "batch": 1, "repeats": repeats, "quick": args.quick},
+        "setting": {
+            "cell_channels": channels,
+            "cell_size": cell_size,
+            "supernet_size": net_size,
+            "n_cells": n_cells,
+            "hidden_dim": hidden_dim,
+            "batch": 1,
+            "repeats": repeats,
+            "quick": args.quick,
+        },
         "cells": cells,
         "supernet": supernet,
         "memory": {**mem, "merged_over_reference": ratio},

@@ -53,8 +53,10 @@ def work_trainable(config: dict) -> None:
         spin(job["n"])
         with tempfile.TemporaryDirectory() as folder:
             Path(folder, "state.txt").write_text(str(epoch))
-            tune.report({"epoch": epoch, "started": started, "ended": time.time()},
-                        checkpoint=tune.Checkpoint.from_directory(folder))
+            tune.report(
+                {"epoch": epoch, "started": started, "ended": time.time()},
+                checkpoint=tune.Checkpoint.from_directory(folder),
+            )
 
 
 def run_grid(storage: Path, name: str, configs: list[dict]) -> tuple[float, float, tune.ResultGrid]:
@@ -64,8 +66,12 @@ def run_grid(storage: Path, name: str, configs: list[dict]) -> tuple[float, floa
         tune.with_resources(work_trainable, {"cpu": 1}),
         param_space={"job": tune.grid_search(configs)},
         tune_config=tune.TuneConfig(reuse_actors=True),
-        run_config=tune.RunConfig(name=name, storage_path=str(storage), verbose=0,
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT)),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=str(storage),
+            verbose=0,
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
+        ),
     )
     called, start = time.time(), time.perf_counter()
     results = tuner.fit()
@@ -86,17 +92,30 @@ def throughput(storage: Path, trials: int, trial_s: float, epochs: int) -> dict:
     stage): it is the orchestration cost per trial that actor reuse is meant to keep small."""
     n = calibrate(trial_s / epochs)
     before = serial_seconds(n, trials * epochs)
-    tune_s, called, results = run_grid(storage, "throughput", [{"n": n, "epochs": epochs, "i": i} for i in range(trials)])
+    tune_s, called, results = run_grid(
+        storage, "throughput", [{"n": n, "epochs": epochs, "i": i} for i in range(trials)]
+    )
     serial_s = (before + serial_seconds(n, trials * epochs)) / 2
     frame = results.get_dataframe()
     actor_start_s = float(frame["started"].min() - called)
     steady_s = float(frame["ended"].max() - frame["started"].min())
     ideal_s = serial_s / CPUS
-    return {"trials": trials, "trial_work_s": serial_s / trials, "serial_s": serial_s, "ideal_s": ideal_s,
-            "tune_s": tune_s, "ratio_to_ideal": tune_s / ideal_s, "actor_start_s": actor_start_s,
-            "steady_s": steady_s, "steady_ratio_to_ideal": steady_s / ideal_s, "target_ratio": TARGET_RATIO,
-            "meets_target": tune_s / ideal_s <= TARGET_RATIO, "steady_meets_target": steady_s / ideal_s <= TARGET_RATIO,
-            "load_avg_1m": os.getloadavg()[0], "errors": results.num_errors}
+    return {
+        "trials": trials,
+        "trial_work_s": serial_s / trials,
+        "serial_s": serial_s,
+        "ideal_s": ideal_s,
+        "tune_s": tune_s,
+        "ratio_to_ideal": tune_s / ideal_s,
+        "actor_start_s": actor_start_s,
+        "steady_s": steady_s,
+        "steady_ratio_to_ideal": steady_s / ideal_s,
+        "target_ratio": TARGET_RATIO,
+        "meets_target": tune_s / ideal_s <= TARGET_RATIO,
+        "steady_meets_target": steady_s / ideal_s <= TARGET_RATIO,
+        "load_avg_1m": os.getloadavg()[0],
+        "errors": results.num_errors,
+    }
 
 
 def many_trials(storage: Path, trials: int) -> dict:
@@ -104,8 +123,14 @@ def many_trials(storage: Path, trials: int) -> dict:
     rows = len(results.get_dataframe())
     state = _tune_trials(open_storage(storage), "many")
     terminated = sum(1 for trial, _ in state if trial["status"] == "TERMINATED")
-    return {"trials": trials, "tune_s": tune_s, "result_rows": rows, "state_trials_terminated": terminated,
-            "exact": rows == trials == terminated, "errors": results.num_errors}
+    return {
+        "trials": trials,
+        "tune_s": tune_s,
+        "result_rows": rows,
+        "state_trials_terminated": terminated,
+        "exact": rows == trials == terminated,
+        "errors": results.num_errors,
+    }
 
 
 def main() -> None:
@@ -114,11 +139,12 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", STATE_SAVE_PERIOD_S)
     root = Path(tempfile.mkdtemp(prefix="orch-", dir="/tmp"))
-    ray.init(address="local", num_cpus=CPUS, include_dashboard=False, _temp_dir=str(root / "ray"),
-             log_to_driver=False)
+    ray.init(address="local", num_cpus=CPUS, include_dashboard=False, _temp_dir=str(root / "ray"), log_to_driver=False)
     try:
-        figures = {"throughput": throughput(root / "runs", *((4, 0.5, 2) if args.quick else (8, 1.0, 4))),
-                   "many_trials": many_trials(root / "runs", 20 if args.quick else 100)}
+        figures = {
+            "throughput": throughput(root / "runs", *((4, 0.5, 2) if args.quick else (8, 1.0, 4))),
+            "many_trials": many_trials(root / "runs", 20 if args.quick else 100),
+        }
     finally:
         ray.shutdown()
         shutil.rmtree(root, ignore_errors=True)

@@ -22,8 +22,8 @@ import argparse
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -81,8 +81,11 @@ def measure_inception(device: str, batch_size: int, batches: int) -> tuple[float
 
 def discrete_time(iterations: dict, precision: str, hidden_dim: int) -> float:
     """Seconds of one C_H iteration, piecewise linear on log-log axes over the measured H (end segments extended)."""
-    measured = sorted((int(k.split("/")[0][1:]), v["wall_s"]) for k, v in iterations.items()
-                      if k.startswith("C") and k.endswith(f"/{precision}"))
+    measured = sorted(
+        (int(k.split("/")[0][1:]), v["wall_s"])
+        for k, v in iterations.items()
+        if k.startswith("C") and k.endswith(f"/{precision}")
+    )
     if not measured:
         raise ValueError(f"no discrete C_H iteration measured in {precision}")
     if len(measured) == 1:
@@ -130,7 +133,9 @@ def spec_hours(spec: ExperimentSpec, iterations: dict, precision: str, inception
     n_search = n_retrain = 0
     for dataset in spec.datasets:
         for scheme in spec.search.schemes:
-            per_trial = spec.search.epochs * iterations_per_epoch(dataset, scheme) * search_time(iterations, precision, scheme)
+            per_trial = (
+                spec.search.epochs * iterations_per_epoch(dataset, scheme) * search_time(iterations, precision, scheme)
+            )
             search += per_trial * len(spec.search.seeds)
             n_search += len(spec.search.seeds)
         searches = len(spec.search.schemes) * len(spec.search.seeds) + reused_searches(spec, dataset)
@@ -139,14 +144,23 @@ def spec_hours(spec: ExperimentSpec, iterations: dict, precision: str, inception
         evaluate += test_images / inception_rate  # real-image statistics, once per dataset
         for label in spec.retrain.labels:
             trials = spec.retrain.repeats * (searches if label.needs_search else 1)
-            per_trial = spec.retrain.epochs * iterations_per_epoch(dataset) * discrete_time(iterations, precision, label.hidden_dim)
+            per_trial = (
+                spec.retrain.epochs
+                * iterations_per_epoch(dataset)
+                * discrete_time(iterations, precision, label.hidden_dim)
+            )
             retrain += per_trial * trials
             evaluate += trials * test_images / inception_rate
             n_retrain += trials
     hours = lambda s: round(s / 3600, 2)  # noqa: E731
-    return {"search_trials": n_search, "retrain_trials": n_retrain, "search_hours": hours(search),
-            "retrain_hours": hours(retrain), "evaluate_hours": hours(evaluate),
-            "total_hours": hours(search + retrain + evaluate)}
+    return {
+        "search_trials": n_search,
+        "retrain_trials": n_retrain,
+        "search_hours": hours(search),
+        "retrain_hours": hours(retrain),
+        "evaluate_hours": hours(evaluate),
+        "total_hours": hours(search + retrain + evaluate),
+    }
 
 
 def load_iterations(path: Path) -> tuple[dict, dict]:
@@ -154,7 +168,7 @@ def load_iterations(path: Path) -> tuple[dict, dict]:
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise SystemExit(f"{path}: cannot read an iteration result ({exc}); run benchmarks.iteration first")
+        raise SystemExit(f"{path}: cannot read an iteration result ({exc}); run benchmarks.iteration first") from None
     if "iterations" not in data or "setting" not in data:
         raise SystemExit(f"{path}: no 'iterations'/'setting' keys; is it a benchmarks.iteration result?")
     return data["iterations"], data["setting"]
@@ -180,19 +194,29 @@ def main(argv: list[str] | None = None) -> dict:
     rate, network = measure_inception(args.device, args.inception_batch, args.inception_batches)
     specs = {name: load_spec(EXPERIMENTS / name) for name in FIGURE_SPECS}
     precisions = sorted({k.rsplit("/", 1)[1] for k in iterations if k.startswith("OF/merged/")})
-    projections = {p: {spec.figure: spec_hours(spec, iterations, p, rate) for spec in specs.values()} for p in precisions}
-    headline = {p: round(400 * iterations_per_epoch("horse2zebra") * iterations[f"OF/merged/{p}"]["wall_s"] / 3600, 2)
-                for p in precisions}
+    projections = {
+        p: {spec.figure: spec_hours(spec, iterations, p, rate) for spec in specs.values()} for p in precisions
+    }
+    headline = {
+        p: round(400 * iterations_per_epoch("horse2zebra") * iterations[f"OF/merged/{p}"]["wall_s"] / 3600, 2)
+        for p in precisions
+    }
     sizes = {spec.image_size for spec in specs.values()}
     figures = {
         "command": command_line("projection", argv),
-        "source": str(args.source), "measured_on": setting.get("device"), "image_size": setting.get("image_size"),
-        "spec_image_sizes": sorted(sizes), "sizes_match": sizes == {setting.get("image_size")},
-        "inception_images_per_s": round(rate, 1), "inception_device": args.device,
+        "source": str(args.source),
+        "measured_on": setting.get("device"),
+        "image_size": setting.get("image_size"),
+        "spec_image_sizes": sorted(sizes),
+        "sizes_match": sizes == {setting.get("image_size")},
+        "inception_images_per_s": round(rate, 1),
+        "inception_device": args.device,
         "inception_network": network,
         "horse2zebra_of_search_400_epochs_hours": headline,
         "figures_hours": projections,
-        "targets": {f"horse2zebra_of_search<={TARGET_SEARCH_HOURS}h/{p}": h <= TARGET_SEARCH_HOURS for p, h in headline.items()},
+        "targets": {
+            f"horse2zebra_of_search<={TARGET_SEARCH_HOURS}h/{p}": h <= TARGET_SEARCH_HOURS for p, h in headline.items()
+        },
     }
     return publish(args.name or ("projection_quick" if args.quick else "projection"), figures)
 

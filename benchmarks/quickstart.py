@@ -88,8 +88,19 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"{args.spec}: no such experiment spec")
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-quickstart-") as tmp:
-        cmd = [sys.executable, "-m", "nasplatform", "run", str(args.spec), "--storage", str(Path(tmp) / "runs"),
-               "--data-root", str(Path(tmp) / "data"), "--verbose", "0"] + (["--smoke"] if args.quick else [])
+        cmd = [
+            sys.executable,
+            "-m",
+            "nasplatform",
+            "run",
+            str(args.spec),
+            "--storage",
+            str(Path(tmp) / "runs"),
+            "--data-root",
+            str(Path(tmp) / "data"),
+            "--verbose",
+            "0",
+        ] + (["--smoke"] if args.quick else [])
         status, lines, total = timed_lines(cmd, ROOT)
         if status != 0:
             tail = "\n".join(text for _, text in lines[-15:])
@@ -99,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
     figures = {
         "command": command_line("quickstart", argv),
         "run_command": f"nasplatform run {args.spec.relative_to(ROOT) if args.spec.is_relative_to(ROOT) else args.spec}"
-                       + (" --smoke" if args.quick else ""),
+        + (" --smoke" if args.quick else ""),
         "load_avg_1min": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
         "total_s": round(total, 1),
         "stages_s": stages,

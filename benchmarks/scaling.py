@@ -41,8 +41,12 @@ def growth(axis: str, xs: list[int], points: dict[int, dict], metric: str) -> di
     ys = [points[x][metric] for x in xs]
     fitted, local = loglog_exponent(xs, ys), local_exponents(xs, ys)
     limit = SUPERLINEAR[axis]
-    return {"exponent": round(fitted, 3), "local_exponents": [round(e, 3) for e in local],
-            "superlinear": bool(fitted > limit or max(local) > limit), "limit": limit}
+    return {
+        "exponent": round(fitted, 3),
+        "local_exponents": [round(e, 3) for e in local],
+        "superlinear": bool(fitted > limit or max(local) > limit),
+        "limit": limit,
+    }
 
 
 def affine(xs: list[float], ys: list[float]) -> dict:
@@ -50,16 +54,20 @@ def affine(xs: list[float], ys: list[float]) -> dict:
     cost on top of a fixed one (the discriminators, kernel assembly, optimizer) keeps these slopes level."""
     slope, fixed = np.polyfit(xs, ys, 1)
     steps = [(ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i]) for i in range(len(xs) - 1)]
-    return {"slope": round(float(slope), 6), "fixed": round(float(fixed), 4),
-            "local_slopes": [round(v, 6) for v in steps]}
+    return {
+        "slope": round(float(slope), 6),
+        "fixed": round(float(fixed), 4),
+        "local_slopes": [round(v, 6) for v in steps],
+    }
 
 
 def measure(points: list[tuple[int, int]], base: Setting, repeats: int, warmup: int) -> dict[tuple[int, int], dict]:
     """Time (interleaved) and saved-tensor peak of one OF step at each (N, image size)."""
     steps = {p: search_step(Setting(p[1], p[0], base.hidden_dim, base.ndf, base.device, base.accel)) for p in points}
     names = {p: f"N={p[0]}/size={p[1]}" for p in points}
-    times = interleaved_times({names[p]: s.run for p, s in steps.items()}, base.device, repeats, warmup,
-                              desc="scaling points")
+    times = interleaved_times(
+        {names[p]: s.run for p, s in steps.items()}, base.device, repeats, warmup, desc="scaling points"
+    )
     return {p: {**times[names[p]], **peak_memory(s, base.device)} for p, s in steps.items()}
 
 
@@ -69,8 +77,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--n-cells", default="5,8,11,14", help="N values (comma-separated)")
     parser.add_argument("--sizes", default="64,128,256", help="image sides (comma-separated)")
-    parser.add_argument("--n-sweep-size", type=int, default=128,
-                        help="image side of the N sweep (default 128: a 256 sweep takes ~4x longer on CPU)")
+    parser.add_argument(
+        "--n-sweep-size",
+        type=int,
+        default=128,
+        help="image side of the N sweep (default 128: a 256 sweep takes ~4x longer on CPU)",
+    )
     parser.add_argument("--size-sweep-n", type=int, default=11, help="N of the image-size sweep")
     parser.add_argument("--hidden-dim", type=int, default=16)
     parser.add_argument("--ndf", type=int, default=64)
@@ -108,15 +120,27 @@ def main(argv: list[str] | None = None) -> dict:
         "time_affine_in_n": affine(args.n_cells, [by_n[n][clock] for n in args.n_cells]),
         "memory_affine_in_n": affine(args.n_cells, [by_n[n][memory] for n in args.n_cells]),
         "time_affine_in_megapixels": affine([s * s / 1e6 for s in args.sizes], [by_size[s][clock] for s in args.sizes]),
-        "memory_affine_in_megapixels": affine([s * s / 1e6 for s in args.sizes], [by_size[s][memory] for s in args.sizes]),
+        "memory_affine_in_megapixels": affine(
+            [s * s / 1e6 for s in args.sizes], [by_size[s][memory] for s in args.sizes]
+        ),
     }
     rounded = lambda d: {k: round(v, 4) for k, v in d.items()}  # noqa: E731
     figures = {
         "command": command_line("scaling", argv),
-        "setting": {"hidden_dim": args.hidden_dim, "ndf": args.ndf, "batch": 1, "scheme": "OF", "mode": "merged",
-                    "n_sweep_image_size": args.n_sweep_size, "size_sweep_n_cells": args.size_sweep_n,
-                    "device": args.device, "repeats": args.repeats, "time_figure": clock, "memory_figure": memory,
-                    "quick": args.quick},
+        "setting": {
+            "hidden_dim": args.hidden_dim,
+            "ndf": args.ndf,
+            "batch": 1,
+            "scheme": "OF",
+            "mode": "merged",
+            "n_sweep_image_size": args.n_sweep_size,
+            "size_sweep_n_cells": args.size_sweep_n,
+            "device": args.device,
+            "repeats": args.repeats,
+            "time_figure": clock,
+            "memory_figure": memory,
+            "quick": args.quick,
+        },
         "load_avg_1min": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
         "vs_n_cells": {str(n): rounded(v) for n, v in by_n.items()},
         "vs_image_size": {str(s): rounded(v) for s, v in by_size.items()},

@@ -64,8 +64,14 @@ def worker(threads: str, iters: int, warmup: int, budget_s: float) -> dict:
         step.run()
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
-    return {"threads": chosen, "s_per_iter": statistics.median(walls), "cpu_s_per_iter": statistics.median(cpus),
-            "iterations": len(walls), "openmp": openmp_runtime(), "torch_threads": torch.get_num_threads()}
+    return {
+        "threads": chosen,
+        "s_per_iter": statistics.median(walls),
+        "cpu_s_per_iter": statistics.median(cpus),
+        "iterations": len(walls),
+        "openmp": openmp_runtime(),
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def run_variant(threads: str, passive: bool, iters: int, warmup: int, budget_s: float) -> dict:
@@ -74,8 +80,26 @@ def run_variant(threads: str, passive: bool, iters: int, warmup: int, budget_s: 
     env.pop("OMP_WAIT_POLICY", None)
     if passive:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.threads", "--worker", threads, "--iters", str(iters),
-                           "--warmup", str(warmup), "--budget-s", str(budget_s)], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.threads",
+            "--worker",
+            threads,
+            "--iters",
+            str(iters),
+            "--warmup",
+            str(warmup),
+            "--budget-s",
+            str(budget_s),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -84,7 +108,10 @@ def run_variant(threads: str, passive: bool, iters: int, warmup: int, budget_s: 
 
 def start_burner(cpu: int, seconds: float) -> subprocess.Popen:
     """A process that keeps CPU `cpu` busy for at most `seconds` (it stops on its own if this one dies)."""
-    code = f"import os, time\nos.sched_setaffinity(0, {{{cpu}}})\nend = time.time() + {seconds}\nwhile time.time() < end: pass\n"
+    code = (
+        f"import os, time\nos.sched_setaffinity(0, {{{cpu}}})\n"
+        f"end = time.time() + {seconds}\nwhile time.time() < end: pass\n"
+    )
     return subprocess.Popen([sys.executable, "-c", code])
 
 
@@ -98,8 +125,14 @@ def stop(proc: subprocess.Popen) -> None:
 
 def variants(cpus: int) -> list[tuple[str, str, bool]]:
     many = str(max(2, cpus))
-    return [("1", "1", False), (many, many, False), ("1 passive", "1", True), (f"{many} passive", many, True),
-            ("default", "default", False), ("default passive", "default", True)]
+    return [
+        ("1", "1", False),
+        (many, many, False),
+        ("1 passive", "1", True),
+        (f"{many} passive", many, True),
+        ("default", "default", False),
+        ("default passive", "default", True),
+    ]
 
 
 def measure(condition: str, cpus: int, repeats: int, iters: int, warmup: int, budget_s: float) -> list[dict]:
@@ -114,12 +147,25 @@ def measure(condition: str, cpus: int, repeats: int, iters: int, warmup: int, bu
             cpu_times.setdefault(name, []).append(r["cpu_s_per_iter"])
             chosen.setdefault(name, []).append(r["threads"])
             runtime = r["openmp"]
-            print(f"{condition:8s} {name:12s} {r['s_per_iter'] * 1e3:8.1f} ms/it ({r['threads']} threads)", file=sys.stderr)
+            print(
+                f"{condition:8s} {name:12s} {r['s_per_iter'] * 1e3:8.1f} ms/it ({r['threads']} threads)",
+                file=sys.stderr,
+            )
     best = min(statistics.median(t) for t in times.values())
-    return [{"condition": condition, "variant": name, "threads": sorted(set(chosen[name])),
-             "ms_per_iter": round(statistics.median(ts) * 1e3, 2), "min_ms": round(min(ts) * 1e3, 2),
-             "max_ms": round(max(ts) * 1e3, 2), "cpu_ms_per_iter": round(statistics.median(cpu_times[name]) * 1e3, 2),
-             "vs_best": round(statistics.median(ts) / best, 2), "openmp": runtime} for name, ts in times.items()]
+    return [
+        {
+            "condition": condition,
+            "variant": name,
+            "threads": sorted(set(chosen[name])),
+            "ms_per_iter": round(statistics.median(ts) * 1e3, 2),
+            "min_ms": round(min(ts) * 1e3, 2),
+            "max_ms": round(max(ts) * 1e3, 2),
+            "cpu_ms_per_iter": round(statistics.median(cpu_times[name]) * 1e3, 2),
+            "vs_best": round(statistics.median(ts) / best, 2),
+            "openmp": runtime,
+        }
+        for name, ts in times.items()
+    ]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -128,14 +174,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--budget-s", type=float, default=10.0, help="timed seconds per variant run (at least 2 iterations)")
+    parser.add_argument(
+        "--budget-s", type=float, default=10.0, help="timed seconds per variant run (at least 2 iterations)"
+    )
     parser.add_argument("--warmup", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         result = worker(args.worker, args.iters, args.warmup, args.budget_s)
         print(json.dumps(result))
         return result
-    repeats, iters, warmup, budget = (1, 2, 0, 1.0) if args.quick else (args.repeats, args.iters, args.warmup, args.budget_s)
+    repeats, iters, warmup, budget = (
+        (1, 2, 0, 1.0) if args.quick else (args.repeats, args.iters, args.warmup, args.budget_s)
+    )
     from nasplatform.engine.threads import allowed_cpus
 
     cpus = allowed_cpus()
@@ -150,9 +200,13 @@ def main(argv: list[str] | None = None) -> dict:
     busy = {r["variant"]: r for r in rows if r["condition"] == "busy"}
     figures = {
         "command": " ".join(["python -m benchmarks.threads", *(sys.argv[1:] if argv is None else argv)]),
-        "quick": args.quick, "repeats": repeats, "iters": iters, "budget_s": budget,
+        "quick": args.quick,
+        "repeats": repeats,
+        "iters": iters,
+        "budget_s": budget,
         "workload": "cyclegan_step, CycleGAN genotype H=8, PatchGAN ndf=8, 32x32, batch 1",
-        "allowed_cpus": len(cpus), "loadavg_1min_before": round(load_before[0], 2),
+        "allowed_cpus": len(cpus),
+        "loadavg_1min_before": round(load_before[0], 2),
         "note": "shared machine: 'as found' is not idle (other jobs run); compare ratios within this run",
         "busy_default_vs_best": busy["default"]["vs_best"],
         "target_busy_default_vs_best_at_most": TARGET_RATIO,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from typing import Iterable, Iterator, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 T = TypeVar("T")
 

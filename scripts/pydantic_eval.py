@@ -14,13 +14,14 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Literal, Optional
+from typing import Literal
 
 REPEATS = 7
 
 
 def cold_import_ms(module: str) -> float:
     """Median wall time of `import module` in a fresh interpreter, minus that of an empty interpreter."""
+
     def run(code: str) -> float:
         times = []
         for _ in range(REPEATS):
@@ -41,7 +42,7 @@ def pydantic_model():
         load_size: int = 286
         crop_size: int = 256
         flip: bool = True
-        max_images: Optional[int] = None
+        max_images: int | None = None
 
     class Optim(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)
@@ -109,10 +110,17 @@ def validate_us(n: int = 2000) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps({
-        "cold_import_ms": {"nasplatform.engine.config": cold_import_ms("nasplatform.engine.config"),
-                           "pydantic": cold_import_ms("pydantic"),
-                           "pydantic.BaseModel": cold_import_ms("pydantic.main")},
-        "validate_one_search_config": validate_us(),
-        "errors": errors(),
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "cold_import_ms": {
+                    "nasplatform.engine.config": cold_import_ms("nasplatform.engine.config"),
+                    "pydantic": cold_import_ms("pydantic"),
+                    "pydantic.BaseModel": cold_import_ms("pydantic.main"),
+                },
+                "validate_one_search_config": validate_us(),
+                "errors": errors(),
+            },
+            indent=1,
+        )
+    )

@@ -77,7 +77,9 @@ def _start_ray(root: Path) -> None:
                         os.kill(pid, signal.SIGKILL)
             if attempt == 2:
                 raise
-            warnings.warn(f"the Ray test cluster did not start ({type(exc).__name__}: {exc}); trying once more")
+            warnings.warn(
+                f"the Ray test cluster did not start ({type(exc).__name__}: {exc}); trying once more", stacklevel=2
+            )
 
 
 @pytest.fixture(scope="session")
@@ -203,8 +205,10 @@ def pytest_sessionfinish(session, exitstatus):
     if not left:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    lines = [f"{len(left)} process(es) started by the test suite outlived it (a test or fixture did not stop what it "
-             "started); killed now:"] + [f"  pid {pid}: {cmd}" for pid, cmd in sorted(left.items())]
+    lines = [
+        f"{len(left)} process(es) started by the test suite outlived it (a test or fixture did not stop what it "
+        "started); killed now:"
+    ] + [f"  pid {pid}: {cmd}" for pid, cmd in sorted(left.items())]
     if reporter is None:
         print("\n".join(lines))
     else:

@@ -43,8 +43,9 @@ def pattern_images():
     return write_pattern_images
 
 
-def write_pattern_images(folder: Path, count: int, *, seed: int, size: int = 64, blur: float = 0.0,
-                         noise: float = 0.0) -> Path:
+def write_pattern_images(
+    folder: Path, count: int, *, seed: int, size: int = 64, blur: float = 0.0, noise: float = 0.0
+) -> Path:
     """Smooth random colour patterns as PNGs (bicubic-upsampled 4x4 noise), optionally blurred or noised."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

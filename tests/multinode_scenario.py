@@ -40,16 +40,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: tests/processes.py
 
 from processes import STALL_S, Progress, Stalled, end_group, run_watched, wait_while_progressing  # noqa: E402
 
 from nasplatform.tune.collect import (  # noqa: E402
-    checkpoint_names, read_stage, reported_results, reporting_trials,
+    checkpoint_names,
+    read_stage,
+    reported_results,
+    reporting_trials,
 )
 from nasplatform.tune.experiment import STAGES  # noqa: E402
 from nasplatform.tune.status import status_lines  # noqa: E402
@@ -61,8 +64,14 @@ BIN = Path(sys.executable).parent
 NODE_IP = {"head": "127.0.0.2", "worker": "127.0.0.3"}
 #: Ports of the two nodes, all distinct: Ray's defaults (6379, 8265, 10002-19999, ...) may be taken by
 #: another cluster on a shared machine.
-NODE_PORT_FLAGS = ("--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
-                   "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port")
+NODE_PORT_FLAGS = (
+    "--node-manager-port",
+    "--object-manager-port",
+    "--dashboard-agent-listen-port",
+    "--dashboard-agent-grpc-port",
+    "--runtime-env-agent-port",
+    "--metrics-export-port",
+)
 HEAD_PORT_FLAGS = ("--port", "--dashboard-port")
 WORKER_PORTS_PER_NODE = 24
 
@@ -99,11 +108,17 @@ class Workspace:
         """The environment of every Ray node and of the driver: token authentication on, the token from a
         file (never on a command line), caches in the workspace: nothing written to the home folder."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(self.token_file), RAY_USAGE_STATS_ENABLED="0",
-                   NASPLATFORM_CACHE=str(self.root / "cache"), MPLCONFIGDIR=str(self.root / "matplotlib"),
-                   PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO),
-                   # Ray's default 30 s wait for the GCS port is not enough on a loaded machine
-                   RAY_gcs_server_port_wait_time_s="300")
+        env.update(
+            RAY_AUTH_MODE="token",
+            RAY_AUTH_TOKEN_PATH=str(self.token_file),
+            RAY_USAGE_STATS_ENABLED="0",
+            NASPLATFORM_CACHE=str(self.root / "cache"),
+            MPLCONFIGDIR=str(self.root / "matplotlib"),
+            PYTHONUNBUFFERED="1",
+            PYTHONPATH=str(REPO),
+            # Ray's default 30 s wait for the GCS port is not enough on a loaded machine
+            RAY_gcs_server_port_wait_time_s="300",
+        )
         return env
 
 
@@ -167,16 +182,30 @@ class RayNode:
         return self.process.pid
 
 
-def start_node(name: str, ws: Workspace, ports: PortPicker, head_address: Optional[str],
-               nodes: list[RayNode]) -> RayNode:
+def start_node(name: str, ws: Workspace, ports: PortPicker, head_address: str | None, nodes: list[RayNode]) -> RayNode:
     """`ray start --block` for the head (head_address None) or a worker joining head_address; appended to NODES
     as soon as it runs, so that the caller stops it even if it never gets up."""
     temp_dir = ws.node_dir(name)
     flags = {flag: ports.one() for flag in NODE_PORT_FLAGS}
     low, high = ports.span(WORKER_PORTS_PER_NODE)
-    command = [str(BIN / "ray"), "start", "--block", "--node-ip-address", NODE_IP[name], "--num-cpus", "1",
-               "--num-gpus", "0", "--temp-dir", str(temp_dir), "--disable-usage-stats",
-               "--min-worker-port", str(low), "--max-worker-port", str(high)]
+    command = [
+        str(BIN / "ray"),
+        "start",
+        "--block",
+        "--node-ip-address",
+        NODE_IP[name],
+        "--num-cpus",
+        "1",
+        "--num-gpus",
+        "0",
+        "--temp-dir",
+        str(temp_dir),
+        "--disable-usage-stats",
+        "--min-worker-port",
+        str(low),
+        "--max-worker-port",
+        str(high),
+    ]
     if head_address is None:
         flags.update({flag: ports.one() for flag in HEAD_PORT_FLAGS})
         command += ["--head", "--include-dashboard", "false"]
@@ -186,15 +215,22 @@ def start_node(name: str, ws: Workspace, ports: PortPicker, head_address: Option
         command += [flag, str(port)]
     log_file = ws.root / f"{name}.log"
     with open(log_file, "wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=ws.env(), cwd=ws.root,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=ws.env(), cwd=ws.root, start_new_session=True
+        )
     node = RayNode(name, process, log_file, flags)
     nodes.append(node)
-    log(f"{name}: `ray start --block` pid {node.pid} at {NODE_IP[name]}, temp dir {temp_dir}, "
-        + (f"GCS port {flags['--port']}" if head_address is None else f"joining {head_address}"))
+    log(
+        f"{name}: `ray start --block` pid {node.pid} at {NODE_IP[name]}, temp dir {temp_dir}, "
+        + (f"GCS port {flags['--port']}" if head_address is None else f"joining {head_address}")
+    )
     try:
-        wait_while_progressing(process, Progress([log_file], [temp_dir]), f"{name} node start",
-                               until=lambda: "Ray runtime started" in log_file.read_text(errors="replace"))
+        wait_while_progressing(
+            process,
+            Progress([log_file], [temp_dir]),
+            f"{name} node start",
+            until=lambda: "Ray runtime started" in log_file.read_text(errors="replace"),
+        )
     except Stalled as exc:
         raise RuntimeError(f"{exc}; end of {log_file}:\n{log_file.read_text(errors='replace')[-3000:]}") from None
     if process.poll() is not None:
@@ -205,9 +241,10 @@ def start_node(name: str, ws: Workspace, ports: PortPicker, head_address: Option
 
 def read_node_ids(nodes: list[RayNode], address: str, ws: Workspace) -> None:
     """Each node's Ray node id and CPUs, from `ray.nodes()` asked by a short driver (token auth on)."""
-    probe = ("import json, ray; ray.init(address=%r, logging_level='ERROR'); print(json.dumps("
-             "[[n['NodeManagerAddress'], n['NodeID'], n['Resources'].get('CPU')] for n in ray.nodes() if n['Alive']]))"
-             % address)
+    probe = (
+        f"import json, ray; ray.init(address={address!r}, logging_level='ERROR'); print(json.dumps("
+        "[[n['NodeManagerAddress'], n['NodeID'], n['Resources'].get('CPU')] for n in ray.nodes() if n['Alive']]))"
+    )
     out = run_watched([sys.executable, "-c", probe], env=ws.env())
     if out.returncode != 0:
         raise RuntimeError(f"ray.nodes() failed:\n{out.stderr[-3000:]}")
@@ -291,20 +328,25 @@ class Kill:
     checkpoint_epoch: int = 0
     killed_pid: int = 0
     at: float = 0.0
-    resumed_after_s: Optional[float] = None
+    resumed_after_s: float | None = None
     where: tuple[str, str] = field(default=("", ""))
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("at", "where")}
 
 
-def victim(exp: Storage) -> Optional[tuple[str, str, list[dict]]]:
+def victim(exp: Storage) -> tuple[str, str, list[dict]] | None:
     """A trial now running on the worker that has a checkpoint and has not finished: the one to interrupt."""
     for stage in STAGES:
         for folder, trial_dir in reporting_trials(exp, stage):
             rows = reported_results(exp, folder, trial_dir)
-            if (rows and not finished(rows) and node_name(rows[-1]) == "worker" and rows[-1].get("epoch", 0) >= 1
-                    and checkpoint_names(exp, folder, trial_dir)):
+            if (
+                rows
+                and not finished(rows)
+                and node_name(rows[-1]) == "worker"
+                and rows[-1].get("epoch", 0) >= 1
+                and checkpoint_names(exp, folder, trial_dir)
+            ):
                 return folder, trial_dir, rows
     return None
 
@@ -318,8 +360,20 @@ def rows_after_kill(rows: list[dict], kill: Kill) -> list[dict]:
 
 def build_data(ws: Workspace) -> None:
     """A tiny photo2winter (the quickstart's dataset): 8 train and 8 test images per domain, 32 px."""
-    command = [str(BIN / "nasplatform"), "data", "demo", "--root", str(ws.data), "--stored-size", "32",
-               "--n-train", "8", "--n-test", "8", "--no-progress"]
+    command = [
+        str(BIN / "nasplatform"),
+        "data",
+        "demo",
+        "--root",
+        str(ws.data),
+        "--stored-size",
+        "32",
+        "--n-train",
+        "8",
+        "--n-test",
+        "8",
+        "--no-progress",
+    ]
     done = run_watched(command, env=ws.env(), watch=[ws.data])
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
@@ -329,22 +383,37 @@ def drive(ws: Workspace, spec: str, overrides: list[str], address: str, worker: 
     """Run the grid; kill the worker node once a trial on it has checkpointed and not finished. No time limit:
     it fails only when neither the driver's log nor the experiment folder changes for STALL_S seconds.
     Returns the experiment folder, the kill, and the driver's exit code."""
-    command = [str(BIN / "nasplatform"), "run", spec, "--smoke", "--address", address, "--storage", str(ws.storage),
-               "--data-root", str(ws.data), "--verbose", "0"]
+    command = [
+        str(BIN / "nasplatform"),
+        "run",
+        spec,
+        "--smoke",
+        "--address",
+        address,
+        "--storage",
+        str(ws.storage),
+        "--data-root",
+        str(ws.data),
+        "--verbose",
+        "0",
+    ]
     for item in overrides:
         command += ["--set", item]
     log("driver: " + " ".join(command))
     driver_log = ws.root / "driver.log"
     kill = Kill()
     with open(driver_log, "wb") as out:
-        driver = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=ws.env(), cwd=REPO,
-                                  start_new_session=True)
+        driver = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=ws.env(), cwd=REPO, start_new_session=True
+        )
     try:
         progress = Progress([driver_log], [ws.storage])
         while driver.poll() is None:
             if progress.stalled_for() > STALL_S:
-                raise RuntimeError(f"the grid made no progress for {STALL_S:g} s; end of {driver_log}:\n"
-                                   + driver_log.read_text(errors="replace")[-3000:])
+                raise RuntimeError(
+                    f"the grid made no progress for {STALL_S:g} s; end of {driver_log}:\n"
+                    + driver_log.read_text(errors="replace")[-3000:]
+                )
             experiments = sorted(p for p in ws.storage.iterdir() if p.is_dir())
             if experiments:
                 after_kill(open_storage(experiments[0]), worker, kill)
@@ -368,8 +437,10 @@ def after_kill(exp: Storage, worker: RayNode, kill: Kill) -> None:
         kill.at = time.monotonic()
         kill.trial, kill.where, kill.trial_id = f"{folder}/{trial_dir}", (folder, trial_dir), str(rows[0]["trial_id"])
         kill.checkpoint_epoch, kill.killed_pid = int(rows[-1]["epoch"]), int(rows[-1]["pid"])
-        log(f"worker: SIGKILL to its `ray start` (pid {worker.pid}) while trial {kill.trial_id} ({folder}) runs "
-            f"there after its epoch-{kill.checkpoint_epoch} checkpoint")
+        log(
+            f"worker: SIGKILL to its `ray start` (pid {worker.pid}) while trial {kill.trial_id} ({folder}) runs "
+            f"there after its epoch-{kill.checkpoint_epoch} checkpoint"
+        )
     elif kill.resumed_after_s is None and rows_after_kill(reported_results(exp, *kill.where), kill):
         kill.resumed_after_s = round(time.monotonic() - kill.at, 1)
         log(f"trial {kill.trial_id} reports again, {kill.resumed_after_s:g} s after the kill")
@@ -380,10 +451,11 @@ def resumed_trial_checks(rows: list[dict], final: dict, epochs_planned: int, kil
     after = rows_after_kill(rows, kill)
     return {
         "resumed_on_head": bool(after) and {node_name(row) for row in after} == {"head"},
-        "resumed_from_checkpoint_epoch": bool(after) and all(row.get("resumed_from_epoch") == kill.checkpoint_epoch
-                                                             for row in after),
-        "no_epoch_repeated": all(int(row["epoch"]) > kill.checkpoint_epoch
-                                 for row in after if "trial_status" not in row),
+        "resumed_from_checkpoint_epoch": bool(after)
+        and all(row.get("resumed_from_epoch") == kill.checkpoint_epoch for row in after),
+        "no_epoch_repeated": all(
+            int(row["epoch"]) > kill.checkpoint_epoch for row in after if "trial_status" not in row
+        ),
         "resumed_trial_ok": final.get("trial_status") == "ok" and final.get("epochs_done") == epochs_planned,
     }
 
@@ -395,38 +467,58 @@ def verdict(exp: Storage, kill: Kill, driver_exit: int, nodes: list[RayNode]) ->
         for record in read_stage(exp, stage):
             rows = reported_results(exp, record.folder, record.trial_dir) if record.trial_dir else []
             final = record.last_result
-            trials.append({"trial": f"{record.folder}/{record.trial_dir}", "trial_id": record.trial_id,
-                           "nodes": nodes_of(rows), "node_ips": sorted({r["node_ip"] for r in rows}),
-                           "epochs_done": final.get("epochs_done"), "epochs_planned": record.plan.epochs_planned,
-                           "trial_status": record.status, "resumed_from_epoch": final.get("resumed_from_epoch")})
+            trials.append(
+                {
+                    "trial": f"{record.folder}/{record.trial_dir}",
+                    "trial_id": record.trial_id,
+                    "nodes": nodes_of(rows),
+                    "node_ips": sorted({r["node_ip"] for r in rows}),
+                    "epochs_done": final.get("epochs_done"),
+                    "epochs_planned": record.plan.epochs_planned,
+                    "trial_status": record.status,
+                    "resumed_from_epoch": final.get("resumed_from_epoch"),
+                }
+            )
             if kill.trial_id and record.trial_id == kill.trial_id:
                 killed_checks = resumed_trial_checks(rows, final, record.plan.epochs_planned, kill)
-    checks = {"trials_on_both_nodes": {"head", "worker"} <= {n for t in trials for n in t["nodes"]},
-              "worker_killed_mid_trial": bool(kill.trial)}
+    checks = {
+        "trials_on_both_nodes": {"head", "worker"} <= {n for t in trials for n in t["nodes"]},
+        "worker_killed_mid_trial": bool(kill.trial),
+    }
     if kill.trial:
         checks.update(killed_checks or dict.fromkeys(resumed_trial_checks([], {}, -1, kill), False))
     checks["every_trial_ok"] = bool(trials) and all(t["trial_status"] == "ok" for t in trials)
     checks["results_parquet_written"] = exp.exists("results.parquet")
     checks["driver_exit_code_0"] = driver_exit == 0
-    return {"ok": all(checks.values()), "checks": checks, "killed": kill.to_dict(), "trials": trials,
-            "status": status_lines(exp),
-            "nodes": {n.name: {"node_id": n.node_id, "node_ip": NODE_IP[n.name]} for n in nodes}}
+    return {
+        "ok": all(checks.values()),
+        "checks": checks,
+        "killed": kill.to_dict(),
+        "trials": trials,
+        "status": status_lines(exp),
+        "nodes": {n.name: {"node_id": n.node_id, "node_ip": NODE_IP[n.name]} for n in nodes},
+    }
 
 
 def print_trials(report: dict) -> None:
     for line in report.get("status", []):
         log(f"status: {line}")
     for t in report.get("trials", []):
-        log(f"trial {t['trial_id']!s:>14}  nodes {'->'.join(t['nodes']):<14} epochs done {t['epochs_done']}  "
-            f"resumed from epoch {t['resumed_from_epoch']}  status {t['trial_status']}")
+        log(
+            f"trial {t['trial_id']!s:>14}  nodes {'->'.join(t['nodes']):<14} epochs done {t['epochs_done']}  "
+            f"resumed from epoch {t['resumed_from_epoch']}  status {t['trial_status']}"
+        )
     for name, held in report.get("checks", {}).items():
         log(f"{'ok  ' if held else 'FAIL'} {name}")
-    log(f"both nodes and the driver stopped by process group, {report.get('stragglers_killed')} straggler(s) killed "
-        f"one by one, {report.get('leftover_processes')} process(es) of the workspace left")
+    log(
+        f"both nodes and the driver stopped by process group, {report.get('stragglers_killed')} straggler(s) killed "
+        f"one by one, {report.get('leftover_processes')} process(es) of the workspace left"
+    )
 
 
-def run_scenario(spec: str = "experiments/quickstart.yaml", overrides: tuple[str, ...] = (),
-                 keep: bool = False) -> dict:
+def run_scenario(
+    spec: str = "experiments/quickstart.yaml", overrides: tuple[str, ...] = (), keep: bool = False
+) -> dict:
     """The whole scenario; the report (see the module docstring). An exception in it is reported under "error"
     after everything it started is stopped; Ctrl-C stops everything too, and propagates."""
     ws = make_workspace()
@@ -453,11 +545,17 @@ def run_scenario(spec: str = "experiments/quickstart.yaml", overrides: tuple[str
     return report
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default="experiments/quickstart.yaml", help="spec to run with --smoke")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="passed on to `nasplatform run` (spec overrides)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="passed on to `nasplatform run` (spec overrides)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, experiment)")
     args = parser.parse_args(argv)
     report = run_scenario(args.spec, tuple(args.overrides), args.keep)

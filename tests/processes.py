@@ -9,8 +9,8 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
 
 #: Seconds without any sign of progress (new output, a changed file) after which a child counts as hung. Generous:
 #: on a busy machine a step may print nothing for minutes; a hang is silent for good.
@@ -63,8 +63,9 @@ class Progress:
     """Remembers when something last moved: the sizes of the given output files, the files under watched folders,
     or anything `extra()` returns."""
 
-    def __init__(self, outputs: Iterable[Path] = (), watch: Iterable[Path] = (),
-                 extra: Optional[Callable[[], object]] = None):
+    def __init__(
+        self, outputs: Iterable[Path] = (), watch: Iterable[Path] = (), extra: Callable[[], object] | None = None
+    ):
         self.outputs, self.watch, self.extra = list(outputs), list(watch), extra
         self.last, self.at = self._sample(), time.monotonic()
 
@@ -80,8 +81,14 @@ class Progress:
         return time.monotonic() - self.at
 
 
-def wait_while_progressing(process: subprocess.Popen, progress: Progress, what: str, stall_s: float = STALL_S,
-                           until: Optional[Callable[[], bool]] = None, poll_s: float = 0.2) -> None:
+def wait_while_progressing(
+    process: subprocess.Popen,
+    progress: Progress,
+    what: str,
+    stall_s: float = STALL_S,
+    until: Callable[[], bool] | None = None,
+    poll_s: float = 0.2,
+) -> None:
     """Wait for PROCESS to exit (or for UNTIL() to hold while it runs); raise Stalled, after ending its group, if
     PROGRESS shows no change for STALL_S seconds."""
     while process.poll() is None and not (until and until()):
@@ -91,8 +98,9 @@ def wait_while_progressing(process: subprocess.Popen, progress: Progress, what: 
         time.sleep(poll_s)
 
 
-def run_watched(command: list[str], *, watch: Iterable[Path] = (), stall_s: float = STALL_S,
-                **popen_kwargs) -> subprocess.CompletedProcess:
+def run_watched(
+    command: list[str], *, watch: Iterable[Path] = (), stall_s: float = STALL_S, **popen_kwargs
+) -> subprocess.CompletedProcess:
     """Run COMMAND to its end, stdout and stderr captured as text; it may take any time while its output grows or
     files under WATCH change, and is stopped (Stalled) after STALL_S seconds without either."""
     with tempfile.TemporaryDirectory(prefix="watched-") as folder:
@@ -105,5 +113,6 @@ def run_watched(command: list[str], *, watch: Iterable[Path] = (), stall_s: floa
                 except Stalled as exc:
                     tail = (out_path.read_text(errors="replace") + err_path.read_text(errors="replace"))[-3000:]
                     raise Stalled(f"{exc}; end of its output:\n{tail}") from None
-        return subprocess.CompletedProcess(command, process.returncode, out_path.read_text(errors="replace"),
-                                           err_path.read_text(errors="replace"))
+        return subprocess.CompletedProcess(
+            command, process.returncode, out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
+        )

@@ -13,8 +13,8 @@ from nasplatform.engine.accel import (
     to_memory_format,
 )
 from nasplatform.engine.config import ConfigError, from_dict
-from nasplatform.nets.build import build_discrete, build_supernets, load_genotypes
 from nasplatform.nets import GeneratorSupernet
+from nasplatform.nets.build import build_discrete, build_supernets, load_genotypes
 
 
 def tiny_supernets():
@@ -115,18 +115,26 @@ def test_configure_backends_leaves_cudnn_alone_on_cpu():
 
 # ---------------------------------------------------------------- the switches wired into search and retrain
 
-ACCEL_TINY = ["n_cells=3", "hidden_dim=2", "ndf=4", "max_iters_per_epoch=2", "data.crop_size=32",
-              "data.load_size=36"]
+ACCEL_TINY = ["n_cells=3", "hidden_dim=2", "ndf=4", "max_iters_per_epoch=2", "data.crop_size=32", "data.load_size=36"]
 
 
 def _record_forward_precision(nets, seen: list):
     """Hooks that log (network, autocast on?, input memory format NHWC?, output dtype) for every forward pass."""
+
     def hook(name):
         def record(module, args, output):
             x = args[0]
-            seen.append((name, torch.is_autocast_enabled("cpu"),
-                         x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous(), output.dtype))
+            seen.append(
+                (
+                    name,
+                    torch.is_autocast_enabled("cpu"),
+                    x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous(),
+                    output.dtype,
+                )
+            )
+
         return record
+
     for name, net in nets.items():
         net.register_forward_hook(hook(name))
 
@@ -138,8 +146,17 @@ def test_search_runs_networks_under_bf16_and_nhwc_with_fp32_losses(tiny_data, tm
     from nasplatform.engine.rundir import RunDirectory
     from nasplatform.engine.search import SearchJob
 
-    cfg = apply_overrides(SearchConfig(), [f"data.root={tiny_data}", *ACCEL_TINY, f"scheme={scheme}", "epochs=1",
-                                           "accel.bf16=true", "accel.channels_last=true"])
+    cfg = apply_overrides(
+        SearchConfig(),
+        [
+            f"data.root={tiny_data}",
+            *ACCEL_TINY,
+            f"scheme={scheme}",
+            "epochs=1",
+            "accel.bf16=true",
+            "accel.channels_last=true",
+        ],
+    )
     job = SearchJob(cfg, RunDirectory(tmp_path / "run").prepare())
     conv_weights = [p for _, net in job.nets.items() for p in net.parameters() if p.dim() == 4]
     assert conv_weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in conv_weights)
@@ -167,9 +184,21 @@ def test_retrain_under_accel_resumes_from_its_config(tiny_data, tmp_path):
     from nasplatform.engine.config import RetrainConfig, apply_overrides, load_yaml
     from nasplatform.engine.retrain import resume_retrain, run_retrain
 
-    cfg = apply_overrides(RetrainConfig(), [f"data.root={tiny_data}", "hidden_dim=4", "ndf=4", "max_iters_per_epoch=2",
-                                            "data.crop_size=32", "data.load_size=36", "n_epochs=1",
-                                            "n_epochs_decay=1", "accel.bf16=true", "accel.channels_last=true"])
+    cfg = apply_overrides(
+        RetrainConfig(),
+        [
+            f"data.root={tiny_data}",
+            "hidden_dim=4",
+            "ndf=4",
+            "max_iters_per_epoch=2",
+            "data.crop_size=32",
+            "data.load_size=36",
+            "n_epochs=1",
+            "n_epochs_decay=1",
+            "accel.bf16=true",
+            "accel.channels_last=true",
+        ],
+    )
 
     class Stop(Exception):
         pass

@@ -19,7 +19,11 @@ from scipy import stats as scipy_stats
 
 from analysis.architecture import alpha_deviation, alpha_deviation_heatmap
 from analysis.load import (
-    ALPHA_COLUMNS, OPTIONAL_FLOAT_COLUMNS, RESULTS_FLOAT_COLUMNS, RESULTS_INT_COLUMNS, RESULTS_STRING_COLUMNS,
+    ALPHA_COLUMNS,
+    OPTIONAL_FLOAT_COLUMNS,
+    RESULTS_FLOAT_COLUMNS,
+    RESULTS_INT_COLUMNS,
+    RESULTS_STRING_COLUMNS,
     AnalysisInputError,
 )
 from analysis.report import build_report
@@ -33,8 +37,12 @@ SCHEMA = pa.schema(
     + [(c, pa.float64()) for c in RESULTS_FLOAT_COLUMNS]
 )
 CYCLEGAN_PARAMS = {16: 715_651, 32: 2_850_563, 64: 11_378_179}
-GEN = {"kind": "generator", "encoding": ["conv3x3", "max_pool"],
-       "residual": [["conv5x5", "dil_conv3x3"], ["conv3x3", "conv7x7"]], "decoding": ["bilinear", "trans_conv3x3"]}
+GEN = {
+    "kind": "generator",
+    "encoding": ["conv3x3", "max_pool"],
+    "residual": [["conv5x5", "dil_conv3x3"], ["conv3x3", "conv7x7"]],
+    "decoding": ["bilinear", "trans_conv3x3"],
+}
 DISC = {"kind": "discriminator", "cells": [["conv4x4", "avg_pool"], ["conv3x3", "dil_conv5x5"]]}
 
 
@@ -46,17 +54,47 @@ def trial(**fields) -> dict:
     return row
 
 
-def retrain(figure, dataset, arch, repeat, fid_a2b, fid_b2a, params_a, params_b, ha=32, hb=32, scheme=None,
-            status="ok", run_dir=None):
+def retrain(
+    figure,
+    dataset,
+    arch,
+    repeat,
+    fid_a2b,
+    fid_b2a,
+    params_a,
+    params_b,
+    ha=32,
+    hb=32,
+    scheme=None,
+    status="ok",
+    run_dir=None,
+):
     ok = status == "ok"
     return trial(
-        stage="retrain", figure=figure, dataset=dataset, architecture=arch, scheme=scheme, repeat=repeat, seed=repeat,
-        trial_id=f"{figure}-{dataset}-{arch}-{scheme}-{ha}-{repeat}", hidden_dim_a=ha, hidden_dim_b=hb,
-        params_g_a=params_a, params_g_b=params_b, mb_g_a=4 * params_a / 1e6, mb_g_b=4 * params_b / 1e6,
-        ref_params_g_a=CYCLEGAN_PARAMS.get(ha, 1000 * ha), ref_params_g_b=CYCLEGAN_PARAMS.get(hb, 1000 * hb),
-        fid_a2b=fid_a2b if ok else None, fid_b2a=fid_b2a if ok else None,
-        kid_a2b=fid_a2b / 1000 if ok else None, kid_b2a=fid_b2a / 1000 if ok else None,
-        train_time_s=100.0 + repeat, status=status, error=None if ok else "CUDA out of memory", run_dir=run_dir,
+        stage="retrain",
+        figure=figure,
+        dataset=dataset,
+        architecture=arch,
+        scheme=scheme,
+        repeat=repeat,
+        seed=repeat,
+        trial_id=f"{figure}-{dataset}-{arch}-{scheme}-{ha}-{repeat}",
+        hidden_dim_a=ha,
+        hidden_dim_b=hb,
+        params_g_a=params_a,
+        params_g_b=params_b,
+        mb_g_a=4 * params_a / 1e6,
+        mb_g_b=4 * params_b / 1e6,
+        ref_params_g_a=CYCLEGAN_PARAMS.get(ha, 1000 * ha),
+        ref_params_g_b=CYCLEGAN_PARAMS.get(hb, 1000 * hb),
+        fid_a2b=fid_a2b if ok else None,
+        fid_b2a=fid_b2a if ok else None,
+        kid_a2b=fid_a2b / 1000 if ok else None,
+        kid_b2a=fid_b2a / 1000 if ok else None,
+        train_time_s=100.0 + repeat,
+        status=status,
+        error=None if ok else "CUDA out of memory",
+        run_dir=run_dir,
     )
 
 
@@ -67,18 +105,41 @@ def fig3_rows() -> list[dict]:
     for d, dataset in enumerate(("facades", "horse2zebra")):
         for s, scheme in enumerate(("OF", "TF", "TH", "THS")):
             pa_, pb_ = 2_850_563 + 100_000 * s, 2_850_563 + 300_000 * s + 50_000 * d
-            rows.append(trial(stage="search", figure="fig3", dataset=dataset, scheme=scheme, architecture="searched",
-                              trial_id=f"search-{dataset}-{scheme}", search_time_s=500.0 + s,
-                              genotype_g_a=json.dumps(GEN), genotype_g_b=json.dumps(GEN),
-                              genotype_d_a=json.dumps(DISC), genotype_d_b=json.dumps(DISC),
-                              run_dir="runs/search_of" if (d, s) == (0, 0) else None))
+            rows.append(
+                trial(
+                    stage="search",
+                    figure="fig3",
+                    dataset=dataset,
+                    scheme=scheme,
+                    architecture="searched",
+                    trial_id=f"search-{dataset}-{scheme}",
+                    search_time_s=500.0 + s,
+                    genotype_g_a=json.dumps(GEN),
+                    genotype_g_b=json.dumps(GEN),
+                    genotype_d_a=json.dumps(DISC),
+                    genotype_d_b=json.dumps(DISC),
+                    run_dir="runs/search_of" if (d, s) == (0, 0) else None,
+                )
+            )
             for r in range(3):
                 if (dataset, scheme, r) == ("facades", "THS", 2):
                     continue
                 status = "error" if (dataset, scheme, r) == ("horse2zebra", "TH", 2) else "ok"
-                rows.append(retrain("fig3", dataset, "searched", r, 50 + 3 * s + r + 10 * d, 80 + 2 * s - r, pa_, pb_,
-                                    scheme=scheme, status=status,
-                                    run_dir="runs/retrain_of" if (d, s, r) == (0, 0, 0) else None))
+                rows.append(
+                    retrain(
+                        "fig3",
+                        dataset,
+                        "searched",
+                        r,
+                        50 + 3 * s + r + 10 * d,
+                        80 + 2 * s - r,
+                        pa_,
+                        pb_,
+                        scheme=scheme,
+                        status=status,
+                        run_dir="runs/retrain_of" if (d, s, r) == (0, 0, 0) else None,
+                    )
+                )
     return rows
 
 
@@ -87,8 +148,11 @@ def fig4_rows() -> list[dict]:
     for arch, base in (("cyclegan", 60.0), ("searched", 55.0)):
         for h in (16, 32):
             for r in range(2):
-                rows.append(retrain("fig4", "facades", arch, r, base + h / 8 + 2 * r, base + 20 - r, 1000 * h, 1100 * h,
-                                    ha=h, hb=h))
+                rows.append(
+                    retrain(
+                        "fig4", "facades", arch, r, base + h / 8 + 2 * r, base + 20 - r, 1000 * h, 1100 * h, ha=h, hb=h
+                    )
+                )
     return rows
 
 
@@ -102,12 +166,22 @@ def labelled_rows(figure, labels, datasets, repeats) -> list[dict]:
     return rows
 
 
-FIG5 = {"C32": (2_850_563, 2_850_563, 32, 32, 70.0), "C64": (11_378_179, 11_378_179, 64, 64, 60.0),
-        "N32": (2_500_000, 3_100_000, 28, 28, 66.0), "N64": (10_000_000, 12_600_000, 56, 56, 52.0)}
-FIG6 = {"C64": (11_378_179, 11_378_179, 64, 64, 46.0), "C'64": (10_000_000, 12_600_000, 60, 67, 45.0),
-        "N64": (10_000_000, 12_600_000, 56, 56, 38.0)}
-QUICK = {"C16": (715_651, 715_651, 16, 16, 90.0), "C32": (2_850_563, 2_850_563, 32, 32, 85.0),
-         "N16": (700_000, 800_000, 15, 15, 88.0)}
+FIG5 = {
+    "C32": (2_850_563, 2_850_563, 32, 32, 70.0),
+    "C64": (11_378_179, 11_378_179, 64, 64, 60.0),
+    "N32": (2_500_000, 3_100_000, 28, 28, 66.0),
+    "N64": (10_000_000, 12_600_000, 56, 56, 52.0),
+}
+FIG6 = {
+    "C64": (11_378_179, 11_378_179, 64, 64, 46.0),
+    "C'64": (10_000_000, 12_600_000, 60, 67, 45.0),
+    "N64": (10_000_000, 12_600_000, 56, 56, 38.0),
+}
+QUICK = {
+    "C16": (715_651, 715_651, 16, 16, 90.0),
+    "C32": (2_850_563, 2_850_563, 32, 32, 85.0),
+    "N16": (700_000, 800_000, 15, 15, 88.0),
+}
 
 
 def write_results(rows: list[dict], path: Path) -> Path:
@@ -118,11 +192,21 @@ def write_results(rows: list[dict], path: Path) -> Path:
 
 def write_alpha_history(path: Path) -> pd.DataFrame:
     """A tiny search: generator N=4 (enc, 2 residual cells, dec), discriminators with 2 cells; epochs 0..3."""
-    ops = {"e": ["max_pool", "avg_pool", "conv3x3", "conv4x4", "conv5x5", "conv7x7", "dil_conv3x3", "dil_conv5x5"],
-           "r": ["conv3x3", "conv5x5", "conv7x7", "dil_conv3x3", "dil_conv5x5"],
-           "d": ["nearest", "bilinear", "trans_conv3x3"]}
-    gen = [("enc.0", 0, "e", 0), ("enc.1", 0, "e", 1), ("res1.0", 1, "r", 0), ("res1.1", 1, "r", 1),
-           ("res2.0", 2, "r", 0), ("res2.1", 2, "r", 1), ("dec.0", 3, "d", 0), ("dec.1", 3, "d", 1)]
+    ops = {
+        "e": ["max_pool", "avg_pool", "conv3x3", "conv4x4", "conv5x5", "conv7x7", "dil_conv3x3", "dil_conv5x5"],
+        "r": ["conv3x3", "conv5x5", "conv7x7", "dil_conv3x3", "dil_conv5x5"],
+        "d": ["nearest", "bilinear", "trans_conv3x3"],
+    }
+    gen = [
+        ("enc.0", 0, "e", 0),
+        ("enc.1", 0, "e", 1),
+        ("res1.0", 1, "r", 0),
+        ("res1.1", 1, "r", 1),
+        ("res2.0", 2, "r", 0),
+        ("res2.1", 2, "r", 1),
+        ("dec.0", 3, "d", 0),
+        ("dec.1", 3, "d", 1),
+    ]
     disc = [("enc1.0", 0, "e", 0), ("enc1.1", 0, "e", 1), ("enc2.0", 1, "e", 0), ("enc2.1", 1, "e", 1)]
     rng = np.random.default_rng(0)
     records = []
@@ -133,10 +217,20 @@ def write_alpha_history(path: Path) -> pd.DataFrame:
             for epoch in range(4):
                 a = alpha + epoch * drift
                 w = np.exp(a) / np.exp(a).sum()
-                records += [{"epoch": epoch, "network": network, "mixed_op": mixed_op, "cell": cell,
-                             "cell_type": cell_type, "position": position, "op": op,
-                             "alpha": float(x), "weight": float(y)}
-                            for op, x, y in zip(ops[cell_type], a, w)]
+                records += [
+                    {
+                        "epoch": epoch,
+                        "network": network,
+                        "mixed_op": mixed_op,
+                        "cell": cell,
+                        "cell_type": cell_type,
+                        "position": position,
+                        "op": op,
+                        "alpha": float(x),
+                        "weight": float(y),
+                    }
+                    for op, x, y in zip(ops[cell_type], a, w)
+                ]
     frame = pd.DataFrame.from_records(records, columns=list(ALPHA_COLUMNS))
     frame.to_parquet(path)
     return frame
@@ -144,9 +238,18 @@ def write_alpha_history(path: Path) -> pd.DataFrame:
 
 def write_metrics(path: Path) -> None:
     losses = ["loss_g", "loss_adv_a2b", "loss_adv_b2a", "loss_cyc", "loss_idt", "loss_d_a", "loss_d_b"]
-    rows = [{"epoch": e, "iterations": 6, "wall_time_s": 1.0, "elapsed_s": float(e), "lr": 2e-4,
-             "status": "ok" if e < 3 else "diverged", **{k: 1.0 / e + i for i, k in enumerate(losses)}}
-            for e in (1, 2, 3)]
+    rows = [
+        {
+            "epoch": e,
+            "iterations": 6,
+            "wall_time_s": 1.0,
+            "elapsed_s": float(e),
+            "lr": 2e-4,
+            "status": "ok" if e < 3 else "diverged",
+            **{k: 1.0 / e + i for i, k in enumerate(losses)},
+        }
+        for e in (1, 2, 3)
+    ]
     pd.DataFrame(rows).to_parquet(path)
 
 
@@ -158,8 +261,13 @@ def write_sample(path: Path, shade: int) -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("exp")
-    rows = (fig3_rows() + fig4_rows() + labelled_rows("fig5", FIG5, ("facades", "horse2zebra"), 3)
-            + labelled_rows("fig6", FIG6, ("horse2zebra",), 2) + labelled_rows("quickstart", QUICK, ("tiny",), 2))
+    rows = (
+        fig3_rows()
+        + fig4_rows()
+        + labelled_rows("fig5", FIG5, ("facades", "horse2zebra"), 3)
+        + labelled_rows("fig6", FIG6, ("horse2zebra",), 2)
+        + labelled_rows("quickstart", QUICK, ("tiny",), 2)
+    )
     results = write_results(rows, root / "results.parquet")
     search = root / "runs" / "search_of"
     search.mkdir(parents=True)
@@ -189,7 +297,12 @@ def test_every_paper_figure_has_png_svg_csv_and_appears_in_index(built):
             assert path.is_file() and path.stat().st_size > 0, path
         assert f"figures/{name}.png" in index
     assert {f.name for f in built["report"].figures} == {
-        "fig3_schemes", "fig4_hidden_dim", "fig5_size_matched", "fig6_asymmetry", "quickstart_size_matched"}
+        "fig3_schemes",
+        "fig4_hidden_dim",
+        "fig5_size_matched",
+        "fig6_asymmetry",
+        "quickstart_size_matched",
+    }
     for name in ("results_with_baselines", "comparisons", "scores", "runs", "trial_status"):
         assert (built["out"] / "tables" / f"{name}.csv").is_file()
         assert (built["out"] / "tables" / f"{name}.md").read_text().count("|") > 10
@@ -202,8 +315,15 @@ def _expected_scatter(rows, figure, group_key, reference, size_of, ref_size_of):
         for row in rows:
             if row["figure"] != figure or row["stage"] != "retrain" or row["status"] != "ok":
                 continue
-            refs = [r for r in rows if r["figure"] == figure and r["stage"] == "retrain" and r["status"] == "ok"
-                    and r["dataset"] == row["dataset"] and r[group_key] == reference]
+            refs = [
+                r
+                for r in rows
+                if r["figure"] == figure
+                and r["stage"] == "retrain"
+                and r["status"] == "ok"
+                and r["dataset"] == row["dataset"]
+                and r[group_key] == reference
+            ]
             y = row[fid_key] / _mean(r[fid_key] for r in refs)
             x = size_of(row, direction) / ref_size_of(row, direction, refs)
             expected[(row["dataset"], direction, row[group_key], row["trial_id"])] = (x, y)
@@ -221,12 +341,21 @@ def _check_trials(table: pd.DataFrame, expected: dict) -> None:
 def test_fig3_normalizes_each_generator_to_cyclegan_and_fid_to_mean_of_of(built):
     gen = {"A->B": "a", "B->A": "b"}
     expected = _expected_scatter(
-        built["rows"], "fig3", "scheme", "OF",
-        lambda row, d: row[f"params_g_{gen[d]}"], lambda row, d, refs: row[f"ref_params_g_{gen[d]}"])
+        built["rows"],
+        "fig3",
+        "scheme",
+        "OF",
+        lambda row, d: row[f"params_g_{gen[d]}"],
+        lambda row, d, refs: row[f"ref_params_g_{gen[d]}"],
+    )
     table = _csv(built, "fig3_schemes")
     _check_trials(table, expected)
-    mean = table[(table["kind"] == "mean") & (table["dataset"] == "facades") & (table["direction"] == "A->B")
-                 & (table["group"] == "OF")]
+    mean = table[
+        (table["kind"] == "mean")
+        & (table["dataset"] == "facades")
+        & (table["direction"] == "A->B")
+        & (table["group"] == "OF")
+    ]
     assert mean["y"].iloc[0] == pytest.approx(1.0)
 
 
@@ -235,8 +364,10 @@ GEN_OF = {"A->B": "a", "B->A": "b"}
 
 def _per_generator(reference):
     """Each panel's generator size over the mean size of the same generator in the reference's trials."""
-    return dict(size_of=lambda row, d: row[f"params_g_{GEN_OF[d]}"],
-                ref_size_of=lambda row, d, refs: _mean(r[f"params_g_{GEN_OF[d]}"] for r in refs))
+    return dict(
+        size_of=lambda row, d: row[f"params_g_{GEN_OF[d]}"],
+        ref_size_of=lambda row, d, refs: _mean(r[f"params_g_{GEN_OF[d]}"] for r in refs),
+    )
 
 
 def test_fig5_normalizes_each_generator_and_fid_to_c32(built):
@@ -251,9 +382,11 @@ def test_fig5_normalizes_each_generator_and_fid_to_c32(built):
 
 
 def test_asymmetric_n_model_sits_at_different_x_in_the_two_panels(built):
-    for name, model, (params_a, params_b) in (("fig5_size_matched", "N32", (2_500_000, 3_100_000)),
-                                              ("quickstart_size_matched", "N16", (700_000, 800_000)),
-                                              ("fig6_asymmetry", "C'64", (10_000_000, 12_600_000))):
+    for name, model, (params_a, params_b) in (
+        ("fig5_size_matched", "N32", (2_500_000, 3_100_000)),
+        ("quickstart_size_matched", "N16", (700_000, 800_000)),
+        ("fig6_asymmetry", "C'64", (10_000_000, 12_600_000)),
+    ):
         table = _csv(built, name)
         for kind in ("trial", "mean"):
             rows = table[(table["kind"] == kind) & (table["group"] == model)]
@@ -279,13 +412,23 @@ def test_quickstart_is_normalized_to_the_smallest_c_model(built):
 
 def test_scatter_means_carry_the_t_interval_of_their_repeats(built):
     table = _csv(built, "fig5_size_matched")
-    fids = [r["fid_b2a"] for r in built["rows"] if r["figure"] == "fig5" and r["dataset"] == "horse2zebra"
-            and r["architecture"] == "N64"]
-    ref = _mean(r["fid_b2a"] for r in built["rows"] if r["figure"] == "fig5" and r["dataset"] == "horse2zebra"
-                and r["architecture"] == "C32")
+    fids = [
+        r["fid_b2a"]
+        for r in built["rows"]
+        if r["figure"] == "fig5" and r["dataset"] == "horse2zebra" and r["architecture"] == "N64"
+    ]
+    ref = _mean(
+        r["fid_b2a"]
+        for r in built["rows"]
+        if r["figure"] == "fig5" and r["dataset"] == "horse2zebra" and r["architecture"] == "C32"
+    )
     low, high = scipy_stats.t.interval(0.95, len(fids) - 1, loc=np.mean(fids), scale=scipy_stats.sem(fids))
-    mean = table[(table["kind"] == "mean") & (table["dataset"] == "horse2zebra") & (table["direction"] == "B->A")
-                 & (table["group"] == "N64")].iloc[0]
+    mean = table[
+        (table["kind"] == "mean")
+        & (table["dataset"] == "horse2zebra")
+        & (table["direction"] == "B->A")
+        & (table["group"] == "N64")
+    ].iloc[0]
     assert mean["n"] == 3 and mean["fid_std"] == pytest.approx(np.std(fids, ddof=1))
     assert (mean["fid_ci_low"], mean["fid_ci_high"]) == (pytest.approx(low), pytest.approx(high))
     assert (mean["y_ci_low"], mean["y_ci_high"]) == (pytest.approx(low / ref), pytest.approx(high / ref))
@@ -298,8 +441,11 @@ def test_fig4_mean_min_max_per_family_and_h(built):
     table = _csv(built, "fig4_hidden_dim")
     for arch, family in (("cyclegan", "CycleGAN"), ("searched", "searched")):
         for h in (16, 32):
-            fids = [r["fid_b2a"] for r in built["rows"] if r["figure"] == "fig4" and r["architecture"] == arch
-                    and r["hidden_dim_b"] == h]
+            fids = [
+                r["fid_b2a"]
+                for r in built["rows"]
+                if r["figure"] == "fig4" and r["architecture"] == arch and r["hidden_dim_b"] == h
+            ]
             got = table[(table["family"] == family) & (table["H"] == h) & (table["direction"] == "B->A")]
             assert len(got) == 1
             assert got["fid_mean"].iloc[0] == pytest.approx(_mean(fids))
@@ -314,8 +460,12 @@ def test_incomplete_grid_is_marked_and_counted(built):
     assert "lacks 4 trial" in fig3.caption and "1 failed" not in fig3.caption
     missing = _csv(built, "fig3_schemes").query("kind == 'missing'")
     got = {(r.dataset, r.group, r.direction): r.n for r in missing.itertuples()}
-    assert got == {("facades", "THS", "A->B"): 1, ("facades", "THS", "B->A"): 1,
-                   ("horse2zebra", "TH", "A->B"): 1, ("horse2zebra", "TH", "B->A"): 1}
+    assert got == {
+        ("facades", "THS", "A->B"): 1,
+        ("facades", "THS", "B->A"): 1,
+        ("horse2zebra", "TH", "A->B"): 1,
+        ("horse2zebra", "TH", "B->A"): 1,
+    }
     assert missing["x"].notna().all()
     complete = next(f for f in built["report"].figures if f.name == "fig5_size_matched")
     assert complete.n_missing == 0 and "Incomplete" not in complete.caption
@@ -350,7 +500,11 @@ def test_architecture_figures_of_the_search_run(built):
     stems = sorted(files.png.name for files, _ in run.figures)
     assert all("search-facades-OF_" in s for s in stems)
     assert [s.split("search-facades-OF_")[1] for s in stems] == [
-        "alpha.png", "alpha_deviation.png", "genotype.png", "losses.png"]
+        "alpha.png",
+        "alpha_deviation.png",
+        "genotype.png",
+        "losses.png",
+    ]
     alpha = pd.read_csv(next(f.csv for f, _ in run.figures if f.csv.name.endswith("_alpha.csv")))
     history = built["history"]
     merged = alpha.merge(history, on=["network", "mixed_op", "op", "epoch"], suffixes=("", "_src"))
@@ -382,19 +536,34 @@ def test_report_lists_the_alpha_deviation_heatmap(built):
 
 def _tiny_history() -> pd.DataFrame:
     """Two mixed ops of different K (3 and 2) in one network and one of K = 4 in another, epochs 0 and 1."""
-    ops = {("g_a", "dec.0", 0, "d"): ["nearest", "bilinear", "trans_conv3x3"],
-           ("g_a", "res1.0", 1, "r"): ["conv3x3", "conv5x5"],
-           ("d_a", "enc1.0", 0, "e"): ["max_pool", "avg_pool", "conv3x3", "conv4x4"]}
-    alphas = {0: [0.0, 1e-3, -2e-3, 3e-4, -1e-4, 5e-4, 0.0, -5e-4, 2e-3],
-              1: [0.4, -0.1, 0.2, 1.0, 0.0, 0.3, -0.3, 0.05, 0.7]}
+    ops = {
+        ("g_a", "dec.0", 0, "d"): ["nearest", "bilinear", "trans_conv3x3"],
+        ("g_a", "res1.0", 1, "r"): ["conv3x3", "conv5x5"],
+        ("d_a", "enc1.0", 0, "e"): ["max_pool", "avg_pool", "conv3x3", "conv4x4"],
+    }
+    alphas = {
+        0: [0.0, 1e-3, -2e-3, 3e-4, -1e-4, 5e-4, 0.0, -5e-4, 2e-3],
+        1: [0.4, -0.1, 0.2, 1.0, 0.0, 0.3, -0.3, 0.05, 0.7],
+    }
     records = []
     for epoch, values in alphas.items():
         values = iter(values)
         for (network, mixed_op, cell, cell_type), names in ops.items():
-            for position, op in enumerate(names):
+            for _position, op in enumerate(names):
                 a = next(values)
-                records.append({"epoch": epoch, "network": network, "mixed_op": mixed_op, "cell": cell,
-                                "cell_type": cell_type, "position": 0, "op": op, "alpha": a, "weight": np.nan})
+                records.append(
+                    {
+                        "epoch": epoch,
+                        "network": network,
+                        "mixed_op": mixed_op,
+                        "cell": cell,
+                        "cell_type": cell_type,
+                        "position": 0,
+                        "op": op,
+                        "alpha": a,
+                        "weight": np.nan,
+                    }
+                )
     frame = pd.DataFrame.from_records(records, columns=list(ALPHA_COLUMNS))
     total = frame.assign(e=np.exp(frame["alpha"])).groupby(["network", "mixed_op", "epoch"])["e"].transform("sum")
     return frame.assign(weight=np.exp(frame["alpha"]) / total)
@@ -423,7 +592,7 @@ def test_alpha_deviation_heatmap_writes_a_diverging_image_with_its_range(tmp_pat
         image.verify()
     pixels = np.asarray(Image.open(files.png).convert("RGB")).astype(int)
     assert pixels.shape[0] >= 495 and pixels.shape[1] > 1000
-    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    r, _g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
     assert ((r - b) > 80).sum() > 100 and ((b - r) > 80).sum() > 100  # both sides of the diverging map are drawn
     span = alpha_deviation(history)["deviation"].abs().max()
     svg = files.svg.read_text()
@@ -449,10 +618,21 @@ def test_latest_sample_of_each_run_is_copied(built):
 
 def test_tables_hold_scores_and_status_counts(built):
     scores = pd.read_csv(built["out"] / "tables" / "scores.csv")
-    th = scores[(scores["figure"] == "fig3") & (scores["dataset"] == "horse2zebra") & (scores["scheme"] == "TH")
-                & (scores["direction"] == "A->B")]
-    fids = [r["fid_a2b"] for r in built["rows"] if r["figure"] == "fig3" and r["stage"] == "retrain"
-            and r["dataset"] == "horse2zebra" and r["scheme"] == "TH" and r["status"] == "ok"]
+    th = scores[
+        (scores["figure"] == "fig3")
+        & (scores["dataset"] == "horse2zebra")
+        & (scores["scheme"] == "TH")
+        & (scores["direction"] == "A->B")
+    ]
+    fids = [
+        r["fid_a2b"]
+        for r in built["rows"]
+        if r["figure"] == "fig3"
+        and r["stage"] == "retrain"
+        and r["dataset"] == "horse2zebra"
+        and r["scheme"] == "TH"
+        and r["status"] == "ok"
+    ]
     assert th["n_trials"].iloc[0] == 3 and th["n_valid"].iloc[0] == 2
     assert th["fid_mean"].iloc[0] == pytest.approx(_mean(fids)) and th["fid_max"].iloc[0] == max(fids)
     assert th["kid_min"].iloc[0] == pytest.approx(min(fids) / 1000)
@@ -479,7 +659,9 @@ def test_failed_reference_and_absent_model_are_marked_not_dropped(tmp_path):
     assert n64.loc[n64["direction"] == "B->A", "x"].iloc[0] == pytest.approx(12_600_000 / 2_850_563)
     missing = table[table["kind"] == "missing"]
     assert set(zip(missing["dataset"], missing["group"], missing["n"])) == {
-        ("facades", "N64", 2), ("horse2zebra", "C32", 2)}
+        ("facades", "N64", 2),
+        ("horse2zebra", "C32", 2),
+    }
 
 
 def test_figures_without_rows_are_skipped_and_said(tmp_path):
@@ -516,8 +698,10 @@ def test_cli_builds_a_report_of_several_tables_without_importing_torch_or_ray(tm
     # The first table's 3 trials are also in the grown one: drawn once, with a warning.
     assert "warning: 3 duplicate trial row(s) dropped" in done.stderr
     assert json.loads((tmp_path / "out" / "report.json").read_text())["rows"] == 6
-    missing = run_watched([sys.executable, "-m", "analysis", "report", str(tmp_path / "nope.parquet"), "--out",
-                           str(tmp_path / "o2")], cwd=REPO)
+    missing = run_watched(
+        [sys.executable, "-m", "analysis", "report", str(tmp_path / "nope.parquet"), "--out", str(tmp_path / "o2")],
+        cwd=REPO,
+    )
     assert missing.returncode == 2 and "nope.parquet" in missing.stderr
 
 
@@ -530,6 +714,7 @@ FID_C_UNEQUAL = [57.0, 63.5, 55.1]
 
 def test_summary_is_the_t_interval_of_scipy():
     from analysis.stats import summarize
+
     s = summarize(FID_N + [float("nan")])  # a failed trial (NaN) takes no part
     low, high = scipy_stats.t.interval(0.95, 4, loc=np.mean(FID_N), scale=scipy_stats.sem(FID_N))
     assert (s.n, s.mean, s.std) == (5, pytest.approx(np.mean(FID_N)), pytest.approx(np.std(FID_N, ddof=1)))
@@ -542,32 +727,47 @@ def test_summary_is_the_t_interval_of_scipy():
 @pytest.mark.parametrize("b", [FID_C, FID_C_UNEQUAL])
 def test_welch_matches_scipy_ttest_ind_unequal_var(b):
     from analysis.stats import welch
+
     got = welch(FID_N, b)
     ref = scipy_stats.ttest_ind(FID_N, b, equal_var=False)
     interval = ref.confidence_interval(0.95)
     assert got.t == pytest.approx(ref.statistic, rel=1e-12) and got.p == pytest.approx(ref.pvalue, rel=1e-10)
     assert got.df == pytest.approx(ref.df, rel=1e-12) and got.diff == pytest.approx(np.mean(FID_N) - np.mean(b))
-    assert (got.ci_low, got.ci_high) == (pytest.approx(interval.low, rel=1e-10), pytest.approx(interval.high, rel=1e-10))
+    assert (got.ci_low, got.ci_high) == (
+        pytest.approx(interval.low, rel=1e-10),
+        pytest.approx(interval.high, rel=1e-10),
+    )
 
 
 def test_permutation_test_matches_scipy_exact_and_brute_force():
     from analysis.stats import permutation_test
+
     got = permutation_test(FID_N, FID_C)
-    ref = scipy_stats.permutation_test((FID_N, FID_C), lambda x, y: np.mean(x) - np.mean(y),
-                                       permutation_type="independent", alternative="two-sided", n_resamples=np.inf)
+    ref = scipy_stats.permutation_test(
+        (FID_N, FID_C),
+        lambda x, y: np.mean(x) - np.mean(y),
+        permutation_type="independent",
+        alternative="two-sided",
+        n_resamples=np.inf,
+    )
     assert got.exact and got.n_resamples == 252 and got.p == pytest.approx(ref.pvalue)
     assert got.p == pytest.approx(2 / 252)  # the observed split and its mirror are the most extreme
     # Unequal groups: every one of the C(8, 5) = 56 relabellings, counted by hand.
     import itertools
+
     pooled = FID_N + FID_C_UNEQUAL
     observed = abs(np.mean(FID_N) - np.mean(FID_C_UNEQUAL))
-    hits = sum(abs(np.mean([pooled[i] for i in idx]) - np.mean([pooled[i] for i in range(8) if i not in idx]))
-               >= observed - 1e-9 for idx in itertools.combinations(range(8), 5))
+    hits = sum(
+        abs(np.mean([pooled[i] for i in idx]) - np.mean([pooled[i] for i in range(8) if i not in idx]))
+        >= observed - 1e-9
+        for idx in itertools.combinations(range(8), 5)
+    )
     assert permutation_test(FID_N, FID_C_UNEQUAL).p == pytest.approx(hits / 56)
 
 
 def test_hedges_g_by_hand():
     from analysis.stats import hedges_g
+
     # means 2 and 5, both variances 1: pooled SD 1, d = -3, J = 1 - 3 / (4 * 6 - 9) = 0.8.
     assert hedges_g([1, 2, 3], [4, 5, 6]) == pytest.approx(-2.4)
     sp = np.sqrt((4 * np.var(FID_N, ddof=1) + 4 * np.var(FID_C, ddof=1)) / 8)
@@ -576,6 +776,7 @@ def test_hedges_g_by_hand():
 
 def test_verdict_says_which_is_better_or_no_significant_difference():
     from analysis.stats import compare, verdict
+
     better = verdict("N32", "C32", "FID", compare(FID_N, FID_C), lower_is_better=True)
     assert better.startswith("N32 has lower FID than C32 by") and "Welch p=" in better
     same = verdict("N32", "C32", "FID", compare(FID_N, [51.0, 53.9, 49.5, 52.2, 50.8]), lower_is_better=True)
@@ -588,8 +789,11 @@ def test_verdict_says_which_is_better_or_no_significant_difference():
 # --- the results with baselines, the comparisons, and several tables in one report ---
 
 BASELINE_COLUMNS = [c for c in OPTIONAL_FLOAT_COLUMNS if c.startswith(("identity_", "mean_colour_", "true_", "floor_"))]
-SCHEMA_NEW = pa.schema(list(SCHEMA) + [("trial_key", pa.string())]
-                       + [(c, pa.float64()) for c in ("kid_a2b_std", "kid_b2a_std", *BASELINE_COLUMNS)])
+SCHEMA_NEW = pa.schema(
+    list(SCHEMA)
+    + [("trial_key", pa.string())]
+    + [(c, pa.float64()) for c in ("kid_a2b_std", "kid_b2a_std", *BASELINE_COLUMNS)]
+)
 
 
 def with_baselines(row: dict, experiment: str) -> dict:
@@ -598,7 +802,8 @@ def with_baselines(row: dict, experiment: str) -> dict:
     row.update(kid_a2b_std=0.002, kid_b2a_std=0.003)
     for c in BASELINE_COLUMNS:
         row[c] = {"identity_": 0.09, "mean_colour_": 0.12, "true_": 0.004, "floor_": 0.002}[
-            next(p for p in ("identity_", "mean_colour_", "true_", "floor_") if c.startswith(p))]
+            next(p for p in ("identity_", "mean_colour_", "true_", "floor_") if c.startswith(p))
+        ]
         if "fid" in c:
             row[c] *= 1000
         if "psnr" in c:
@@ -610,14 +815,22 @@ def two_tables(tmp_path: Path) -> tuple[Path, Path, list[dict], list[dict]]:
     """Experiment e1 (an older table: no trial_key, no baselines) holds C32 and N32 of Fig. 5; e2 (newer) holds
     C64 and N64 with baselines, plus a stale 'running' copy of one of its own trials from an earlier collect."""
     first, second = [], []
-    for label, fids, (pa_, pb_, ha) in (("C32", FID_C, (2_850_563, 2_850_563, 32)),
-                                        ("N32", FID_N, (2_500_000, 3_100_000, 28))):
-        first += [retrain("fig5", "facades", label, r, f, f + 40, pa_, pb_, ha=ha, hb=ha) | {"experiment": "e1"}
-                  for r, f in enumerate(fids)]
-    for label, fids, (pa_, pb_, ha) in (("C64", [50.0, 53.1, 49.0, 51.5, 52.2], (11_378_179, 11_378_179, 64)),
-                                        ("N64", [51.0, 53.9, 49.5, 52.2, 50.8], (10_000_000, 12_600_000, 56))):
-        second += [with_baselines(retrain("fig5", "facades", label, r, f, f + 40, pa_, pb_, ha=ha, hb=ha), "e2")
-                   for r, f in enumerate(fids)]
+    for label, fids, (pa_, pb_, ha) in (
+        ("C32", FID_C, (2_850_563, 2_850_563, 32)),
+        ("N32", FID_N, (2_500_000, 3_100_000, 28)),
+    ):
+        first += [
+            retrain("fig5", "facades", label, r, f, f + 40, pa_, pb_, ha=ha, hb=ha) | {"experiment": "e1"}
+            for r, f in enumerate(fids)
+        ]
+    for label, fids, (pa_, pb_, ha) in (
+        ("C64", [50.0, 53.1, 49.0, 51.5, 52.2], (11_378_179, 11_378_179, 64)),
+        ("N64", [51.0, 53.9, 49.5, 52.2, 50.8], (10_000_000, 12_600_000, 56)),
+    ):
+        second += [
+            with_baselines(retrain("fig5", "facades", label, r, f, f + 40, pa_, pb_, ha=ha, hb=ha), "e2")
+            for r, f in enumerate(fids)
+        ]
     for row in first + second:
         row["psnr_a2b"] = 30.0 - row["fid_a2b"] / 10
     stale = {**second[0], "status": "running", "fid_a2b": None, "fid_b2a": None}
@@ -657,6 +870,7 @@ def test_report_over_two_tables_draws_both_in_one_figure(merged):
 
 def test_duplicates_keep_the_finished_row_and_fall_back_to_experiment_and_trial_id(tmp_path):
     from analysis.load import load_tables
+
     a, b, first, second = two_tables(tmp_path)
     frame, warnings = load_tables([b, a, a])
     assert len(frame) == 20 and len(warnings) == 1 and "11 duplicate" in warnings[0]
@@ -668,18 +882,26 @@ def test_duplicates_keep_the_finished_row_and_fall_back_to_experiment_and_trial_
 
 def test_comparisons_give_effect_sizes_intervals_and_p_values(merged):
     table = pd.read_csv(merged["out"] / "tables" / "comparisons.csv")
-    n32 = table[(table["model_a"] == "N32") & (table["model_b"] == "C32") & (table["score"] == "FID")
-                & (table["direction"] == "A->B")].iloc[0]
+    n32 = table[
+        (table["model_a"] == "N32")
+        & (table["model_b"] == "C32")
+        & (table["score"] == "FID")
+        & (table["direction"] == "A->B")
+    ].iloc[0]
     ref = scipy_stats.ttest_ind(FID_N, FID_C, equal_var=False)
     assert n32["design"].startswith("equal total size") and (n32["n_a"], n32["n_b"]) == (5, 5)
     assert n32["p_welch"] == pytest.approx(ref.pvalue) and n32["welch_df"] == pytest.approx(ref.df)
-    assert n32["diff"] == pytest.approx(np.mean(FID_N) - np.mean(FID_C)) and n32["p_permutation"] == pytest.approx(2 / 252)
+    assert n32["diff"] == pytest.approx(np.mean(FID_N) - np.mean(FID_C)) and n32["p_permutation"] == pytest.approx(
+        2 / 252
+    )
     assert n32["verdict"].startswith("N32 has lower FID than C32") and n32["permutation"] == "exact, 252 relabellings"
     n64 = table[(table["model_a"] == "N64") & (table["score"] == "FID") & (table["direction"] == "A->B")].iloc[0]
     assert n64["verdict"].startswith("no significant difference in FID between N64 and C64 (Welch p=")
     # KID and FID in both directions, paired PSNR for A->B only.
     assert sorted(table.groupby(["model_a", "direction"])["score"].apply(sorted).map(tuple).unique()) == [
-        ("FID", "KID"), ("FID", "KID", "PSNR")]
+        ("FID", "KID"),
+        ("FID", "KID", "PSNR"),
+    ]
     markdown = (merged["out"] / "tables" / "comparisons.md").read_text()
     assert "Welch's unequal-variance t-test" in markdown and "no significant difference" in markdown
 
@@ -687,10 +909,16 @@ def test_comparisons_give_effect_sizes_intervals_and_p_values(merged):
 def test_results_table_shows_baselines_and_floors_next_to_the_models(merged):
     table = pd.read_csv(merged["out"] / "tables" / "results_with_baselines.csv")
     a2b = table[table["direction"] == "A->B"]
-    assert a2b["name"].tolist() == ["C32", "C64", "N32", "N64", "baseline: identity (output = input)",
-                                    "baseline: mean colour of the target domain",
-                                    "ground truth (testA_true_B vs real testB)",
-                                    "noise floor (real test half vs real test half)"]
+    assert a2b["name"].tolist() == [
+        "C32",
+        "C64",
+        "N32",
+        "N64",
+        "baseline: identity (output = input)",
+        "baseline: mean colour of the target domain",
+        "ground truth (testA_true_B vs real testB)",
+        "noise floor (real test half vs real test half)",
+    ]
     identity = a2b[a2b["name"].str.startswith("baseline: identity")].iloc[0]
     assert [identity[c] for c in ("kid_mean", "fid_mean", "psnr_mean")] == pytest.approx([0.09, 90.0, 14.8])
     assert identity["kid_est_std"] == pytest.approx(0.09)  # identity_kid_a2b_std, same prefix value here
@@ -723,6 +951,7 @@ def test_first_screen_answers_who_won_by_how_much_how_sure(merged):
 
 def test_single_trials_are_not_tested():
     from analysis.stats import compare, verdict
+
     single = compare([424.5], [480.6])
     assert np.isnan(single.welch.p) and np.isnan(single.permutation.p) and single.welch.diff == pytest.approx(-56.1)
     assert verdict("N2", "C2", "FID", single, True).startswith("not tested: N2 - C2 = -56.1 in mean FID")
@@ -733,8 +962,9 @@ def test_searched_discriminator_rows_are_their_own_model_and_run_dirs_follow_the
 
     exp = tmp_path / "runs" / "e1"
     (exp / "retrain" / "t0" / "run").mkdir(parents=True)
-    rows = [retrain("fig5", "d", "N32", r, 40.0 + r, 50.0, 2_000_000, 2_100_000, run_dir="retrain/t0/run")
-            for r in range(2)]
+    rows = [
+        retrain("fig5", "d", "N32", r, 40.0 + r, 50.0, 2_000_000, 2_100_000, run_dir="retrain/t0/run") for r in range(2)
+    ]
     rows[1]["trial_id"] = "other"
     schema = SCHEMA.append(pa.field("discriminator", pa.string())).append(pa.field("experiment_uri", pa.string()))
     for row, kind in zip(rows, ("patchgan", "searched")):

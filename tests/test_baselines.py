@@ -6,14 +6,14 @@ import shutil
 import numpy as np
 import pytest
 from cleanfid.fid import kernel_distance
+from conftest import make_cyclegan_layout
 
-from nasplatform.evaluation.baselines import BASELINES, flatten_baselines, half_split, mean_colour
 from nasplatform.data.images import list_images, load_rgb, resize_square
-from nasplatform.evaluation.generators import GeneratorScorer
 from nasplatform.evaluation import fid_from_features, kid_from_features
+from nasplatform.evaluation.baselines import BASELINES, flatten_baselines, half_split, mean_colour
+from nasplatform.evaluation.generators import GeneratorScorer
 from nasplatform.evaluation.scores import _subset_mmd, kid_std_from_features
 from nasplatform.tune.collect import BASELINE_COLUMNS
-from conftest import make_cyclegan_layout
 
 pytestmark = pytest.mark.e2e  # one evaluation run (real Inception) feeds every test
 

@@ -24,8 +24,11 @@ RESULTS = ROOT / "benchmarks" / "results"
 def test_runner_smoke_runs_the_benchmarks():
     """`python -m benchmarks --quick` on this suite's CPU benchmarks: each prints one JSON object last (checked by
     the runner). quickstart (a Ray run, ~70 s) and the other suites' modules are left to `make bench`."""
-    proc = run_watched([sys.executable, "-m", "benchmarks", "--quick", "--only", "data_loading,iteration,scaling"],
-                       cwd=ROOT, watch=[RESULTS])
+    proc = run_watched(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "data_loading,iteration,scaling"],
+        cwd=ROOT,
+        watch=[RESULTS],
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = last_json_line(proc.stdout)
     assert [o["name"] for o in summary["benchmarks"]] == ["data_loading", "iteration", "scaling"]
@@ -48,8 +51,12 @@ def test_runner_smoke_runs_the_benchmarks():
 @pytest.mark.bench
 def test_gpu_script_runs_its_steps_on_cpu():
     """Every step of the prepared GPU run, on the CPU; no time limit (a busy machine is slow), only a stall check."""
-    proc = run_watched(["bash", "benchmarks/gpu.sh", "--cpu-smoke"], cwd=ROOT, watch=[RESULTS],
-                       env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"})
+    proc = run_watched(
+        ["bash", "benchmarks/gpu.sh", "--cpu-smoke"],
+        cwd=ROOT,
+        watch=[RESULTS],
+        env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert "failed: none" in proc.stdout
     iteration = json.loads((RESULTS / "iteration_gpu_quick.json").read_text())
@@ -59,13 +66,23 @@ def test_gpu_script_runs_its_steps_on_cpu():
 
 
 def test_quickstart_stages_are_cut_at_the_runner_log_lines():
-    lines = [(0.5, "2026-11-29 ray started"), (2.0, "building the demo dataset /tmp/x/data/photo2winter (offline, once)"),
-             (5.0, "search: 1 trial(s) in /tmp/x/runs/quickstart/search"),
-             (30.0, "retrain: size matching and planning from the searches' genotypes"),
-             (31.0, "retrain: 4 trial(s) in /tmp/x/runs/quickstart/retrain"), (90.0, "results: /tmp/x/results.parquet")]
+    lines = [
+        (0.5, "2026-11-29 ray started"),
+        (2.0, "building the demo dataset /tmp/x/data/photo2winter (offline, once)"),
+        (5.0, "search: 1 trial(s) in /tmp/x/runs/quickstart/search"),
+        (30.0, "retrain: size matching and planning from the searches' genotypes"),
+        (31.0, "retrain: 4 trial(s) in /tmp/x/runs/quickstart/retrain"),
+        (90.0, "results: /tmp/x/results.parquet"),
+    ]
     stages, missing = stage_seconds(lines, total=91.5)
-    assert stages == {"startup": 2.0, "data": 3.0, "search": 25.0, "planning": 1.0, "retrain_evaluate": 59.0,
-                      "shutdown": 1.5}
+    assert stages == {
+        "startup": 2.0,
+        "data": 3.0,
+        "search": 25.0,
+        "planning": 1.0,
+        "retrain_evaluate": 59.0,
+        "shutdown": 1.5,
+    }
     assert missing == []
     stages, missing = stage_seconds([(1.0, "search: 1 trial(s) in x")], total=3.0)
     assert stages == {"startup": 1.0, "search": 2.0} and "retrain_evaluate" in missing
@@ -120,8 +137,12 @@ def test_growth_exponents_and_superlinear_flag():
 
 
 def test_projection_cost_model():
-    its = {"OF/merged/fp32": {"wall_s": 1.0}, "TF/merged/fp32": {"wall_s": 2.0},
-           "C16/fp32": {"wall_s": 0.1}, "C64/fp32": {"wall_s": 0.4}}
+    its = {
+        "OF/merged/fp32": {"wall_s": 1.0},
+        "TF/merged/fp32": {"wall_s": 2.0},
+        "C16/fp32": {"wall_s": 0.1},
+        "C64/fp32": {"wall_s": 0.4},
+    }
     assert discrete_time(its, "fp32", 32) == pytest.approx(0.2)  # log-log line through (16, .1), (64, .4)
     assert discrete_time(its, "fp32", 128) == pytest.approx(0.8)
     assert iterations_per_epoch("horse2zebra") == 1334 and iterations_per_epoch("horse2zebra", "TH") == 667

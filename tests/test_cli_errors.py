@@ -15,18 +15,31 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import make_cyclegan_layout
 from processes import Progress, started, wait_while_progressing
 
-from conftest import make_cyclegan_layout
-from nasplatform.cli import main
 from nasplatform import atomic
+from nasplatform.cli import main
 from nasplatform.engine import checkpoint
 from nasplatform.engine.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 #: the smallest search a run folder needs: 24 px is the platform's minimum image size
-TINY = ["--epochs", "1", "--hidden-dim", "2", "--n-cells", "3", "--image-size", "24", "--no-progress",
-        "--set", "ndf=2", "--set", "max_iters_per_epoch=2"]
+TINY = [
+    "--epochs",
+    "1",
+    "--hidden-dim",
+    "2",
+    "--n-cells",
+    "3",
+    "--image-size",
+    "24",
+    "--no-progress",
+    "--set",
+    "ndf=2",
+    "--set",
+    "max_iters_per_epoch=2",
+]
 
 
 def one_error(capsys, name: str) -> str:
@@ -74,10 +87,13 @@ def test_too_small_image_size_is_refused_at_config_time(data, tmp_path, capsys, 
     assert "dil_conv5x5" in err and not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize(("setting", "message"), [
-    ("seed=4294967296", "seed: must be in 0..4294967295 (2**32 - 1), got 4294967296"),
-    ("data.cache=mmap", "data.cache_dir: data.cache=mmap needs a folder for the memory-mapped images"),
-])
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("seed=4294967296", "seed: must be in 0..4294967295 (2**32 - 1), got 4294967296"),
+        ("data.cache=mmap", "data.cache_dir: data.cache=mmap needs a folder for the memory-mapped images"),
+    ],
+)
 def test_bad_settings_are_refused_naming_the_key(data, tmp_path, capsys, setting, message):
     assert main(["search", "--data", str(data), *TINY, "--set", setting, "--out", str(tmp_path / "run")]) == 2
     assert message in one_error(capsys, "search")
@@ -126,19 +142,37 @@ def test_run_files_get_the_mode_of_any_new_file(finished):
 def test_ignored_image_kinds_are_named_once(data, tmp_path):
     # a real process: pytest would capture the warnings
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "nasplatform", "search", "--data", str(data), "--scheme", "TH", *TINY,
-                           "--out", str(tmp_path / "run")], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nasplatform",
+            "search",
+            "--data",
+            str(data),
+            "--scheme",
+            "TH",
+            *TINY,
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if "ignoring" in line]
     assert lines == [
         f"nasplatform search: warning: {data / 'trainA'}: ignoring 2 file(s) of a kind not read here "
         "(GIF/TIF/TIFF/HEIC/HEIF/AVIF; use JPG/JPEG/PNG/BMP/WEBP): anim.gif, scan.tiff",
         f"nasplatform search: warning: {data / 'trainB'}: ignoring 1 file(s) of a kind not read here "
-        "(GIF/TIF/TIFF/HEIC/HEIF/AVIF; use JPG/JPEG/PNG/BMP/WEBP): phone.heic"]
+        "(GIF/TIF/TIFF/HEIC/HEIF/AVIF; use JPG/JPEG/PNG/BMP/WEBP): phone.heic",
+    ]
 
 
-@pytest.mark.parametrize("flags", [["--epochs", "3"], ["--set", "seed=2"], ["--out", "elsewhere"],
-                                   ["--image-size", "32"]])
+@pytest.mark.parametrize(
+    "flags", [["--epochs", "3"], ["--set", "seed=2"], ["--out", "elsewhere"], ["--image-size", "32"]]
+)
 def test_resume_refuses_flags_that_would_change_the_run(finished, tmp_path, capsys, flags):
     run = copy_of(finished, tmp_path)
     before = (run / "config.yaml").read_text()
@@ -155,8 +189,10 @@ def test_edited_config_before_resume_names_the_keys(finished, tmp_path, capsys):
     (run / "config.yaml").write_text(yaml.safe_dump(saved))
     assert main(["search", "--resume", str(run), "--no-progress"]) == 2
     err = one_error(capsys, "search")
-    assert (f"{run / 'config.yaml'} was changed after the checkpoint of epoch 1 was written: epochs (1 -> 2), "
-            "optim.lr (0.0002 -> 0.001)") in err
+    assert (
+        f"{run / 'config.yaml'} was changed after the checkpoint of epoch 1 was written: epochs (1 -> 2), "
+        "optim.lr (0.0002 -> 0.001)"
+    ) in err
 
 
 @pytest.mark.parametrize("name", ["metrics.parquet", "alpha_history.parquet"])
@@ -219,7 +255,9 @@ def test_full_disk_mid_run_keeps_the_last_checkpoint(data, tmp_path, capsys, mon
     assert main(["search", "--data", str(data), *two, "--out", str(run)]) == 2
     err = one_error(capsys, "search")
     # the file whose write failed is named (a failed write or fsync itself names none)
-    assert re.search(rf"error: {re.escape(str(run))}/\S+: No space left on device; nothing already written was lost", err)
+    assert re.search(
+        rf"error: {re.escape(str(run))}/\S+: No space left on device; nothing already written was lost", err
+    )
     assert f"then continue with `nasplatform search --resume {run}`" in err
     assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 1
     monkeypatch.setattr(atomic.os, "fsync", real_fsync)
@@ -233,11 +271,17 @@ def test_ctrl_c_is_one_line_with_how_to_resume(data, tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     many = [*TINY[:1], "1000", *TINY[2:]]
-    with started([sys.executable, "-m", "nasplatform", "search", "--data", str(data), *many, "--out", str(run)],
-                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    with started(
+        [sys.executable, "-m", "nasplatform", "search", "--data", str(data), *many, "--out", str(run)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
         # no clock: it may take any time while its run folder keeps changing
-        wait_while_progressing(proc, Progress(watch=[tmp_path]), "nasplatform search",
-                               until=(run / "checkpoints" / "last.pt").exists)
+        wait_while_progressing(
+            proc, Progress(watch=[tmp_path]), "nasplatform search", until=(run / "checkpoints" / "last.pt").exists
+        )
         proc.send_signal(signal.SIGUSR1)  # "where is it?": stacks to stderr, and the run goes on
         time.sleep(1)
         proc.send_signal(signal.SIGINT)
@@ -266,12 +310,19 @@ def symlink_entry(name: str, target: str) -> zipfile.ZipInfo:
     return info
 
 
-@pytest.mark.parametrize(("entries", "message"), [
-    ([(symlink_entry("facades/link", "/etc"), "/etc"), ("facades/link/passwd", "x")],
-     "entry 'facades/link' is a symbolic link"),
-    ([("facades/x", "a file"), ("facades/x/y.png", "x")],
-     "entry 'facades/x/y.png' lies under 'facades/x', which the archive also holds as a file"),
-])
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        (
+            [(symlink_entry("facades/link", "/etc"), "/etc"), ("facades/link/passwd", "x")],
+            "entry 'facades/link' is a symbolic link",
+        ),
+        (
+            [("facades/x", "a file"), ("facades/x/y.png", "x")],
+            "entry 'facades/x/y.png' lies under 'facades/x', which the archive also holds as a file",
+        ),
+    ],
+)
 def test_zip_link_or_file_then_entry_under_it_is_refused(tmp_path, capsys, entries, message):
     zip_with(tmp_path / "root" / "facades.zip", entries)
     assert main(["data", "download", "facades", "--root", str(tmp_path / "root")]) == 2

@@ -40,7 +40,9 @@ def test_arch_genotypes_file(tmp_path, capsys):
 
 
 def test_arch_bad_genotype_names_field(capsys):
-    bad = json.dumps({"encoding": ["conv3x3", "conv3x3"], "residual": [["conv3x3", "avg_pool"]], "decoding": ["nearest", "nearest"]})
+    bad = json.dumps(
+        {"encoding": ["conv3x3", "conv3x3"], "residual": [["conv3x3", "avg_pool"]], "decoding": ["nearest", "nearest"]}
+    )
     assert main(["arch", bad]) == 2
     assert "residual[0][1]" in capsys.readouterr().err
 
@@ -65,8 +67,12 @@ def test_image_size_has_one_meaning_the_training_crop():
     from nasplatform.cli import build_parser
     from nasplatform.cli.options import DeprecatedAlias
 
-    owners = {name for name, sub in _subparsers(build_parser()) for action in sub._actions
-              if "--image-size" in action.option_strings and not isinstance(action, DeprecatedAlias)}
+    owners = {
+        name
+        for name, sub in _subparsers(build_parser())
+        for action in sub._actions
+        if "--image-size" in action.option_strings and not isinstance(action, DeprecatedAlias)
+    }
     assert owners == {"search", "retrain"}
 
 

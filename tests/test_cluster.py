@@ -65,7 +65,7 @@ def _expand(words: list[str]) -> list[list[str]]:
     found = [words]
     if "--" in words:
         cut = words.index("--")
-        found = [words[:cut]] + _expand(words[cut + 1:])
+        found = [words[:cut]] + _expand(words[cut + 1 :])
     for word in words:
         if " " in word and re.match(r"^(\S*/)?(nasplatform|ray)\s", word):
             found += simple_commands(word)
@@ -106,7 +106,7 @@ def markdown_snippets(path: Path) -> list[str]:
 # ---------------------------------------------------------------- checking one command
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def nasplatform_help(path: tuple[str, ...]) -> str:
     """What `nasplatform PATH --help` prints (run in this process: the parser is the installed command's)."""
     out = io.StringIO()
@@ -129,12 +129,14 @@ def nasplatform_path(words: list[str]) -> tuple[str, ...]:
 
 def check_nasplatform(argv: list[str], where: str) -> None:
     path = nasplatform_path(argv[1:])
-    assert path or all(w.startswith("-") for w in argv[1:]), \
+    assert path or all(w.startswith("-") for w in argv[1:]), (
         f"{where}: `{shlex.join(argv)}` names no nasplatform sub-command"
+    )
     help_text = nasplatform_help(path)
     for flag in (w.split("=")[0] for w in argv[1:] if w.startswith("-")):
-        assert re.search(rf"(^|[\s,\[]){re.escape(flag)}([\s,=\]]|$)", help_text, re.M), \
+        assert re.search(rf"(^|[\s,\[]){re.escape(flag)}([\s,=\]]|$)", help_text, re.M), (
             f"{where}: `nasplatform {' '.join(path)} --help` has no {flag}"
+        )
     if len(argv) == len(path) + 1:
         return  # a command named in prose (`nasplatform run`), not an invocation
     err = io.StringIO()
@@ -146,7 +148,7 @@ def check_nasplatform(argv: list[str], where: str) -> None:
                 pytest.fail(f"{where}: `{shlex.join(argv)}` does not parse: {err.getvalue().strip()}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ray_help(path: tuple[str, ...]) -> str:
     out = run_watched([str(BIN / "ray"), *path, "--help"])
     assert out.returncode == 0, f"`ray {' '.join(path)} --help` failed:\n{out.stderr[-2000:]}"
@@ -157,9 +159,10 @@ def check_ray(argv: list[str], where: str) -> None:
     assert len(argv) >= 2, f"{where}: a bare `ray`"
     path = tuple(argv[1:3]) if argv[1] == "job" else (argv[1],)
     help_text = ray_help(path)
-    for flag in (w.split("=")[0] for w in argv[len(path) + 1:] if w.startswith("-")):
-        assert re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=]|$)", help_text, re.M), \
+    for flag in (w.split("=")[0] for w in argv[len(path) + 1 :] if w.startswith("-")):
+        assert re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=]|$)", help_text, re.M), (
             f"{where}: `ray {' '.join(path)} --help` has no {flag}"
+        )
 
 
 def check_paths(argv: list[str], where: str) -> None:
@@ -245,8 +248,9 @@ def test_dockerfile_copy_sources_exist_and_reach_the_build_context():
         assert (REPO / source).exists(), f"docker/Dockerfile copies {source}, which does not exist"
         assert not docker_ignored(source), f".dockerignore keeps {source} out of the build context"
         inside = [] if (REPO / source).is_file() else (REPO / source).rglob("*")
-        files = [source] + [p.relative_to(REPO).as_posix() for p in inside
-                            if p.is_file() and "__pycache__" not in p.parts]
+        files = [source] + [
+            p.relative_to(REPO).as_posix() for p in inside if p.is_file() and "__pycache__" not in p.parts
+        ]
         kept_out = [f for f in files if docker_ignored(f) and not f.endswith(".tmp")]
         assert not kept_out, f".dockerignore keeps files of {source} out: {kept_out[:5]}"
     assert docker_ignored(".venv/bin/python") and docker_ignored("runs/x") and docker_ignored(".git/HEAD")
@@ -288,8 +292,13 @@ def test_ray_cluster_yaml_validates_against_rays_schema():
 
 def test_ray_cluster_yaml_commands_and_flags_exist():
     config = yaml.safe_load(CLUSTER_YAML.read_text())
-    keys = ("setup_commands", "head_setup_commands", "worker_setup_commands", "head_start_ray_commands",
-            "worker_start_ray_commands")
+    keys = (
+        "setup_commands",
+        "head_setup_commands",
+        "worker_setup_commands",
+        "head_start_ray_commands",
+        "worker_start_ray_commands",
+    )
     commands = [argv for key in keys for line in config[key] for argv in simple_commands(line)]
     assert check_commands(commands, "docker/ray-cluster.yaml") >= 10
     usage = [argv for line in comments(CLUSTER_YAML) for argv in simple_commands(line)]
@@ -320,8 +329,9 @@ def test_kuberay_rayjob_runs_fig5_with_token_auth_on_the_image():
     assert (job["apiVersion"], job["kind"]) == ("ray.io/v1", "RayJob")
     spec = job["spec"]
     entry = spec["entrypoint"]
-    assert not set(shlex.split(entry)) & SHELL_OPERATORS and not re.search(r"[;&|'\"]", entry), \
+    assert not set(shlex.split(entry)) & SHELL_OPERATORS and not re.search(r"[;&|'\"]", entry), (
         "KubeRay pastes the entrypoint into its own shell command: one plain command"
+    )
     argv = shlex.split(entry)
     assert argv[:3] == ["nasplatform", "run", "experiments/fig5_size_matched.yaml"]
     flags = dict(zip(argv[3::2], argv[4::2]))
@@ -332,11 +342,19 @@ def test_kuberay_rayjob_runs_fig5_with_token_auth_on_the_image():
     pods = [cluster["headGroupSpec"]["template"]["spec"]] + [g["template"]["spec"] for g in cluster["workerGroupSpecs"]]
     images = {c["image"] for pod in pods for c in pod["containers"] + pod.get("initContainers", [])}
     assert images == {yaml.safe_load(CLUSTER_YAML.read_text())["docker"]["image"]}, images
-    mounts = {m["mountPath"] for pod in pods for c in pod["containers"] for m in c.get("volumeMounts", [])
-              if m["name"] == "datasets"}
+    mounts = {
+        m["mountPath"]
+        for pod in pods
+        for c in pod["containers"]
+        for m in c.get("volumeMounts", [])
+        if m["name"] == "datasets"
+    }
     assert mounts == {flags["--data-root"]}, "every pod needs the datasets at the --data-root of the entrypoint"
-    assert all(c["resources"]["limits"].get("nvidia.com/gpu") for g in cluster["workerGroupSpecs"]
-               for c in g["template"]["spec"]["containers"])
+    assert all(
+        c["resources"]["limits"].get("nvidia.com/gpu")
+        for g in cluster["workerGroupSpecs"]
+        for c in g["template"]["spec"]["containers"]
+    )
 
 
 def test_kuberay_rayjob_commands_paths_and_flags_exist():
@@ -346,12 +364,14 @@ def test_kuberay_rayjob_commands_paths_and_flags_exist():
     usage = [argv for line in comments(RAYJOB_YAML) for argv in simple_commands(line)]
     check_commands(usage, "docker/kuberay-rayjob.yaml (comments)")
     assert check_repo_paths(yaml_strings(job) + comments(RAYJOB_YAML), "docker/kuberay-rayjob.yaml") >= 1
-    assert downloaded_datasets(commands) >= set(yaml.safe_load(
-        (REPO / "experiments" / "fig5_size_matched.yaml").read_text())["datasets"])
+    assert downloaded_datasets(commands) >= set(
+        yaml.safe_load((REPO / "experiments" / "fig5_size_matched.yaml").read_text())["datasets"]
+    )
     workdir = dict(dockerfile_instructions())["WORKDIR"]
     copied = [shlex.split(rest)[-2:] for op, rest in dockerfile_instructions() if op == "COPY"]
-    assert ["experiments", "./experiments"] in copied and workdir == "/home/ray/nasplatform", \
+    assert ["experiments", "./experiments"] in copied and workdir == "/home/ray/nasplatform", (
         "the entrypoint's relative spec path must resolve in the image's WORKDIR"
+    )
 
 
 # ---------------------------------------------------------------- the docs
@@ -366,12 +386,18 @@ def test_docs_commands_paths_and_flags_exist(doc: Path):
 
 def test_command_reader_sees_what_it_must():
     """The command reader itself: a wrong flag and a missing path are caught, nested commands are found."""
-    found = simple_commands("RAY_AUTH_MODE=token ray job submit --no-wait -- "
-                            "nasplatform run experiments/x.yaml --smoke; "
-                            "ulimit -n 1 && ray exec cfg.yaml 'nasplatform status runs/x'")
-    assert found == [["ray", "job", "submit", "--no-wait"], ["nasplatform", "run", "experiments/x.yaml", "--smoke"],
-                     ["ulimit", "-n", "1"], ["ray", "exec", "cfg.yaml", "nasplatform status runs/x"],
-                     ["nasplatform", "status", "runs/x"]]
+    found = simple_commands(
+        "RAY_AUTH_MODE=token ray job submit --no-wait -- "
+        "nasplatform run experiments/x.yaml --smoke; "
+        "ulimit -n 1 && ray exec cfg.yaml 'nasplatform status runs/x'"
+    )
+    assert found == [
+        ["ray", "job", "submit", "--no-wait"],
+        ["nasplatform", "run", "experiments/x.yaml", "--smoke"],
+        ["ulimit", "-n", "1"],
+        ["ray", "exec", "cfg.yaml", "nasplatform status runs/x"],
+        ["nasplatform", "status", "runs/x"],
+    ]
     with pytest.raises(AssertionError, match="has no --no-such-flag"):
         check_nasplatform(["nasplatform", "run", "x.yaml", "--no-such-flag"], "test")
     with pytest.raises(AssertionError, match="has no --no-such-flag"):

@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from nasplatform.engine.config import DataConfig
 from nasplatform.data import DataError, ImageFolder, UnpairedDataset, list_images, load_rgb
 from nasplatform.data.images import BadImageError
+from nasplatform.engine.config import DataConfig
 
 
 def write_images(folder: Path, n: int, seed: int, size=(20, 16)) -> list[Path]:

@@ -10,17 +10,20 @@ import pytest
 from PIL import Image
 
 from nasplatform.cli import main
-from nasplatform.engine.config import DataConfig
 from nasplatform.data import UnpairedDataset, build_demo, winter_transform
-from nasplatform.evaluation.paired import paired_error
 from nasplatform.data.demo import _half
+from nasplatform.engine.config import DataConfig
+from nasplatform.evaluation.paired import paired_error
 
 SPLITS = ("trainA", "trainB", "testA", "testB", "testA_true_B")
 
 
 def digests(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,9 @@ def test_layout_and_dataset_json(demo):
         assert len(files) == n
         with Image.open(files[0]) as img:
             assert img.size == (32, 32) and img.mode == "RGB"
-    assert [p.name for p in sorted((demo / "testA_true_B").iterdir())] == [p.name for p in sorted((demo / "testA").iterdir())]
+    assert [p.name for p in sorted((demo / "testA_true_B").iterdir())] == [
+        p.name for p in sorted((demo / "testA").iterdir())
+    ]
     info = json.loads((demo / "dataset.json").read_text())
     assert info["counts"] == counts and info["image_size"] == 32 and info["seed"] == 0
     assert {"astronaut", "china", "flower"} <= set(info["sources"])
@@ -128,8 +133,24 @@ def test_rebuild_replaces_and_foreign_folder_refused(tmp_path):
 
 
 def test_cli_demo(tmp_path, capsys):
-    assert main(["data", "demo", "--root", str(tmp_path), "--stored-size", "16", "--n-train", "3", "--n-test", "2",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "demo",
+                "--root",
+                str(tmp_path),
+                "--stored-size",
+                "16",
+                "--n-train",
+                "3",
+                "--n-test",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert str(tmp_path / "photo2winter") in out
     assert len(list((tmp_path / "photo2winter" / "testB").iterdir())) == 2

@@ -13,8 +13,15 @@ import pytest
 from PIL import Image
 
 from nasplatform.cli import main
-from nasplatform.data import download
-from nasplatform.data import PAPER_DATASETS, DatasetSpec, DownloadError, download_dataset, safe_extract, verify_dataset
+from nasplatform.data import (
+    PAPER_DATASETS,
+    DatasetSpec,
+    DownloadError,
+    download,
+    download_dataset,
+    safe_extract,
+    verify_dataset,
+)
 
 TINY = DatasetSpec("tiny2zebra", {"trainA": 3, "trainB": 2, "testA": 1, "testB": 1})
 
@@ -65,8 +72,14 @@ def closed_port_url() -> str:
 
 
 def test_paper_datasets_and_counts():
-    assert set(PAPER_DATASETS) == {"horse2zebra", "apple2orange", "summer2winter_yosemite", "facades", "maps",
-                                   "iphone2dslr_flower"}
+    assert set(PAPER_DATASETS) == {
+        "horse2zebra",
+        "apple2orange",
+        "summer2winter_yosemite",
+        "facades",
+        "maps",
+        "iphone2dslr_flower",
+    }
     assert PAPER_DATASETS["horse2zebra"].counts == {"trainA": 1067, "trainB": 1334, "testA": 120, "testB": 140}
     assert PAPER_DATASETS["iphone2dslr_flower"].counts["trainB"] == 3325
 
@@ -100,8 +113,9 @@ def test_download_http_error(tmp_path, server):
         download_dataset(TINY, tmp_path / "data", base_url=base_url, progress=False)
 
 
-@pytest.mark.parametrize("entry", ["../evil.png", "/tmp/abs_evil.png", "tiny2zebra/../../evil.png", "C:/evil.png",
-                                   "..\\evil.png"])
+@pytest.mark.parametrize(
+    "entry", ["../evil.png", "/tmp/abs_evil.png", "tiny2zebra/../../evil.png", "C:/evil.png", "..\\evil.png"]
+)
 def test_extraction_refuses_escaping_entries(tmp_path, entry):
     zip_path = write_zip(tmp_path / "bad.zip", TINY, extra={entry: b"payload"})
     dest = tmp_path / "out" / "inner"
@@ -134,8 +148,9 @@ def test_offline_fails_fast_with_manual_instructions(tmp_path, monkeypatch):
     # fast = one connection attempt, no retries: counted, not timed (a busy machine makes any clock budget flaky)
     attempts = []
     real_get = download.requests.get
-    monkeypatch.setattr(download.requests, "get",
-                        lambda *args, **kwargs: attempts.append(args) or real_get(*args, **kwargs))
+    monkeypatch.setattr(
+        download.requests, "get", lambda *args, **kwargs: attempts.append(args) or real_get(*args, **kwargs)
+    )
     with pytest.raises(DownloadError) as info:
         download_dataset(TINY, tmp_path / "data", base_url=closed_port_url(), progress=False)
     assert len(attempts) == 1
@@ -146,8 +161,21 @@ def test_offline_fails_fast_with_manual_instructions(tmp_path, monkeypatch):
 
 
 def test_cli_download_offline_and_unknown(tmp_path, capsys):
-    assert main(["data", "download", "horse2zebra", "--root", str(tmp_path), "--base-url", closed_port_url(),
-                 "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "data",
+                "download",
+                "horse2zebra",
+                "--root",
+                str(tmp_path),
+                "--base-url",
+                closed_port_url(),
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "horse2zebra.zip" in err and "1067 images" in err
     assert main(["data", "download", "cats2dogs", "--root", str(tmp_path)]) == 2

@@ -17,9 +17,20 @@ from nasplatform.engine.retrain import run_retrain
 @pytest.fixture(scope="module")
 def run_dir(tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("deploy") / "run"
-    cfg = apply_overrides(from_dict(RetrainConfig, {}), [
-        f"data.root={tiny_data}", "hidden_dim=2", "ndf=4", "max_iters_per_epoch=2", "data.crop_size=32",
-        "data.load_size=36", "n_epochs=1", "n_epochs_decay=0", "genotypes=cyclegan"])
+    cfg = apply_overrides(
+        from_dict(RetrainConfig, {}),
+        [
+            f"data.root={tiny_data}",
+            "hidden_dim=2",
+            "ndf=4",
+            "max_iters_per_epoch=2",
+            "data.crop_size=32",
+            "data.load_size=36",
+            "n_epochs=1",
+            "n_epochs_decay=0",
+            "genotypes=cyclegan",
+        ],
+    )
     run_retrain(cfg, out, progress=False)
     return out
 
@@ -59,8 +70,12 @@ def test_export_round_trip_without_nasplatform(run_dir, tmp_path, fmt, suffix):
     assert main(["export", str(run_dir), "--format", fmt, "--direction", "AtoB", "--out", str(tmp_path)]) == 0
     path = tmp_path / f"generator_AtoB{suffix}"
     result = tmp_path / "y.pt"
-    subprocess.run([sys.executable, "-c", BLOCK_NASPLATFORM, str(path), fmt, str(result)], check=True,
-                   cwd=tmp_path, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", BLOCK_NASPLATFORM, str(path), fmt, str(result)],
+        check=True,
+        cwd=tmp_path,
+        capture_output=True,
+    )
     x = torch.linspace(-1, 1, 3 * 40 * 44).reshape(1, 3, 40, 44)
     with torch.no_grad():
         expected = generator_for(run_dir, "AtoB")(x)
@@ -104,7 +119,9 @@ def test_translate_tiny_images(run_dir, tmp_path):
     src.mkdir()
     sizes = [(s, s) for s in range(1, 9)] + [(500, 3), (3, 500)]
     for w, h in sizes:
-        Image.fromarray(np.random.default_rng(w * h).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(src / f"{w}x{h}.png")
+        Image.fromarray(np.random.default_rng(w * h).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(
+            src / f"{w}x{h}.png"
+        )
     assert main(["translate", str(run_dir), "--direction", "AtoB", str(src), str(tmp_path / "out")]) == 0
     for w, h in sizes:
         assert Image.open(tmp_path / "out" / f"{w}x{h}.png").size == (w, h)

@@ -23,8 +23,16 @@ def training_state() -> dict:
     opt = torch.optim.Adam(net.parameters(), lr=2e-4, betas=(0.5, 0.999))
     net(torch.randn(1, 3, 6, 6)).mean().backward()
     opt.step()
-    return {"epoch": 3, "elapsed_s": 1.5, "name": "g_a", "net": net.state_dict(), "opt": opt.state_dict(),
-            "shape": torch.Size([1, 2]), "flags": (True, None), "nested": [{"x": torch.arange(3)}]}
+    return {
+        "epoch": 3,
+        "elapsed_s": 1.5,
+        "name": "g_a",
+        "net": net.state_dict(),
+        "opt": opt.state_dict(),
+        "shape": torch.Size([1, 2]),
+        "flags": (True, None),
+        "nested": [{"x": torch.arange(3)}],
+    }
 
 
 def assert_same(a, b) -> None:
@@ -43,8 +51,14 @@ def assert_same(a, b) -> None:
 
 
 def draws() -> tuple:
-    return (random.random(), random.gauss(0, 1), np.random.rand(3).tolist(), np.random.randn(),
-            torch.rand(3).tolist(), torch.randint(0, 1000, (2,)).tolist())
+    return (
+        random.random(),
+        random.gauss(0, 1),
+        np.random.rand(3).tolist(),
+        np.random.randn(),
+        torch.rand(3).tolist(),
+        torch.randint(0, 1000, (2,)).tolist(),
+    )
 
 
 def test_round_trip_with_rng_states(tmp_path):

@@ -5,7 +5,6 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import pytest
 import yaml
@@ -13,6 +12,7 @@ import yaml
 from nasplatform.engine.config import (
     DEVICE_PATTERN,
     ConfigError,
+    DataConfig,
     LossConfig,
     OptimConfig,
     RetrainConfig,
@@ -23,7 +23,6 @@ from nasplatform.engine.config import (
     save_yaml,
     to_dict,
 )
-from nasplatform.engine.config import DataConfig
 
 
 def error_of(cls, data) -> ConfigError:
@@ -34,8 +33,13 @@ def error_of(cls, data) -> ConfigError:
 
 def test_defaults_follow_the_paper():
     cfg = from_dict(SearchConfig, {})
-    lambdas = (cfg.loss.lambda_adv_a, cfg.loss.lambda_adv_b, cfg.loss.lambda_cyc, cfg.loss.lambda_idt_a,
-               cfg.loss.lambda_idt_b)
+    lambdas = (
+        cfg.loss.lambda_adv_a,
+        cfg.loss.lambda_adv_b,
+        cfg.loss.lambda_cyc,
+        cfg.loss.lambda_idt_a,
+        cfg.loss.lambda_idt_b,
+    )
     assert lambdas == (1.0, 1.0, 10.0, 5.0, 5.0)
     assert (cfg.optim.lr, cfg.optim.beta1, cfg.optim.beta2) == (2e-4, 0.5, 0.999)
     assert (cfg.scheme, cfg.epochs, cfg.n_cells, cfg.hidden_dim, cfg.loss.pool_size) == ("OF", 400, 11, 16, 50)
@@ -116,15 +120,34 @@ def test_direct_construction_is_checked_too():
 
 
 def test_valid_values_pass():
-    cfg = from_dict(SearchConfig, {"scheme": "THS", "epochs": 10, "swap_epoch": 10, "gumbel": True,
-                                   "optim": {"lr": 1}, "data": {"max_images": None, "crop_size": 64}})
+    cfg = from_dict(
+        SearchConfig,
+        {
+            "scheme": "THS",
+            "epochs": 10,
+            "swap_epoch": 10,
+            "gumbel": True,
+            "optim": {"lr": 1},
+            "data": {"max_images": None, "crop_size": 64},
+        },
+    )
     assert cfg.scheme == "THS" and cfg.swap_epoch == 10 and cfg.optim.lr == 1.0 and cfg.data.crop_size == 64
 
 
 def test_overrides_parse_and_check_types():
     base = from_dict(SearchConfig, {})
-    cfg = apply_overrides(base, ["optim.lr=1e-4", "data.flip=false", "epochs=3", "scheme=TH", "swap_epoch=2",
-                                 "data.max_images=8", "loss.gan_mode=vanilla"])
+    cfg = apply_overrides(
+        base,
+        [
+            "optim.lr=1e-4",
+            "data.flip=false",
+            "epochs=3",
+            "scheme=TH",
+            "swap_epoch=2",
+            "data.max_images=8",
+            "loss.gan_mode=vanilla",
+        ],
+    )
     assert cfg.optim.lr == 1e-4 and cfg.data.flip is False and cfg.epochs == 3 and cfg.scheme == "TH"
     assert cfg.swap_epoch == 2 and cfg.data.max_images == 8 and cfg.loss.gan_mode == "vanilla"
     assert base.epochs == 400  # the original is untouched
@@ -161,8 +184,15 @@ def test_bad_overrides_name_key(override, key):
 
 
 def test_yaml_round_trip(tmp_path):
-    cfg = from_dict(RetrainConfig, {"data": {"root": "datasets/facades", "crop_size": 64, "load_size": 72},
-                                    "hidden_dim_b": 48, "val_fraction": 0.1, "optim": {"lr": 1.5e-5}})
+    cfg = from_dict(
+        RetrainConfig,
+        {
+            "data": {"root": "datasets/facades", "crop_size": 64, "load_size": 72},
+            "hidden_dim_b": 48,
+            "val_fraction": 0.1,
+            "optim": {"lr": 1.5e-5},
+        },
+    )
     save_yaml(cfg, tmp_path / "config.yaml")
     assert load_yaml(RetrainConfig, tmp_path / "config.yaml") == cfg
     cfg.save_yaml(tmp_path / "again.yaml")
@@ -193,7 +223,7 @@ class Inner:
 @dataclass(frozen=True)
 class Outer:
     inner: Inner = field(default_factory=Inner)
-    name: Optional[str] = None
+    name: str | None = None
 
 
 def test_generic_helpers_handle_tuples_on_any_dataclass(tmp_path):
@@ -212,16 +242,45 @@ def test_generic_helpers_handle_tuples_on_any_dataclass(tmp_path):
 
 def test_importing_the_config_module_loads_no_torch_and_no_network_code():
     # a fresh interpreter: this test process has torch loaded already
-    code = ("import sys, nasplatform.engine.config, nasplatform.tune.spec; "
-            "print([m for m in sys.modules if m.split('.')[0] == 'torch' or m.startswith('nasplatform.nets')"
-            " or m.startswith('nasplatform.ops') or m == 'nasplatform.engine.accel'])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    code = (
+        "import sys, nasplatform.engine.config, nasplatform.tune.spec; "
+        "print([m for m in sys.modules if m.split('.')[0] == 'torch' or m.startswith('nasplatform.nets')"
+        " or m.startswith('nasplatform.ops') or m == 'nasplatform.engine.accel'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
-@pytest.mark.parametrize("device", ["cpu", "cuda", "cuda:0", "cuda:12", "mps", "xpu:1", "meta", "cpu:0", "hip",
-                                    "gpu0", "gpu", "CUDA", "cuda:", "cuda:-1", "cuda:01", "cuda:1:2", " cpu", "cuda 1", ""])
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        "cuda",
+        "cuda:0",
+        "cuda:12",
+        "mps",
+        "xpu:1",
+        "meta",
+        "cpu:0",
+        "hip",
+        "gpu0",
+        "gpu",
+        "CUDA",
+        "cuda:",
+        "cuda:-1",
+        "cuda:01",
+        "cuda:1:2",
+        " cpu",
+        "cuda 1",
+        "",
+    ],
+)
 def test_device_check_agrees_with_torch(device):
     import torch
 

@@ -42,11 +42,16 @@ def test_l1_terms():
 
 def objective_inputs(requires_grad: bool = False) -> dict:
     return {
-        "real_a": full(0.0), "real_b": full(1.0),
-        "fake_b": full(0.3), "fake_a": full(0.7),
-        "rec_a": full(0.5, requires_grad), "rec_b": full(0.75, requires_grad),  # |.| = 0.5 and 0.25
-        "idt_a": full(0.9, requires_grad), "idt_b": full(0.2, requires_grad),  # vs real_b: 0.1, vs real_a: 0.2
-        "d_a_fake_logits": full(-1.0, requires_grad), "d_b_fake_logits": full(0.5, requires_grad),
+        "real_a": full(0.0),
+        "real_b": full(1.0),
+        "fake_b": full(0.3),
+        "fake_a": full(0.7),
+        "rec_a": full(0.5, requires_grad),
+        "rec_b": full(0.75, requires_grad),  # |.| = 0.5 and 0.25
+        "idt_a": full(0.9, requires_grad),
+        "idt_b": full(0.2, requires_grad),  # vs real_b: 0.1, vs real_a: 0.2
+        "d_a_fake_logits": full(-1.0, requires_grad),
+        "d_b_fake_logits": full(0.5, requires_grad),
     }
 
 
@@ -61,8 +66,9 @@ def test_generator_objective_lsgan_by_hand():
 
 
 def test_generator_objective_vanilla_with_custom_lambdas():
-    cfg = LossConfig(gan_mode="vanilla", lambda_adv_a=2.0, lambda_adv_b=3.0, lambda_cyc=4.0, lambda_idt_a=6.0,
-                     lambda_idt_b=7.0)
+    cfg = LossConfig(
+        gan_mode="vanilla", lambda_adv_a=2.0, lambda_adv_b=3.0, lambda_cyc=4.0, lambda_idt_a=6.0, lambda_idt_b=7.0
+    )
     total, parts = generator_objective(**objective_inputs(), cfg=cfg)
     adv_a2b, adv_b2a = math.log1p(math.exp(-0.5)), math.log1p(math.exp(1.0))
     assert parts["loss_adv_a2b"].item() == pytest.approx(adv_a2b)
@@ -171,8 +177,12 @@ def test_stacked_translations_equal_separate_network_calls(kind, batch):
     nets = _tiny_nets(kind)
     real_a, real_b = torch.rand(batch, 3, 32, 32) * 2 - 1, torch.rand(batch, 3, 32, 32) * 2 - 1
     t = translate_both(nets, real_a, real_b, LossConfig())
-    expected = {"fake_b": nets.g_a(real_a), "fake_a": nets.g_b(real_b), "idt_a": nets.g_a(real_b),
-                "idt_b": nets.g_b(real_a)}
+    expected = {
+        "fake_b": nets.g_a(real_a),
+        "fake_a": nets.g_b(real_b),
+        "idt_a": nets.g_a(real_b),
+        "idt_b": nets.g_b(real_a),
+    }
     expected["rec_a"], expected["rec_b"] = nets.g_b(expected["fake_b"]), nets.g_a(expected["fake_a"])
     for name, want in expected.items():
         assert torch.allclose(getattr(t, name), want, atol=1e-5, rtol=1e-4), name

@@ -30,6 +30,7 @@ def interrupt_after(epoch):
     def callback(row, checkpoint):
         if row["epoch"] == epoch:
             raise Interrupt
+
     return callback
 
 
@@ -137,14 +138,26 @@ def test_gumbel_temperature_anneals(tiny_data, tmp_path):
 
 
 def retrain_cfg(root, *overrides):
-    base = [f"data.root={root}", "hidden_dim=2", "ndf=4", "max_iters_per_epoch=3", "data.crop_size=32", "data.load_size=36"]
+    base = [
+        f"data.root={root}",
+        "hidden_dim=2",
+        "ndf=4",
+        "max_iters_per_epoch=3",
+        "data.crop_size=32",
+        "data.load_size=36",
+    ]
     return apply_overrides(from_dict(RetrainConfig, {}), [*base, *overrides])
 
 
 def test_retrain_searched_genotypes_with_lr_decay(tiny_data, tmp_path):
     run_search(search_cfg(tiny_data, "epochs=1"), tmp_path / "search", progress=False)
-    cfg = retrain_cfg(tiny_data, f"genotypes={tmp_path / 'search' / 'genotypes.json'}", "hidden_dim_b=3",
-                      "n_epochs=1", "n_epochs_decay=2")
+    cfg = retrain_cfg(
+        tiny_data,
+        f"genotypes={tmp_path / 'search' / 'genotypes.json'}",
+        "hidden_dim_b=3",
+        "n_epochs=1",
+        "n_epochs_decay=2",
+    )
     result = run_retrain(cfg, tmp_path / "retrain", progress=False)
     assert result.outcome.status == "ok" and result.outcome.epochs_done == 3
     lrs = pd.read_parquet(tmp_path / "retrain" / "metrics.parquet")["lr"].to_numpy()
@@ -181,12 +194,41 @@ def test_retrain_with_validation_split(tiny_data, tmp_path):
 def test_cli_search_then_retrain(tiny_data, tmp_path, capsys):
     from nasplatform.cli import main
 
-    common = ["--data", str(tiny_data), "--image-size", "32", "--hidden-dim", "2", "--no-progress",
-              "--set", "max_iters_per_epoch=2", "--set", "ndf=4"]
-    assert main(["search", *common, "--scheme", "OF", "--epochs", "1", "--n-cells", "3", "--out", str(tmp_path / "s")]) == 0
+    common = [
+        "--data",
+        str(tiny_data),
+        "--image-size",
+        "32",
+        "--hidden-dim",
+        "2",
+        "--no-progress",
+        "--set",
+        "max_iters_per_epoch=2",
+        "--set",
+        "ndf=4",
+    ]
+    assert (
+        main(["search", *common, "--scheme", "OF", "--epochs", "1", "--n-cells", "3", "--out", str(tmp_path / "s")])
+        == 0
+    )
     assert "genotypes:" in capsys.readouterr().out
-    assert main(["retrain", *common, "--genotypes", str(tmp_path / "s" / "genotypes.json"), "--epochs", "1",
-                 "--decay-epochs", "0", "--out", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                "retrain",
+                *common,
+                "--genotypes",
+                str(tmp_path / "s" / "genotypes.json"),
+                "--epochs",
+                "1",
+                "--decay-epochs",
+                "0",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "r" / "final" / "g_a.pt").exists()
     # --resume of a finished run continues at nothing and succeeds
     assert main(["search", "--resume", str(tmp_path / "s"), "--no-progress"]) == 0
@@ -204,11 +246,22 @@ def test_bad_genotypes_file_names_file(tiny_data, tmp_path):
     from nasplatform.space import GenotypeError
 
     bad = tmp_path / "genotypes.json"
-    bad.write_text(json.dumps({"g_a": {"encoding": ["conv3x3", "conv3x3"], "residual": [["conv3x3", "nope"]],
-                                       "decoding": ["nearest", "nearest"]}, "g_b": "cyclegan"}))
+    bad.write_text(
+        json.dumps(
+            {
+                "g_a": {
+                    "encoding": ["conv3x3", "conv3x3"],
+                    "residual": [["conv3x3", "nope"]],
+                    "decoding": ["nearest", "nearest"],
+                },
+                "g_b": "cyclegan",
+            }
+        )
+    )
     with pytest.raises(GenotypeError, match=r"genotypes.json: g_a.residual\[0\]\[1\]"):
-        run_retrain(retrain_cfg(tiny_data, f"genotypes={bad}", "n_epochs=1", "n_epochs_decay=0"), tmp_path / "r",
-                    progress=False)
+        run_retrain(
+            retrain_cfg(tiny_data, f"genotypes={bad}", "n_epochs=1", "n_epochs_decay=0"), tmp_path / "r", progress=False
+        )
 
 
 def test_rerun_with_other_config_is_refused(tiny_data, tmp_path):

@@ -10,8 +10,8 @@ import pytest
 from nasplatform.engine.checkpoint import load_checkpoint
 from nasplatform.engine.config import RetrainConfig, apply_overrides, from_dict
 from nasplatform.engine.evaluate import evaluate_run
-from nasplatform.evaluation.generators import materialize_resized
 from nasplatform.engine.retrain import run_retrain
+from nasplatform.evaluation.generators import materialize_resized
 
 pytestmark = pytest.mark.e2e  # a retrain and its evaluation (real Inception) feed every test
 
@@ -21,8 +21,10 @@ BASE = ["hidden_dim=2", "ndf=4", "max_iters_per_epoch=2", "data.crop_size=32", "
 @pytest.fixture(scope="module")
 def retrained(tiny_data, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("eval") / "run"
-    cfg = apply_overrides(from_dict(RetrainConfig, {}), [f"data.root={tiny_data}", *BASE, "n_epochs=2",
-                                                          "n_epochs_decay=1", "val_fraction=0.34", "val_every=1"])
+    cfg = apply_overrides(
+        from_dict(RetrainConfig, {}),
+        [f"data.root={tiny_data}", *BASE, "n_epochs=2", "n_epochs_decay=1", "val_fraction=0.34", "val_every=1"],
+    )
     run_retrain(cfg, run_dir, progress=False)
     return run_dir
 

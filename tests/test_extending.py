@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from nasplatform.engine.config import ConfigError, SearchConfig, apply_overrides, from_dict
 from nasplatform.data.dataset import UnpairedDataset
+from nasplatform.engine.config import ConfigError, SearchConfig, apply_overrides, from_dict
 from nasplatform.engine.loop import MeanMeter, endless_batches
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.schemes import BUILTIN_SCHEMES, scheme_names
@@ -106,8 +106,13 @@ def test_a_registered_scheme_and_op_run_a_search(tiny_data, tmp_path, toy_extens
     halves = json.loads((run / "splits.json").read_text())
     for domain in ("A", "B"):
         assert indices(alpha_batches, domain) <= set(halves[domain]["half2"]), f"alpha drew {domain} outside half2"
-    declared = UnpairedDataset(cfg.data, "train", seed=cfg.seed + TOY_ALPHA_SPLIT.seed_offset,
-                               indices_a=halves["A"]["half2"], indices_b=halves["B"]["half2"])
+    declared = UnpairedDataset(
+        cfg.data,
+        "train",
+        seed=cfg.seed + TOY_ALPHA_SPLIT.seed_offset,
+        indices_a=halves["A"]["half2"],
+        indices_b=halves["B"]["half2"],
+    )
     first = next(endless_batches(declared, 1, cfg.seed + 1, cfg.batch_size, cfg.device))
     assert torch.equal(first["a"], alpha_batches[0]["a"]) and torch.equal(first["b"], alpha_batches[0]["b"])
     metrics = pd.read_parquet(run / "metrics.parquet")
@@ -115,8 +120,9 @@ def test_a_registered_scheme_and_op_run_a_search(tiny_data, tmp_path, toy_extens
     assert metrics["alpha_loss_g"].notna().all()
 
     # a genotype that chooses the toy op is valid, builds a discrete generator and runs
-    genotype = GeneratorGenotype(encoding=(TOY_OP, "conv3x3"), residual=((TOY_OP, TOY_OP),),
-                                 decoding=("nearest", "nearest"))
+    genotype = GeneratorGenotype(
+        encoding=(TOY_OP, "conv3x3"), residual=((TOY_OP, TOY_OP),), decoding=("nearest", "nearest")
+    )
     with torch.no_grad():
         assert Generator(genotype, hidden_dim=2)(torch.zeros(1, 3, 32, 32)).shape == (1, 3, 32, 32)
 
@@ -169,9 +175,13 @@ def test_a_strategy_must_declare_the_splits_it_draws_from(tiny_data, tmp_path):
     assert "NOSPLITS" not in scheme_names()
     register_strategy(Undeclared)
     try:
-        job = SearchJob(search_cfg(tiny_data, "scheme=UNDECLARED", "epochs=1", "max_iters_per_epoch=1"),
-                        RunDirectory(tmp_path / "run").prepare())
-        with pytest.raises(KeyError, match=r"scheme UNDECLARED: the strategy drew from Split\(part='half2', seed_offset=8\)"):
+        job = SearchJob(
+            search_cfg(tiny_data, "scheme=UNDECLARED", "epochs=1", "max_iters_per_epoch=1"),
+            RunDirectory(tmp_path / "run").prepare(),
+        )
+        with pytest.raises(
+            KeyError, match=r"scheme UNDECLARED: the strategy drew from Split\(part='half2', seed_offset=8\)"
+        ):
             job.train_epoch(1, MeanMeter(), False)
     finally:
         unregister_strategy("UNDECLARED")

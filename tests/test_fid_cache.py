@@ -72,9 +72,14 @@ def test_cleanfid_version_and_extractor_are_part_of_the_key(real, cache, incepti
     cache.get(real, inception, KEY)
     monkeypatch.setattr(cache_module, "CLEANFID_VERSION", "0.0.0")
     assert not cache.get(real, inception, KEY).hit
-    other = InceptionExtractor(inception.layers, source=WeightSource.FID_HELPER, path=inception.path,
-                               weights="other-weights/sha256:0123456789abcdef", device=inception.device,
-                               channels_last=True)
+    other = InceptionExtractor(
+        inception.layers,
+        source=WeightSource.FID_HELPER,
+        path=inception.path,
+        weights="other-weights/sha256:0123456789abcdef",
+        device=inception.device,
+        channels_last=True,
+    )
     assert cache.entry_path(KEY, other) != cache.entry_path(KEY, inception)
     assert not cache.get(real, other, KEY).hit and cache.misses == 3
 
@@ -118,9 +123,18 @@ def test_two_processes_compute_once(real, cache, inception):
     results = []
     with contextlib.ExitStack() as stack:  # both workers' process groups end on the way out, whatever happened
         with cache_module._exclusive(lock_path):
-            workers = [stack.enter_context(started([sys.executable, "-c", _WORKER, str(cache.root), str(real)],
-                                                   cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-                       for _ in range(2)]
+            workers = [
+                stack.enter_context(
+                    started(
+                        [sys.executable, "-c", _WORKER, str(cache.root), str(real)],
+                        cwd=REPO,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    )
+                )
+                for _ in range(2)
+            ]
             for worker in workers:
                 assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
             time.sleep(0.5)  # let both reach flock

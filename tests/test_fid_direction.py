@@ -38,17 +38,24 @@ def test_each_direction_scores_its_generator_against_the_other_domain(tiny_data,
     scores = evaluator.score(nn.Identity(), Negative(), tmp_path / "eval")
     real_a, _ = evaluator.reference("A")
     real_b, _ = evaluator.reference("B")
-    score = lambda generated, reference: compute_scores(generated, reference, extractor=inception, progress=False)
+
+    def score(generated, reference):
+        return compute_scores(generated, reference, extractor=inception, progress=False)
+
     a_vs_b = score(real_a, real_b)
     negative_b_vs_a = score(negated_copy(real_b, tmp_path / "neg_B"), real_a)
     assert scores["fid_a2b"] == pytest.approx(a_vs_b.fid, rel=1e-3)
     assert scores["kid_a2b"] == pytest.approx(a_vs_b.kid, rel=1e-3, abs=1e-6)
     assert scores["fid_b2a"] == pytest.approx(negative_b_vs_a.fid, rel=1e-3)
     # the scores a mix-up would produce are far from these, so the test can tell them apart
-    wrong_a2b = {"scored against testA": score(real_a, real_a).fid,
-                 "translated by G_B": score(negated_copy(real_a, tmp_path / "neg_A"), real_b).fid}
-    wrong_b2a = {"scored against testB": score(negated_copy(real_b, tmp_path / "neg_B2"), real_b).fid,
-                 "translated by G_A": score(real_b, real_a).fid}
+    wrong_a2b = {
+        "scored against testA": score(real_a, real_a).fid,
+        "translated by G_B": score(negated_copy(real_a, tmp_path / "neg_A"), real_b).fid,
+    }
+    wrong_b2a = {
+        "scored against testB": score(negated_copy(real_b, tmp_path / "neg_B2"), real_b).fid,
+        "translated by G_A": score(real_b, real_a).fid,
+    }
     for name, fid in wrong_a2b.items():
         assert abs(fid - scores["fid_a2b"]) > 1.0, f"A->B {name}: {fid} vs {scores['fid_a2b']}"
     for name, fid in wrong_b2a.items():

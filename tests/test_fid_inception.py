@@ -36,8 +36,9 @@ def empty_cleanfid_dir(tmp_path, monkeypatch):
 
 def test_cleanfid_looks_in_tmp_on_linux():
     # Mirrors cleanfid.features.feature_extractor: "./" on Windows, "/tmp" elsewhere.
-    import cleanfid.features
     import inspect
+
+    import cleanfid.features
 
     assert '"/tmp"' in inspect.getsource(cleanfid.features.feature_extractor)
     assert str(inception_module.cleanfid_weights_dir()) == "/tmp"

@@ -31,8 +31,9 @@ def folders(tmp_path_factory, pattern_images):
 
 @pytest.fixture(scope="module")
 def features(folders, inception):
-    return {name: folder_features(folder, inception, progress=False)
-            for name, folder in folders.items() if name != "other"}
+    return {
+        name: folder_features(folder, inception, progress=False) for name, folder in folders.items() if name != "other"
+    }
 
 
 def test_identical_sets_score_zero(features):
@@ -52,12 +53,19 @@ def test_equals_cleanfid_compute_fid(folders, inception, cleanfid_weights_dir, m
     from cleanfid.inception_torchscript import InceptionV3W
 
     # clean-fid hard-codes /tmp for its weights; point its loader at our temp copy instead of writing there.
-    monkeypatch.setattr(cleanfid.features, "InceptionV3W",
-                        lambda path, **kw: InceptionV3W(str(cleanfid_weights_dir), **kw))
+    monkeypatch.setattr(
+        cleanfid.features, "InceptionV3W", lambda path, **kw: InceptionV3W(str(cleanfid_weights_dir), **kw)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript and sqrtm(disp=...) deprecations inside clean-fid
-        expected = cleanfid.fid.compute_fid(str(folders["other"]), str(folders["real"]), mode="clean",
-                                            device=torch.device("cpu"), num_workers=0, verbose=False)
+        expected = cleanfid.fid.compute_fid(
+            str(folders["other"]),
+            str(folders["real"]),
+            mode="clean",
+            device=torch.device("cpu"),
+            num_workers=0,
+            verbose=False,
+        )
     scores = compute_scores(folders["other"], folders["real"], extractor=inception, progress=False)
     assert scores.fid == pytest.approx(expected, rel=1e-3)
     assert scores.fid > 1.0 and np.isfinite(scores.kid)
@@ -81,5 +89,6 @@ def test_bad_folders_are_named(folders, inception, tmp_path, pattern_images):
     with pytest.raises(ValueError, match="single.*at least 2 images"):
         compute_scores(single, folders["real"], extractor=inception, progress=False)
     with pytest.raises(ValueError, match="ReferenceCache"):
-        compute_scores(folders["real"], folders["real"], extractor=inception,
-                       reference_key=ReferenceKey("a", "b"), progress=False)
+        compute_scores(
+            folders["real"], folders["real"], extractor=inception, reference_key=ReferenceKey("a", "b"), progress=False
+        )

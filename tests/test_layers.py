@@ -12,8 +12,20 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nasplatform"
 #: Each layer may import its own modules and those of lower layers only; one rank may hold two packages that
 #: do not import each other, except where SIDEWAYS allows it. atomic.py and the package __init__ are the bottom,
 #: `python -m nasplatform` (__main__.py) the top.
-RANKS = {"atomic": -1, "interrupt": -1, "space": 0, "ops": 1, "nets": 2, "data": 3, "evaluation": 3, "engine": 4, "tune": 5, "cli": 6,
-         "__init__": -1, "__main__": 7}
+RANKS = {
+    "atomic": -1,
+    "interrupt": -1,
+    "space": 0,
+    "ops": 1,
+    "nets": 2,
+    "data": 3,
+    "evaluation": 3,
+    "engine": 4,
+    "tune": 5,
+    "cli": 6,
+    "__init__": -1,
+    "__main__": 7,
+}
 #: evaluation reads images the way data does (data.images); data never scores anything.
 SIDEWAYS = {("evaluation", "data")}
 #: Ray is the orchestration layer's business alone.
@@ -69,7 +81,9 @@ def violations(package: Path = PACKAGE) -> list[str]:
             if target not in RANKS:
                 found.append(f"{where}: a package RANKS does not place")
             elif RANKS[target] > RANKS[layer]:
-                found.append(f"{where}: {layer} (layer {RANKS[layer]}) must not import {target} (layer {RANKS[target]})")
+                found.append(
+                    f"{where}: {layer} (layer {RANKS[layer]}) must not import {target} (layer {RANKS[target]})"
+                )
             elif RANKS[target] == RANKS[layer] and (layer, target) not in SIDEWAYS:
                 found.append(f"{where}: {layer} and {target} are one layer and must not import each other")
     return found
@@ -83,19 +97,29 @@ def test_data_and_evaluation_import_no_engine_tune_or_cli():
     # stated on its own: what the move of data/ and evaluation/ out of engine/ is for
     for layer in ("data", "evaluation"):
         for path in sorted((PACKAGE / layer).rglob("*.py")):
-            bad = [(line, m) for line, m in imports(path)
-                   if m.split(".")[:2] in (["nasplatform", "engine"], ["nasplatform", "tune"], ["nasplatform", "cli"])]
+            bad = [
+                (line, m)
+                for line, m in imports(path)
+                if m.split(".")[:2] in (["nasplatform", "engine"], ["nasplatform", "tune"], ["nasplatform", "cli"])
+            ]
             assert bad == [], f"{path}: {bad}"
 
 
-@pytest.mark.parametrize("layer, source, expected", [
-    ("data", "from nasplatform.engine.config import DataConfig\n", "data (layer 3) must not import engine"),
-    ("evaluation", "def f():\n    from nasplatform.tune import collect\n", "evaluation (layer 3) must not import tune"),
-    ("data", "import nasplatform.evaluation.scores\n", "data and evaluation are one layer"),
-    ("nets", "from nasplatform import engine\n", "nets (layer 2) must not import engine"),
-    ("engine", "import ray\n", "may import Ray"),
-    ("nets", "from ray import tune\n", "may import Ray"),
-])
+@pytest.mark.parametrize(
+    "layer, source, expected",
+    [
+        ("data", "from nasplatform.engine.config import DataConfig\n", "data (layer 3) must not import engine"),
+        (
+            "evaluation",
+            "def f():\n    from nasplatform.tune import collect\n",
+            "evaluation (layer 3) must not import tune",
+        ),
+        ("data", "import nasplatform.evaluation.scores\n", "data and evaluation are one layer"),
+        ("nets", "from nasplatform import engine\n", "nets (layer 2) must not import engine"),
+        ("engine", "import ray\n", "may import Ray"),
+        ("nets", "from ray import tune\n", "may import Ray"),
+    ],
+)
 def test_a_back_edge_is_caught_and_named(tmp_path, layer, source, expected):
     (tmp_path / layer).mkdir()
     (tmp_path / layer / "bad.py").write_text(source)
@@ -108,5 +132,6 @@ def test_a_back_edge_is_caught_and_named(tmp_path, layer, source, expected):
 def test_type_checking_imports_are_not_edges(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "typed.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from nasplatform.engine.config import DataConfig\n")
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from nasplatform.engine.config import DataConfig\n"
+    )
     assert violations(tmp_path) == []

@@ -4,7 +4,6 @@ import pytest
 import torch
 from torch import nn
 
-from nasplatform.nets.build import NETWORK_NAMES, build_discrete, build_supernets, load_genotypes
 from nasplatform.nets import (
     Discriminator,
     DiscriminatorSupernet,
@@ -15,6 +14,7 @@ from nasplatform.nets import (
     count_params,
     model_cost,
 )
+from nasplatform.nets.build import NETWORK_NAMES, build_discrete, build_supernets, load_genotypes
 from nasplatform.nets.layout import genotype_op
 from nasplatform.space import DiscriminatorGenotype, GeneratorGenotype, named_genotype
 

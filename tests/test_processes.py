@@ -30,8 +30,10 @@ def test_a_child_may_outlast_the_stall_interval_while_it_prints():
 
 def test_a_silent_child_is_stopped_with_its_grandchildren(tmp_path):
     pid_file = tmp_path / "grandchild"
-    code = (f"import subprocess, time\np = subprocess.Popen(['sleep', '300'])\nopen({str(pid_file)!r}, 'w')"
-            ".write(str(p.pid))\nprint('started', flush=True)\ntime.sleep(300)\n")
+    code = (
+        f"import subprocess, time\np = subprocess.Popen(['sleep', '300'])\nopen({str(pid_file)!r}, 'w')"
+        ".write(str(p.pid))\nprint('started', flush=True)\ntime.sleep(300)\n"
+    )
     with pytest.raises(Stalled, match=r"(?s)no progress .* for 2 s; stopped; end of its output:\nstarted"):
         run_watched([sys.executable, "-c", code], stall_s=2.0)
     grandchild = int(pid_file.read_text())

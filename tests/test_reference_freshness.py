@@ -4,7 +4,6 @@ import json
 import shutil
 
 import pytest
-
 from conftest import make_cyclegan_layout, write_domain
 
 from nasplatform.cli import main
@@ -22,9 +21,19 @@ def evaluate(run_dir, cache, capsys) -> dict:
 
 def test_replaced_test_images_change_the_scores(tmp_path, capsys):
     data = make_cyclegan_layout(tmp_path / "data" / "tiny", counts=(4, 4, 3, 3), size=32)
-    cfg = apply_overrides(from_dict(RetrainConfig, {}), [f"data.root={data}", "hidden_dim=2", "ndf=4",
-                                                          "max_iters_per_epoch=1", "data.crop_size=32",
-                                                          "data.load_size=32", "n_epochs=1", "n_epochs_decay=0"])
+    cfg = apply_overrides(
+        from_dict(RetrainConfig, {}),
+        [
+            f"data.root={data}",
+            "hidden_dim=2",
+            "ndf=4",
+            "max_iters_per_epoch=1",
+            "data.crop_size=32",
+            "data.load_size=32",
+            "n_epochs=1",
+            "n_epochs_decay=0",
+        ],
+    )
     run_retrain(cfg, tmp_path / "run", progress=False)
     cache = tmp_path / "cache"
     first = evaluate(tmp_path / "run", cache, capsys)

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_analysis import trial, two_tables, write_alpha_history, write_metrics, write_results, write_sample
 
 from analysis.report import build_report
-from test_analysis import trial, two_tables, write_alpha_history, write_metrics, write_results, write_sample
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -24,20 +24,32 @@ try:
 except ImportError:
     selenium = None
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER and selenium),
-    reason="needs Chromium, chromedriver (Debian: apt-get install chromium chromium-driver; .ci/run installs them) "
-           f"and selenium (pip, the `test` extra); found chromium={CHROMIUM}, chromedriver={CHROMEDRIVER}, "
-           f"selenium={'yes' if selenium else 'no'}",
-)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (CHROMIUM and CHROMEDRIVER and selenium),
+        reason="needs Chromium, chromedriver (Debian: apt-get install chromium chromium-driver; .ci/run installs them) "
+        f"and selenium (pip, the `test` extra); found chromium={CHROMIUM}, chromedriver={CHROMEDRIVER}, "
+        f"selenium={'yes' if selenium else 'no'}",
+    ),
+]
 WIDTH, HEIGHT = 1400, 1000
 
 
 def _report(root: Path) -> Path:
     """Two experiments' tables (one older without baselines), one search run with alphas, losses and samples."""
     a, b, first, _ = two_tables(root)
-    search = trial(stage="search", figure="fig5", dataset="facades", scheme="OF", architecture="searched",
-                   trial_id="search-facades-OF", experiment="e1", search_time_s=500.0, run_dir="runs/search")
+    search = trial(
+        stage="search",
+        figure="fig5",
+        dataset="facades",
+        scheme="OF",
+        architecture="searched",
+        trial_id="search-facades-OF",
+        experiment="e1",
+        search_time_s=500.0,
+        run_dir="runs/search",
+    )
     write_results(first + [search], a)
     run = a.parent / "runs" / "search"
     run.mkdir(parents=True)
@@ -74,8 +86,13 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 f"--window-size={WIDTH},{HEIGHT}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={WIDTH},{HEIGHT}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     try:
@@ -93,7 +110,8 @@ def test_report_loads_in_chromium_with_every_image_and_link(served, browser, tmp
     browser.get(f"{url}/index.html")
     assert browser.title == "nasplatform report"
     images = browser.execute_script(
-        "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth]);")
+        "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth]);"
+    )
     # Fig. 5, the search run's alpha, alpha-deviation and loss figures, and its sample grid.
     assert len(images) == 5, images
     broken = [src for src, complete, width in images if not (complete and width > 0)]
@@ -114,7 +132,8 @@ def test_report_loads_in_chromium_with_every_image_and_link(served, browser, tmp
     # view before any figure.
     top = browser.execute_script(
         "const t = document.getElementById('results_with_baselines').getBoundingClientRect().top;"
-        "const f = document.images[0].getBoundingClientRect().top; return [t, f, window.innerHeight];")
+        "const f = document.images[0].getBoundingClientRect().top; return [t, f, window.innerHeight];"
+    )
     assert 0 <= top[0] < top[2] and top[0] < top[1], top
     screenshot = Path(os.environ.get("NASPLATFORM_SCREENSHOT_DIR", tmp_path)) / "report_first_screen.png"
     screenshot.parent.mkdir(parents=True, exist_ok=True)
@@ -134,10 +153,12 @@ def test_a_missing_file_is_caught(served, browser):
         browser.get(f"{url}/index.html")
         widths = browser.execute_script(
             "return Array.from(document.images).filter(i => i.getAttribute('src') === 'figures/fig5_size_matched.png')"
-            ".map(i => i.naturalWidth);")
+            ".map(i => i.naturalWidth);"
+        )
         status = browser.execute_async_script(
             "const done = arguments[arguments.length - 1]; fetch('figures/fig5_size_matched.png')"
-            ".then(r => done(r.status));")
+            ".then(r => done(r.status));"
+        )
     finally:
         victim.write_bytes(kept)
     assert widths == [0] and status == 404

@@ -1,4 +1,4 @@
-"""A run folder keeps one run's files: no silent overwrite, one writer at a time, epoch files commit with their checkpoint."""
+"""A run folder keeps one run's files: no silent overwrite, one writer, epoch files commit with checkpoints."""
 
 import json
 import os
@@ -18,8 +18,19 @@ from nasplatform.engine.lock import FolderBusy, folder_lock
 from nasplatform.engine.rundir import RunDirectory
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = ["--image-size", "32", "--hidden-dim", "2", "--n-cells", "3", "--no-progress",
-         "--set", "max_iters_per_epoch=1", "--set", "ndf=4"]
+SMALL = [
+    "--image-size",
+    "32",
+    "--hidden-dim",
+    "2",
+    "--n-cells",
+    "3",
+    "--no-progress",
+    "--set",
+    "max_iters_per_epoch=1",
+    "--set",
+    "ndf=4",
+]
 
 
 def search(data, out, *extra):
@@ -27,14 +38,19 @@ def search(data, out, *extra):
 
 
 def snapshot(folder: Path) -> dict:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != ".lock"}  # the lock file names its latest holder
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }  # the lock file names its latest holder
 
 
 def test_folder_with_run_files_but_no_checkpoint_is_refused(tiny_data, tmp_path, capsys):
     out = tmp_path / "s"
     # a search that diverges in epoch 1 leaves config, metrics and genotypes but no checkpoint
-    assert search(tiny_data, out, "--epochs", "1", "--set", "loss.lambda_cyc=1e38", "--set", "max_iters_per_epoch=3") == 3
+    assert (
+        search(tiny_data, out, "--epochs", "1", "--set", "loss.lambda_cyc=1e38", "--set", "max_iters_per_epoch=3") == 3
+    )
     assert not (out / "checkpoints" / "last.pt").exists() and (out / "metrics.parquet").exists()
     before = snapshot(out)
     capsys.readouterr()
@@ -43,9 +59,33 @@ def test_folder_with_run_files_but_no_checkpoint_is_refused(tiny_data, tmp_path,
     assert "already holds run files" in err and f"--resume {out}" in err and "--out NEW_DIR" in err
     genotypes = tmp_path / "g.json"
     genotypes.write_text(json.dumps({"g_a": "cyclegan", "g_b": "cyclegan"}))
-    assert main(["retrain", "--data", str(tiny_data), "--image-size", "32", "--genotypes", str(genotypes),
-                 "--hidden-dim", "2", "--epochs", "1", "--decay-epochs", "0", "--no-progress",
-                 "--set", "max_iters_per_epoch=1", "--set", "ndf=4", "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "retrain",
+                "--data",
+                str(tiny_data),
+                "--image-size",
+                "32",
+                "--genotypes",
+                str(genotypes),
+                "--hidden-dim",
+                "2",
+                "--epochs",
+                "1",
+                "--decay-epochs",
+                "0",
+                "--no-progress",
+                "--set",
+                "max_iters_per_epoch=1",
+                "--set",
+                "ndf=4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "already holds run files" in capsys.readouterr().err
     assert snapshot(out) == before  # nothing of the first run was touched
     # --resume starts such a run again with its saved config (nothing was checkpointed, nothing is lost)
@@ -58,9 +98,33 @@ def test_retrain_into_a_finished_search_is_refused(tiny_data, tmp_path, capsys):
     assert search(tiny_data, out, "--epochs", "1") == 0
     before = snapshot(out)
     capsys.readouterr()
-    assert main(["retrain", "--data", str(tiny_data), "--image-size", "32", "--genotypes", str(out / "genotypes.json"),
-                 "--hidden-dim", "2", "--epochs", "1", "--decay-epochs", "0", "--no-progress",
-                 "--set", "max_iters_per_epoch=1", "--set", "ndf=4", "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "retrain",
+                "--data",
+                str(tiny_data),
+                "--image-size",
+                "32",
+                "--genotypes",
+                str(out / "genotypes.json"),
+                "--hidden-dim",
+                "2",
+                "--epochs",
+                "1",
+                "--decay-epochs",
+                "0",
+                "--no-progress",
+                "--set",
+                "max_iters_per_epoch=1",
+                "--set",
+                "ndf=4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "holds another kind of run or file" in capsys.readouterr().err
     assert snapshot(out) == before
 
@@ -69,17 +133,52 @@ def test_retrain_into_a_finished_search_is_refused(tiny_data, tmp_path, capsys):
 def test_two_writers_one_folder_and_kill_9(tiny_data, tmp_path, capsys):
     out = tmp_path / "s"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    with started([sys.executable, "-m", "nasplatform", "search", "--data", str(tiny_data), *SMALL, "--epochs",
-                  "100000", "--out", str(out)], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                 stderr=subprocess.PIPE) as first:
+    with started(
+        [
+            sys.executable,
+            "-m",
+            "nasplatform",
+            "search",
+            "--data",
+            str(tiny_data),
+            *SMALL,
+            "--epochs",
+            "100000",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    ) as first:
         # no clock: it may take any time while its run folder keeps changing
-        wait_while_progressing(first, Progress(watch=[tmp_path]), "the first run",
-                               until=(out / "metrics.parquet").exists)
+        wait_while_progressing(
+            first, Progress(watch=[tmp_path]), "the first run", until=(out / "metrics.parquet").exists
+        )
         assert first.poll() is None, first.stderr.read().decode()
         before = (out / "config.yaml").read_bytes()
-        second = subprocess.run([sys.executable, "-m", "nasplatform", "search", "--data", str(tiny_data), *SMALL,
-                                 "--epochs", "1", "--set", "seed=5", "--out", str(out)], env=env, cwd=tmp_path,
-                                capture_output=True, text=True)
+        second = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "nasplatform",
+                "search",
+                "--data",
+                str(tiny_data),
+                *SMALL,
+                "--epochs",
+                "1",
+                "--set",
+                "seed=5",
+                "--out",
+                str(out),
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
         assert second.returncode == 2, second.stderr
         assert f"{out} is in use by pid {first.pid}" in second.stderr and "Traceback" not in second.stderr
         assert (out / "config.yaml").read_bytes() == before
@@ -111,7 +210,11 @@ def fail_checkpoint_at(monkeypatch, epoch):
 def epochs_of(out: Path) -> tuple[list, set, str]:
     metrics = pd.read_parquet(out / "metrics.parquet")
     alphas = pd.read_parquet(out / "alpha_history.parquet")
-    return metrics["epoch"].tolist(), set(alphas["epoch"]) - {0}, (out / "genotypes.json").read_text()  # 0: initial alphas
+    return (
+        metrics["epoch"].tolist(),
+        set(alphas["epoch"]) - {0},
+        (out / "genotypes.json").read_text(),
+    )  # 0: initial alphas
 
 
 def leftovers(out: Path) -> list[str]:

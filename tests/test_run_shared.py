@@ -42,11 +42,23 @@ def options_of(command: str) -> list[str]:
 
 def test_search_and_retrain_list_their_flags():
     shared = ["--data", "--image-size", "--out", "--resume", "--config", "--set", "--no-progress", "--threads"]
-    assert sorted(options_of("search")) == sorted(["-h", "--help", *shared, "--scheme", "--epochs", "--hidden-dim",
-                                                   "--n-cells"])
-    assert sorted(options_of("retrain")) == sorted(["-h", "--help", *shared, "--genotypes", "--hidden-dim",
-                                                    "--hidden-dim-a", "--hidden-dim-b", "--epochs", "--decay-epochs",
-                                                    "--discriminator"])
+    assert sorted(options_of("search")) == sorted(
+        ["-h", "--help", *shared, "--scheme", "--epochs", "--hidden-dim", "--n-cells"]
+    )
+    assert sorted(options_of("retrain")) == sorted(
+        [
+            "-h",
+            "--help",
+            *shared,
+            "--genotypes",
+            "--hidden-dim",
+            "--hidden-dim-a",
+            "--hidden-dim-b",
+            "--epochs",
+            "--decay-epochs",
+            "--discriminator",
+        ]
+    )
 
 
 @pytest.mark.parametrize("command", ["search", "retrain"])
@@ -61,10 +73,29 @@ def test_flags_become_config_keys(tmp_path):
     from nasplatform.cli.options import run_or_resume
     from nasplatform.engine.config import load_size_for
 
-    args = build_parser().parse_args(["retrain", "--data", str(tmp_path), "--image-size", "64", "--hidden-dim", "8",
-                                      "--out", str(tmp_path / "run"), "--set", "seed=3", "--no-progress"])
-    built = run_or_resume(args, RetrainConfig, {"hidden_dim_a": args.hidden_dim},
-                          run=lambda cfg, out, progress: (cfg, out, progress), resume=None)
+    args = build_parser().parse_args(
+        [
+            "retrain",
+            "--data",
+            str(tmp_path),
+            "--image-size",
+            "64",
+            "--hidden-dim",
+            "8",
+            "--out",
+            str(tmp_path / "run"),
+            "--set",
+            "seed=3",
+            "--no-progress",
+        ]
+    )
+    built = run_or_resume(
+        args,
+        RetrainConfig,
+        {"hidden_dim_a": args.hidden_dim},
+        run=lambda cfg, out, progress: (cfg, out, progress),
+        resume=None,
+    )
     cfg, out, progress = built
     assert (cfg.data.root, cfg.data.crop_size, cfg.data.load_size) == (str(tmp_path), 64, load_size_for(64))
     assert (cfg.hidden_dim_a, cfg.seed, out, progress) == (8, 3, str(tmp_path / "run"), False)
@@ -76,27 +107,38 @@ def test_bad_image_size_is_refused_before_the_run_folder_exists(tmp_path, capsys
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize(("flags", "keys"), [
-    (["--epochs", "1"], (1, 0)),
-    (["--epochs", "200"], (100, 100)),  # CycleGAN's 100 + 100
-    (["--epochs", "5"], (3, 2)),
-    (["--epochs", "5", "--decay-epochs", "0"], (5, 0)),
-    (["--epochs", "5", "--decay-epochs", "5"], (0, 5)),
-])
+@pytest.mark.parametrize(
+    ("flags", "keys"),
+    [
+        (["--epochs", "1"], (1, 0)),
+        (["--epochs", "200"], (100, 100)),  # CycleGAN's 100 + 100
+        (["--epochs", "5"], (3, 2)),
+        (["--epochs", "5", "--decay-epochs", "0"], (5, 0)),
+        (["--epochs", "5", "--decay-epochs", "5"], (0, 5)),
+    ],
+)
 def test_retrain_epochs_is_the_total_like_search(tmp_path, flags, keys):
     from nasplatform.cli.options import run_or_resume
     from nasplatform.cli.retrain import epoch_keys
 
     args = build_parser().parse_args(["retrain", "--data", str(tmp_path), "--out", str(tmp_path / "run"), *flags])
-    cfg, _, _ = run_or_resume(args, RetrainConfig, epoch_keys(args.epochs, args.decay_epochs),
-                              run=lambda cfg, out, progress: (cfg, out, progress), resume=None)
+    cfg, _, _ = run_or_resume(
+        args,
+        RetrainConfig,
+        epoch_keys(args.epochs, args.decay_epochs),
+        run=lambda cfg, out, progress: (cfg, out, progress),
+        resume=None,
+    )
     assert (cfg.n_epochs, cfg.n_epochs_decay) == keys and cfg.epochs == args.epochs
 
 
-@pytest.mark.parametrize(("flags", "message"), [
-    (["--epochs", "2", "--decay-epochs", "3"], "--decay-epochs 3: must be within 0..--epochs (2)"),
-    (["--epochs", "0"], "--epochs 0: must be at least 1"),
-])
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--epochs", "2", "--decay-epochs", "3"], "--decay-epochs 3: must be within 0..--epochs (2)"),
+        (["--epochs", "0"], "--epochs 0: must be at least 1"),
+    ],
+)
 def test_retrain_epochs_that_cannot_split_are_refused(tmp_path, capsys, flags, message):
     assert main(["retrain", "--data", str(tmp_path), "--out", str(tmp_path / "run"), *flags]) == 2
     assert message in capsys.readouterr().err
@@ -106,30 +148,95 @@ def test_retrain_epochs_that_cannot_split_are_refused(tmp_path, capsys, flags, m
 def test_retrain_epochs_1_runs_exactly_one_epoch(tiny_data, tmp_path, capsys):
     import pandas as pd
 
-    assert main(["retrain", "--data", str(tiny_data), "--image-size", "32", "--hidden-dim", "2", "--epochs", "1",
-                 "--no-progress", "--set", "ndf=4", "--set", "max_iters_per_epoch=1", "--out", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                "retrain",
+                "--data",
+                str(tiny_data),
+                "--image-size",
+                "32",
+                "--hidden-dim",
+                "2",
+                "--epochs",
+                "1",
+                "--no-progress",
+                "--set",
+                "ndf=4",
+                "--set",
+                "max_iters_per_epoch=1",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     assert "retrain ok: 1 epochs" in capsys.readouterr().out
     assert pd.read_parquet(tmp_path / "r" / "metrics.parquet")["epoch"].nunique() == 1
 
 
-@pytest.mark.parametrize(("command", "cls", "flags", "expected"), [
-    ("search", SearchConfig, ["--scheme", "TH", "--epochs", "3", "--hidden-dim", "5", "--n-cells", "4"],
-     {"scheme": "TH", "epochs": 3, "hidden_dim": 5, "n_cells": 4}),
-    ("retrain", RetrainConfig, ["--genotypes", "g.json", "--hidden-dim", "4", "--hidden-dim-a", "5", "--hidden-dim-b",
-                                "6", "--epochs", "7", "--decay-epochs", "2", "--discriminator", "searched"],
-     {"genotypes": "g.json", "hidden_dim_a": 5, "hidden_dim_b": 6, "n_epochs": 5, "n_epochs_decay": 2,
-      "discriminator": "searched"}),
-])
+@pytest.mark.parametrize(
+    ("command", "cls", "flags", "expected"),
+    [
+        (
+            "search",
+            SearchConfig,
+            ["--scheme", "TH", "--epochs", "3", "--hidden-dim", "5", "--n-cells", "4"],
+            {"scheme": "TH", "epochs": 3, "hidden_dim": 5, "n_cells": 4},
+        ),
+        (
+            "retrain",
+            RetrainConfig,
+            [
+                "--genotypes",
+                "g.json",
+                "--hidden-dim",
+                "4",
+                "--hidden-dim-a",
+                "5",
+                "--hidden-dim-b",
+                "6",
+                "--epochs",
+                "7",
+                "--decay-epochs",
+                "2",
+                "--discriminator",
+                "searched",
+            ],
+            {
+                "genotypes": "g.json",
+                "hidden_dim_a": 5,
+                "hidden_dim_b": 6,
+                "n_epochs": 5,
+                "n_epochs_decay": 2,
+                "discriminator": "searched",
+            },
+        ),
+    ],
+)
 def test_every_own_flag_reaches_its_config_key(tmp_path, command, cls, flags, expected):
     import importlib
 
     from nasplatform.cli.options import run_or_resume
 
     module = importlib.import_module(f"nasplatform.cli.{command}")
-    args = build_parser().parse_args([command, "--data", str(tmp_path), "--out", str(tmp_path / "run"),
-                                      "--image-size", "64", "--threads", "2", *flags])
-    cfg, _, _ = run_or_resume(args, cls, module.config_flags(args), run=lambda cfg, out, progress: (cfg, out, progress),
-                              resume=None)
+    args = build_parser().parse_args(
+        [
+            command,
+            "--data",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "run"),
+            "--image-size",
+            "64",
+            "--threads",
+            "2",
+            *flags,
+        ]
+    )
+    cfg, _, _ = run_or_resume(
+        args, cls, module.config_flags(args), run=lambda cfg, out, progress: (cfg, out, progress), resume=None
+    )
     assert {key: getattr(cfg, key) for key in expected} == expected
     assert (cfg.data.crop_size, cfg.threads) == (64, 2)
     # every flag of the command is either shared (options.py) or one of these keys: a new flag needs a key here
@@ -146,10 +253,35 @@ def test_a_retrain_folder_written_before_the_hidden_dim_a_rename_resumes(tiny_da
     from nasplatform.engine.checkpoint import load_checkpoint, save_checkpoint
 
     run = tmp_path / "r"
-    assert main(["retrain", "--data", str(tiny_data), "--image-size", "32", "--hidden-dim-a", "2", "--hidden-dim-b",
-                 "3", "--epochs", "1", "--no-progress", "--set", "ndf=4", "--set", "max_iters_per_epoch=1",
-                 "--out", str(run)]) == 0
-    old = lambda cfg: {("hidden_dim" if k == "hidden_dim_a" else k): v for k, v in cfg.items()}
+    assert (
+        main(
+            [
+                "retrain",
+                "--data",
+                str(tiny_data),
+                "--image-size",
+                "32",
+                "--hidden-dim-a",
+                "2",
+                "--hidden-dim-b",
+                "3",
+                "--epochs",
+                "1",
+                "--no-progress",
+                "--set",
+                "ndf=4",
+                "--set",
+                "max_iters_per_epoch=1",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
+
+    def old(cfg):
+        return {("hidden_dim" if k == "hidden_dim_a" else k): v for k, v in cfg.items()}
+
     saved = yaml.safe_load((run / "config.yaml").read_text())
     (run / "config.yaml").write_text(yaml.safe_dump(old({**saved, "n_epochs": 2}), sort_keys=False))
     state = load_checkpoint(run / "checkpoints" / "last.pt")

@@ -26,8 +26,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.fs as pafs
 import pytest
-from processes import Progress, Stalled, wait_while_progressing
 from conftest import make_cyclegan_layout
+from processes import Progress, Stalled, wait_while_progressing
 
 REPO = Path(__file__).resolve().parents[1]
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
@@ -35,8 +35,18 @@ QUICKSTART = REPO / "experiments" / "quickstart.yaml"
 BUCKET = "bucket"
 EXPERIMENT = "quickstart-smoke"
 #: What identifies a trial of the grid in the results table (trial ids differ from run to run).
-TRIAL_COLUMNS = ["stage", "dataset", "scheme", "architecture", "seed", "repeat", "hidden_dim_a", "hidden_dim_b",
-                 "image_size", "epochs_planned"]
+TRIAL_COLUMNS = [
+    "stage",
+    "dataset",
+    "scheme",
+    "architecture",
+    "seed",
+    "repeat",
+    "hidden_dim_a",
+    "hidden_dim_b",
+    "image_size",
+    "epochs_planned",
+]
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 pytestmark = pytest.mark.s3
 
@@ -101,8 +111,12 @@ def s3_endpoint(workspace):
     """`moto_server` on 127.0.0.1 (its own process group), with an empty bucket; always killed at the end."""
     port = free_port()
     with open(workspace / "moto.log", "wb") as log:
-        server = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         endpoint = f"http://127.0.0.1:{port}"
 
@@ -124,18 +138,29 @@ def s3_endpoint(workspace):
 
 
 def s3_filesystem(endpoint: str) -> pafs.S3FileSystem:
-    return pafs.S3FileSystem(access_key=CREDENTIALS["AWS_ACCESS_KEY_ID"], secret_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                             region=CREDENTIALS["AWS_DEFAULT_REGION"], endpoint_override=endpoint, scheme="http",
-                             allow_bucket_creation=True)
+    return pafs.S3FileSystem(
+        access_key=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        secret_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region=CREDENTIALS["AWS_DEFAULT_REGION"],
+        endpoint_override=endpoint,
+        scheme="http",
+        allow_bucket_creation=True,
+    )
 
 
 def command_env(workspace: Path, ray_dir: str, endpoint: str | None) -> dict[str, str]:
     """The environment of one command: this worktree's package, Ray's files and the home folder (Ray's auth token)
     in the workspace, and the AWS variables for the S3 server when `endpoint` is given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "AWS_"))}
-    env.update(PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", HOME=str(workspace / "home"),
-               RAY_TMPDIR=str(workspace / ray_dir), RAY_USAGE_STATS_ENABLED="0",
-               NASPLATFORM_CACHE=str(workspace / "cache"), MPLCONFIGDIR=str(workspace / "matplotlib"))
+    env.update(
+        PYTHONPATH=str(REPO),
+        OMP_NUM_THREADS="1",
+        HOME=str(workspace / "home"),
+        RAY_TMPDIR=str(workspace / ray_dir),
+        RAY_USAGE_STATS_ENABLED="0",
+        NASPLATFORM_CACHE=str(workspace / "cache"),
+        MPLCONFIGDIR=str(workspace / "matplotlib"),
+    )
     if endpoint:
         env.update(CREDENTIALS, AWS_ENDPOINT_URL=endpoint)
     return env
@@ -143,15 +168,20 @@ def command_env(workspace: Path, ray_dir: str, endpoint: str | None) -> dict[str
 
 def nasplatform(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "nasplatform", *args], stdout=out, stderr=subprocess.STDOUT,
-                                env=env, cwd=REPO, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "nasplatform", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REPO,
+            start_new_session=True,
+        )
 
 
 def finish(process: subprocess.Popen, log: Path) -> int:
     """Wait for a command to end; any time while its log or the workspace changes (tests/processes.py)."""
     try:
-        wait_while_progressing(process, Progress([log], [log.parent]), " ".join(map(str, process.args[3:])),
-                               poll_s=1.0)
+        wait_while_progressing(process, Progress([log], [log.parent]), " ".join(map(str, process.args[3:])), poll_s=1.0)
     except Stalled as exc:
         stop(process)
         pytest.fail(f"{exc}; end of {log}:\n{log.read_text(errors='replace')[-3000:]}")
@@ -171,8 +201,13 @@ def checkpointed_retrain_trials(fs: pafs.S3FileSystem) -> list[str]:
         infos = fs.get_file_info(pafs.FileSelector(f"{BUCKET}/runs/{EXPERIMENT}/retrain", recursive=True))
     except FileNotFoundError:
         return []
-    return sorted({i.path.split("/")[-2] for i in infos if i.type == pafs.FileType.Directory
-                   and i.base_name.startswith("checkpoint_")})
+    return sorted(
+        {
+            i.path.split("/")[-2]
+            for i in infos
+            if i.type == pafs.FileType.Directory and i.base_name.startswith("checkpoint_")
+        }
+    )
 
 
 def results_from_s3(fs: pafs.S3FileSystem) -> pd.DataFrame:
@@ -195,8 +230,11 @@ def test_quickstart_smoke_on_s3_survives_a_killed_driver(workspace, s3_endpoint)
     fs = s3_filesystem(s3_endpoint)
 
     # the reference: the same grid on a local disk, no AWS variables at all
-    code, printed = run_to_end(grid + ["--storage", str(workspace / "local")],
-                               command_env(workspace, "ray-local", None), workspace / "local.log")
+    code, printed = run_to_end(
+        grid + ["--storage", str(workspace / "local")],
+        command_env(workspace, "ray-local", None),
+        workspace / "local.log",
+    )
     assert code == 0, printed[-3000:]
     local = pd.read_parquet(workspace / "local" / EXPERIMENT / "results.parquet")
 
@@ -205,8 +243,13 @@ def test_quickstart_smoke_on_s3_survives_a_killed_driver(workspace, s3_endpoint)
     log = workspace / "s3.log"
     driver = nasplatform(grid + ["--storage", f"s3://{BUCKET}/runs"], s3_env, log)
     try:
-        wait_while_progressing(driver, Progress([log], [workspace]), "the grid on S3", poll_s=0.5,
-                               until=lambda: bool(checkpointed_retrain_trials(fs)))
+        wait_while_progressing(
+            driver,
+            Progress([log], [workspace]),
+            "the grid on S3",
+            poll_s=0.5,
+            until=lambda: bool(checkpointed_retrain_trials(fs)),
+        )
     except Stalled as exc:
         pytest.fail(f"{exc}; no retrain checkpoint in the bucket:\n{log.read_text()[-3000:]}")
     assert driver.poll() is None, f"the driver ended before the kill:\n{log.read_text()[-3000:]}"
@@ -219,8 +262,9 @@ def test_quickstart_smoke_on_s3_survives_a_killed_driver(workspace, s3_endpoint)
     assert code == 0 and f"experiment {EXPERIMENT}" in printed and exp_uri in printed, printed
 
     # resumed from the bucket alone: a new driver, a new local Ray
-    code, printed = run_to_end(["resume", exp_uri, "--verbose", "0"], command_env(workspace, "ray-resume", s3_endpoint),
-                               log)
+    code, printed = run_to_end(
+        ["resume", exp_uri, "--verbose", "0"], command_env(workspace, "ray-resume", s3_endpoint), log
+    )
     assert code == 0, printed[-3000:]
     kill_processes_under(workspace / "ray-resume", wait_s=60)
 
@@ -232,8 +276,9 @@ def test_quickstart_smoke_on_s3_survives_a_killed_driver(workspace, s3_endpoint)
 
     fs.delete_file(f"{BUCKET}/runs/{EXPERIMENT}/results.parquet")  # collect must write it anew, from the bucket
     code, printed = run_to_end(["collect", exp_uri], s3_env, log)
-    assert code == 0 and f"wrote {exp_uri}/results.parquet: {len(local)} trial row(s) ({len(local)} ok)" in printed, \
+    assert code == 0 and f"wrote {exp_uri}/results.parquet: {len(local)} trial row(s) ({len(local)} ok)" in printed, (
         printed
+    )
     remote = results_from_s3(fs)
     assert (local["status"] == "ok").all() and len(local) == searches + retrains == 3
     assert trials(remote) == trials(local)

@@ -9,9 +9,9 @@ import torch
 from analysis.curves import decisiveness_curve
 from analysis.load import load_metrics
 from nasplatform.engine.config import ConfigError, SearchConfig, apply_overrides, from_dict
-from nasplatform.nets.build import build_supernets
 from nasplatform.engine.search import alpha_entropy, genotype_stable_since, run_search
 from nasplatform.engine.strategies import build_strategy
+from nasplatform.nets.build import build_supernets
 from nasplatform.nets.supernet import normalised_entropy
 
 TINY = ["n_cells=3", "hidden_dim=2", "ndf=4", "max_iters_per_epoch=3", "data.crop_size=32", "data.load_size=36"]
@@ -27,9 +27,13 @@ def test_normalised_entropy_uniform_one_hot_and_hand_computed():
     assert normalised_entropy(torch.tensor([50.0, 0.0, 0.0, 0.0])) < 1e-18
     assert normalised_entropy(torch.tensor([3.0])) == 0.0
     # softmax([log 3, 0]) = (3/4, 1/4): H = -(3/4 ln 3/4 + 1/4 ln 1/4) = 0.5623351446, / ln 2 = 0.8112781245
-    assert normalised_entropy(torch.tensor([math.log(3.0), 0.0], dtype=torch.float64)) == pytest.approx(0.8112781245, abs=1e-9)
+    assert normalised_entropy(torch.tensor([math.log(3.0), 0.0], dtype=torch.float64)) == pytest.approx(
+        0.8112781245, abs=1e-9
+    )
     # p = (1/2, 1/4, 1/4): H = 1.5 bits, / log2(3) bits = 0.9463946304
-    assert normalised_entropy(torch.tensor([math.log(2.0), 0.0, 0.0], dtype=torch.float64)) == pytest.approx(0.9463946304, abs=1e-9)
+    assert normalised_entropy(torch.tensor([math.log(2.0), 0.0, 0.0], dtype=torch.float64)) == pytest.approx(
+        0.9463946304, abs=1e-9
+    )
 
 
 def test_alpha_entropy_pools_every_mixed_op_of_the_four_networks():
@@ -39,7 +43,13 @@ def test_alpha_entropy_pools_every_mixed_op_of_the_four_networks():
             for p in net.arch_parameters():
                 p.zero_()
     row = alpha_entropy(nets)
-    assert set(row) == {"alpha_entropy", "alpha_entropy_g_a", "alpha_entropy_g_b", "alpha_entropy_d_a", "alpha_entropy_d_b"}
+    assert set(row) == {
+        "alpha_entropy",
+        "alpha_entropy_g_a",
+        "alpha_entropy_g_b",
+        "alpha_entropy_d_a",
+        "alpha_entropy_d_b",
+    }
     assert all(v == pytest.approx(1.0) for v in row.values())
     # G_A one-hot everywhere: its mean is 0, the pooled mean is the share of G_A's mixed ops that are not G_A's
     with torch.no_grad():
@@ -57,8 +67,10 @@ def _choices(op):
 
 
 def _rows(epoch, best):
-    return [{"epoch": epoch, "network": "g_a", "mixed_op": "m0", "op": name, "alpha": 1.0 if name == best else 0.0}
-            for name in ("conv", "skip")]
+    return [
+        {"epoch": epoch, "network": "g_a", "mixed_op": "m0", "op": name, "alpha": 1.0 if name == best else 0.0}
+        for name in ("conv", "skip")
+    ]
 
 
 def test_genotype_stable_since_walks_back_over_equal_epochs():
@@ -95,7 +107,8 @@ def test_search_metrics_carry_decisiveness(tiny_data, tmp_path):
     for epoch, row in metrics.set_index("epoch").iterrows():
         weights = alphas[alphas.epoch == epoch]
         per_op = weights.groupby(["network", "mixed_op"])["weight"].apply(
-            lambda w: float(-(w * w.map(math.log)).sum() / math.log(len(w))))
+            lambda w: float(-(w * w.map(math.log)).sum() / math.log(len(w)))
+        )
         assert row["alpha_entropy"] == pytest.approx(per_op.mean(), abs=1e-6)
         assert row["alpha_entropy_d_b"] == pytest.approx(per_op.loc["d_b"].mean(), abs=1e-6)
         assert row["alpha_lr"] == 0.5

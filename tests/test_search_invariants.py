@@ -6,16 +6,16 @@ import json
 
 import pytest
 import torch
+from conftest import make_cyclegan_layout
 
 from nasplatform.engine.checkpoint import load_checkpoint
 from nasplatform.engine.config import SearchConfig, apply_overrides, from_dict
 from nasplatform.engine.cyclegan_step import discriminator_losses, generator_loss, translate_both
 from nasplatform.engine.loop import MeanMeter
-from nasplatform.nets.build import build_supernets
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.search import SearchJob, resume_search, run_search
 from nasplatform.engine.strategies import STRATEGIES, build_strategy
-from conftest import make_cyclegan_layout
+from nasplatform.nets.build import build_supernets
 
 SCHEMES = list(STRATEGIES)
 TINY = ["n_cells=3", "hidden_dim=2", "ndf=4", "data.crop_size=32", "data.load_size=36"]
@@ -62,7 +62,10 @@ D_WEIGHTS, D_ALPHAS = {"d_a.weights", "d_b.weights"}, {"d_a.alphas", "d_b.alphas
 #: Per scheme, the optimizer steps of one iteration in order, and the parameter groups each one changes.
 STEP_EFFECTS = {
     "OF": [("g", G_WEIGHTS | G_ALPHAS), ("d", D_WEIGHTS | D_ALPHAS)],
-    **{s: [("alpha_g", G_ALPHAS), ("alpha_d", D_ALPHAS), ("g", G_WEIGHTS), ("d", D_WEIGHTS)] for s in ("TF", "TH", "THS")},
+    **{
+        s: [("alpha_g", G_ALPHAS), ("alpha_d", D_ALPHAS), ("g", G_WEIGHTS), ("d", D_WEIGHTS)]
+        for s in ("TF", "TH", "THS")
+    },
 }
 
 
@@ -86,8 +89,10 @@ def test_each_optimizer_step_changes_exactly_its_parameters(tiny_data, scheme):
     strategy, _ = tiny_strategy(tiny_data, scheme)
     nets, optimizers = strategy.nets, strategy.optimizers()
     states = [("start", snapshot(nets))]
-    hooks = [opt.register_step_post_hook(lambda o, a, k, name=name: states.append((name, snapshot(nets))))
-             for name, opt in optimizers.items()]
+    hooks = [
+        opt.register_step_post_hook(lambda o, a, k, name=name: states.append((name, snapshot(nets))))
+        for name, opt in optimizers.items()
+    ]
     try:
         strategy.step(batch(1), batch(2) if scheme != "OF" else None)
     finally:
@@ -128,13 +133,17 @@ def test_two_step_alpha_gradients_come_from_l_for_g_and_from_the_d_loss_for_d(ti
     # the same first Adam step by hand: G alphas on L, D alphas on D_A's + D_B's losses with fresh (unpooled) fakes
     t = translate_both(reference, real["a"], real["b"], cfg.loss)
     loss_g, _ = generator_loss(reference, real["a"], real["b"], t, cfg.loss)
-    loss_d = sum(discriminator_losses(reference, real["a"], real["b"], t.fake_a.detach(), t.fake_b.detach(), strategy.gan))
+    loss_d = sum(
+        discriminator_losses(reference, real["a"], real["b"], t.fake_a.detach(), t.fake_b.detach(), strategy.gan)
+    )
     o = cfg.optim
     for loss, names in ((loss_g, ("g_a", "g_b")), (loss_d, ("d_a", "d_b"))):
         alphas = [p for n in names for p in getattr(reference, n).arch_parameters()]
         for p, grad in zip(alphas, torch.autograd.grad(loss, alphas, retain_graph=True)):
             p.grad = grad
-        torch.optim.Adam(alphas, lr=o.arch_lr, betas=(o.arch_beta1, o.arch_beta2), weight_decay=o.arch_weight_decay).step()
+        torch.optim.Adam(
+            alphas, lr=o.arch_lr, betas=(o.arch_beta1, o.arch_beta2), weight_decay=o.arch_weight_decay
+        ).step()
     for name, net in strategy.nets.items():
         for got, want in zip(net.arch_parameters(), getattr(reference, name).arch_parameters()):
             assert torch.allclose(got, want, rtol=0, atol=1e-7), f"{name} alphas differ from a step on its own loss"
@@ -180,10 +189,14 @@ def assert_fed_by(entries, role_split: dict, split_of: dict) -> None:
     for e in entries:
         assert torch.equal(e["w_images"][0], e["w"]["a"]) and torch.equal(e["w_images"][1], e["w"]["b"])
         if e["alpha"] is not None:
-            assert torch.equal(e["alpha_images"][0], e["alpha"]["a"]) and torch.equal(e["alpha_images"][1], e["alpha"]["b"])
+            assert torch.equal(e["alpha_images"][0], e["alpha"]["a"]) and torch.equal(
+                e["alpha_images"][1], e["alpha"]["b"]
+            )
     for role, split in role_split.items():
         for domain in ("A", "B"):
-            assert indices(entries, role, domain) <= split_of[split][domain], f"{role} step drew {domain} outside {split}"
+            assert indices(entries, role, domain) <= split_of[split][domain], (
+                f"{role} step drew {domain} outside {split}"
+            )
 
 
 @pytest.mark.parametrize("scheme", ["TH", "THS"])
@@ -234,7 +247,10 @@ def test_th_takes_as_many_optimizer_steps_per_epoch_as_of_half_of_them_weight_st
     assert of == {"g": n, "d": n}
     assert th == {"g": n // 2, "d": n // 2, "alpha_g": n // 2, "alpha_d": n // 2}
     assert sum(th.values()) == sum(of.values()) and sum(tf.values()) == 2 * sum(of.values())
-    weight_steps = lambda counts: counts["g"] + counts["d"]
+
+    def weight_steps(counts):
+        return counts["g"] + counts["d"]
+
     assert 2 * weight_steps(th) == weight_steps(of) == weight_steps(tf)
 
 
@@ -242,8 +258,15 @@ def test_th_takes_as_many_optimizer_steps_per_epoch_as_of_half_of_them_weight_st
 
 
 #: Non-default values, so a hard-coded default in the strategies cannot pass.
-OPTIM = {"lr": 1.5e-4, "beta1": 0.3, "beta2": 0.99, "arch_lr": 7e-4, "arch_beta1": 0.2, "arch_beta2": 0.95,
-         "arch_weight_decay": 2e-3}
+OPTIM = {
+    "lr": 1.5e-4,
+    "beta1": 0.3,
+    "beta2": 0.99,
+    "arch_lr": 7e-4,
+    "arch_beta1": 0.2,
+    "arch_beta2": 0.95,
+    "arch_weight_decay": 2e-3,
+}
 
 
 def expected_hyper(scheme: str, kind: str) -> tuple[float, float, float, float]:
@@ -304,8 +327,9 @@ def assert_identical(a, b, where: str = "state") -> None:
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_resume_is_bit_exact_in_weights_alphas_optimizers_and_pools(tiny_data, tmp_path, scheme):
-    cfg = search_cfg(tiny_data, f"scheme={scheme}", "epochs=3", "swap_epoch=2", "max_iters_per_epoch=3",
-                     "loss.pool_size=2")  # a pool of 2 fills within the run, so its replacement draws matter
+    cfg = search_cfg(
+        tiny_data, f"scheme={scheme}", "epochs=3", "swap_epoch=2", "max_iters_per_epoch=3", "loss.pool_size=2"
+    )  # a pool of 2 fills within the run, so its replacement draws matter
 
     def stop_after_two(row, checkpoint):
         if row["epoch"] == 2:

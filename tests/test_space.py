@@ -1,16 +1,17 @@
 """Genotypes, their validation and JSON round trip, and the search-space size."""
 
+import dataclasses
 import json
 
 import pytest
 
 from nasplatform.space import (
-    DiscriminatorGenotype,
-    GeneratorGenotype,
-    GenotypeError,
     NAMED_GENOTYPES,
     OP_SETS,
     CellType,
+    DiscriminatorGenotype,
+    GeneratorGenotype,
+    GenotypeError,
     genotype_from_json,
     named_genotype,
     search_space_size,
@@ -40,20 +41,48 @@ def test_cyclegan_is_resnet9_point():
 
 def test_genotype_is_frozen():
     g = named_genotype("cyclegan")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         g.encoding = ("avg_pool", "avg_pool")
 
 
 @pytest.mark.parametrize(
     "data, field",
     [
-        ({"encoding": ["conv3x3", "nope"], "residual": [["conv3x3", "conv3x3"]], "decoding": ["nearest", "nearest"]}, "encoding[1]"),
-        ({"encoding": ["conv3x3", "conv3x3"], "residual": [["conv3x3", "max_pool"]], "decoding": ["nearest", "nearest"]}, "residual[0][1]"),
-        ({"encoding": ["conv3x3", "conv3x3"], "residual": [["conv3x3", "conv3x3"]], "decoding": ["conv3x3", "nearest"]}, "decoding[0]"),
-        ({"encoding": ["conv3x3"], "residual": [["conv3x3", "conv3x3"]], "decoding": ["nearest", "nearest"]}, "encoding"),
+        (
+            {"encoding": ["conv3x3", "nope"], "residual": [["conv3x3", "conv3x3"]], "decoding": ["nearest", "nearest"]},
+            "encoding[1]",
+        ),
+        (
+            {
+                "encoding": ["conv3x3", "conv3x3"],
+                "residual": [["conv3x3", "max_pool"]],
+                "decoding": ["nearest", "nearest"],
+            },
+            "residual[0][1]",
+        ),
+        (
+            {
+                "encoding": ["conv3x3", "conv3x3"],
+                "residual": [["conv3x3", "conv3x3"]],
+                "decoding": ["conv3x3", "nearest"],
+            },
+            "decoding[0]",
+        ),
+        (
+            {"encoding": ["conv3x3"], "residual": [["conv3x3", "conv3x3"]], "decoding": ["nearest", "nearest"]},
+            "encoding",
+        ),
         ({"encoding": ["conv3x3", "conv3x3"], "residual": [], "decoding": ["nearest", "nearest"]}, "residual"),
         ({"encoding": ["conv3x3", "conv3x3"], "residual": [["conv3x3", "conv3x3"]]}, "decoding"),
-        ({"encoding": ["conv3x3", "conv3x3"], "residual": [["conv3x3", "conv3x3"]], "decoding": ["nearest", "nearest"], "extra": 1}, "extra"),
+        (
+            {
+                "encoding": ["conv3x3", "conv3x3"],
+                "residual": [["conv3x3", "conv3x3"]],
+                "decoding": ["nearest", "nearest"],
+                "extra": 1,
+            },
+            "extra",
+        ),
         ({"kind": "discriminator", "cells": [["conv4x4", "conv4x4"]]}, "cells"),
         ({"kind": "discriminator", "cells": [["conv4x4", "conv4x4"], ["conv4x4", "trans_conv3x3"]]}, "cells[1][1]"),
         ({"kind": "mystery", "cells": []}, "kind"),

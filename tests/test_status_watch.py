@@ -10,12 +10,34 @@ from nasplatform.tune.status import remaining_seconds, seconds_per_epoch, stage_
 
 
 def record(key: str, tune_status: str, epochs: int = 10, **result) -> TrialRecord:
-    plan = TrialPlan(key=key, stage="search", dataset="tiny", scheme="OF", seed=0, repeat=None, architecture=None,
-                     label=None, search_key=None, search_trial_id=None, hidden_dim_a=2, hidden_dim_b=2,
-                     ref_params_g_a=None, ref_params_g_b=None, image_size=32, epochs_planned=epochs, engine={},
-                     genotypes=None, evaluate={}, cpus=1, gpus=0, fail_at_epoch=None, run_dir_in_trial=True)
-    return TrialRecord(plan, tune_status=tune_status, trial_id="t" if tune_status != "NOT_STARTED" else None,
-                       last_result=result)
+    plan = TrialPlan(
+        key=key,
+        stage="search",
+        dataset="tiny",
+        scheme="OF",
+        seed=0,
+        repeat=None,
+        architecture=None,
+        label=None,
+        search_key=None,
+        search_trial_id=None,
+        hidden_dim_a=2,
+        hidden_dim_b=2,
+        ref_params_g_a=None,
+        ref_params_g_b=None,
+        image_size=32,
+        epochs_planned=epochs,
+        engine={},
+        genotypes=None,
+        evaluate={},
+        cpus=1,
+        gpus=0,
+        fail_at_epoch=None,
+        run_dir_in_trial=True,
+    )
+    return TrialRecord(
+        plan, tune_status=tune_status, trial_id="t" if tune_status != "NOT_STARTED" else None, last_result=result
+    )
 
 
 def test_pace_and_remaining_time_of_one_trial():
@@ -30,8 +52,12 @@ def test_pace_and_remaining_time_of_one_trial():
 
 
 def test_stage_eta_shares_the_work_left_between_the_running_trials():
-    records = [record("a", "RUNNING", epoch=4, elapsed_s=40.0), record("b", "RUNNING", epoch=5, elapsed_s=100.0),
-               record("c", "NOT_STARTED"), record("d", "TERMINATED", epoch=10, elapsed_s=99.0, trial_status="ok")]
+    records = [
+        record("a", "RUNNING", epoch=4, elapsed_s=40.0),
+        record("b", "RUNNING", epoch=5, elapsed_s=100.0),
+        record("c", "NOT_STARTED"),
+        record("d", "TERMINATED", epoch=10, elapsed_s=99.0, trial_status="ok"),
+    ]
     # a: 6 x 10 s, b: 5 x 20 s, c: 10 epochs at the mean pace of those that reported (10, 20, 9.9 s)
     expected = (60 + 100 + 10 * (10 + 20 + 9.9) / 3) / 2
     assert stage_eta(records) == pytest.approx(expected)

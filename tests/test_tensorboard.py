@@ -43,7 +43,9 @@ class Interrupt(Exception):
 
 @pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_search_writes_every_epoch_and_resume_neither_duplicates_nor_loses(tiny_data, tmp_path):
-    cfg = apply_overrides(from_dict(SearchConfig, {}), [f"data.root={tiny_data}", *TINY, "epochs=4", "checkpoint_every=2"])
+    cfg = apply_overrides(
+        from_dict(SearchConfig, {}), [f"data.root={tiny_data}", *TINY, "epochs=4", "checkpoint_every=2"]
+    )
     run_dir = tmp_path / "run"
 
     def crash_after_3(row, checkpoint):  # epoch 3 is logged but not checkpointed (checkpoint_every=2)...
@@ -67,15 +69,27 @@ def test_search_writes_every_epoch_and_resume_neither_duplicates_nor_loses(tiny_
     assert [e.step for e in served.Tensors("loss/loss_g")] == [1, 2, 3, 4]
     genotypes = texts(run_dir / "tb", "genotypes")
     assert len(genotypes) == 4 and json.loads(genotypes[-1].replace("\n    ", "\n")) == json.loads(
-        (run_dir / "genotypes.json").read_text())
+        (run_dir / "genotypes.json").read_text()
+    )
     heat = events.Images("alpha/softmax")[0]
     assert heat.width > 100 and heat.height > 100
 
 
 def test_retrain_and_evaluation(tiny_data, tmp_path):
-    cfg = apply_overrides(from_dict(RetrainConfig, {}), [
-        f"data.root={tiny_data}", "genotypes=cyclegan", "hidden_dim=2", "ndf=4", "n_epochs=1", "n_epochs_decay=1",
-        "max_iters_per_epoch=2", "data.crop_size=32", "data.load_size=36"])
+    cfg = apply_overrides(
+        from_dict(RetrainConfig, {}),
+        [
+            f"data.root={tiny_data}",
+            "genotypes=cyclegan",
+            "hidden_dim=2",
+            "ndf=4",
+            "n_epochs=1",
+            "n_epochs_decay=1",
+            "max_iters_per_epoch=2",
+            "data.crop_size=32",
+            "data.load_size=36",
+        ],
+    )
     run_dir = tmp_path / "run"
     run_retrain(cfg, run_dir, progress=False)
     events = read_events(run_dir / "tb")
@@ -96,15 +110,26 @@ def test_retrain_and_evaluation(tiny_data, tmp_path):
 
 
 def test_numeric_items_and_tags():
-    row = {"epoch": 3, "loss_g": 1.5, "ok": True, "status": "ok", "gumbel_tau": float("nan"), "iterations": 2,
-           "alpha_entropy_g_a": np.float32(0.5)}
+    row = {
+        "epoch": 3,
+        "loss_g": 1.5,
+        "ok": True,
+        "status": "ok",
+        "gumbel_tau": float("nan"),
+        "iterations": 2,
+        "alpha_entropy_g_a": np.float32(0.5),
+    }
     assert numeric_items(row) == {"loss_g": 1.5, "iterations": 2.0, "alpha_entropy_g_a": 0.5}
     assert scalar_tag("alpha_entropy_g_a") == "alpha/alpha_entropy_g_a" and scalar_tag("lr") == "lr/lr"
 
 
 def test_alpha_heatmap_shows_one_panel_per_network():
-    rows = [{"epoch": 1, "network": net, "mixed_op": slot, "op": op, "weight": w}
-            for net in ("g_a", "d_a") for slot in range(3) for op, w in (("conv", 0.9), ("skip", 0.1))]
+    rows = [
+        {"epoch": 1, "network": net, "mixed_op": slot, "op": op, "weight": w}
+        for net in ("g_a", "d_a")
+        for slot in range(3)
+        for op, w in (("conv", 0.9), ("skip", 0.1))
+    ]
     image = alpha_heatmap(rows)
     assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
     assert alpha_heatmap([]) is None
@@ -134,4 +159,8 @@ def test_tune_snapshot_carries_the_events_as_one_archive(tmp_path):
     board = EpochBoard(run, 3)
     board.log_epoch({"epoch": 3, "loss_g": 3.0}, [])
     board.close()
-    assert [(e.step, e.value) for e in read_events(run.tensorboard).Scalars("loss/loss_g")] == [(1, 1.0), (2, 2.0), (3, 3.0)]
+    assert [(e.step, e.value) for e in read_events(run.tensorboard).Scalars("loss/loss_g")] == [
+        (1, 1.0),
+        (2, 2.0),
+        (3, 3.0),
+    ]

@@ -1,4 +1,4 @@
-"""Torch threads: --threads and the `threads` config key, the default from idle allowed CPUs, resume with another value."""
+"""Torch threads: --threads and the `threads` config key, the default from idle allowed CPUs, resume with another."""
 
 import subprocess
 import sys
@@ -10,8 +10,19 @@ import yaml
 from nasplatform.cli import main
 from nasplatform.engine.threads import FREE_FRACTION, allowed_cpus, choose_threads, default_threads, idle_fractions
 
-TINY = ["--set", "n_cells=3", "--set", "hidden_dim=2", "--set", "ndf=4", "--set", "max_iters_per_epoch=1",
-        "--image-size", "32", "--no-progress"]
+TINY = [
+    "--set",
+    "n_cells=3",
+    "--set",
+    "hidden_dim=2",
+    "--set",
+    "ndf=4",
+    "--set",
+    "max_iters_per_epoch=1",
+    "--image-size",
+    "32",
+    "--no-progress",
+]
 
 
 @pytest.fixture
@@ -30,7 +41,9 @@ def test_choose_threads_takes_a_request_or_the_default():
 
 def test_a_busy_cpu_is_not_counted_free():
     cpu = allowed_cpus()[0]
-    code = f"import os, time\nos.sched_setaffinity(0, {{{cpu}}})\nend = time.time() + 30\nwhile time.time() < end: pass\n"
+    code = (
+        f"import os, time\nos.sched_setaffinity(0, {{{cpu}}})\nend = time.time() + 30\nwhile time.time() < end: pass\n"
+    )
     burner = subprocess.Popen([sys.executable, "-c", code])
     try:
         # the burner, or whatever else runs there when it does not get the CPU, keeps it busy
@@ -43,7 +56,9 @@ def test_a_busy_cpu_is_not_counted_free():
 @pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_search_takes_threads_and_resume_may_change_them(tiny_data, tmp_path, restore_threads):
     run_dir = tmp_path / "run"
-    assert main(["search", "--data", str(tiny_data), "--epochs", "1", "--threads", "2", "--out", str(run_dir), *TINY]) == 0
+    assert (
+        main(["search", "--data", str(tiny_data), "--epochs", "1", "--threads", "2", "--out", str(run_dir), *TINY]) == 0
+    )
     assert torch.get_num_threads() == 2
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["threads"] == 2
     # a finished run "resumed" with other threads is not refused as a different config
@@ -62,8 +77,10 @@ def test_cli_sets_passive_openmp_waiting_before_torch_loads(given, expected):
     env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
     if given:
         env["OMP_WAIT_POLICY"] = given
-    code = ("import os, sys; import nasplatform.cli; assert 'torch' not in sys.modules, 'torch loaded first'; "
-            "print(os.environ['OMP_WAIT_POLICY'])")
+    code = (
+        "import os, sys; import nasplatform.cli; assert 'torch' not in sys.modules, 'torch loaded first'; "
+        "print(os.environ['OMP_WAIT_POLICY'])"
+    )
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == expected

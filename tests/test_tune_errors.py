@@ -23,14 +23,29 @@ TINY = {"ndf": 2, "data.max_images": 3, "max_iters_per_epoch": 1}
 def experiment(cluster, tmp_path_factory):
     """A finished retrain-only experiment of three trials on two CPUs: the third runs on a reused actor."""
     data_root = make_cyclegan_layout(cluster / "data-errors" / "tiny", counts=(3, 3, 2, 2), size=28).parent
-    spec = {"name": "reuse", "figure": "quickstart", "datasets": ["tiny"], "image_size": 24,
-            "resources": {"cpus": 1}, "evaluate": {"enabled": False},
-            "retrain": {"architectures": ["C2"], "repeats": 3, "n_epochs": 1, "n_epochs_decay": 0,
-                        "settings": TINY}}
+    spec = {
+        "name": "reuse",
+        "figure": "quickstart",
+        "datasets": ["tiny"],
+        "image_size": 24,
+        "resources": {"cpus": 1},
+        "evaluate": {"enabled": False},
+        "retrain": {"architectures": ["C2"], "repeats": 3, "n_epochs": 1, "n_epochs_decay": 0, "settings": TINY},
+    }
     folder = tmp_path_factory.mktemp("exp")
     (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
-    code = main(["run", str(folder / "spec.yaml"), "--storage", str(folder / "runs"), "--data-root",
-                 str(data_root), "--verbose", "0"])
+    code = main(
+        [
+            "run",
+            str(folder / "spec.yaml"),
+            "--storage",
+            str(folder / "runs"),
+            "--data-root",
+            str(data_root),
+            "--verbose",
+            "0",
+        ]
+    )
     assert code == 0
     return folder / "runs" / "reuse"
 
@@ -78,13 +93,24 @@ def test_status_tells_interrupted_from_running_by_the_driver_lock(experiment, tm
     assert main(["status", str(exp)]) == 0
     out = capsys.readouterr().out
     assert "retrain: 3 trial(s): 2 ok, 1 interrupted" in out
-    assert f"no driver is running this experiment: continue the 1 interrupted trial(s) with `nasplatform resume {exp}`" in out
+    assert (
+        f"no driver is running this experiment: continue the 1 interrupted trial(s) with `nasplatform resume {exp}`"
+        in out
+    )
 
     # a live driver holds the folder's lock (engine/lock.py): then the trial is running
-    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time\n"
-                               "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
-                               "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(120)",
-                               str(exp / ".lock")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(120)",
+            str(exp / ".lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         assert main(["status", str(exp)]) == 0
@@ -120,8 +146,9 @@ def test_collect_into_a_folder_writes_results_parquet_there(experiment, tmp_path
     (tmp_path / "out").mkdir()
     assert main(["collect", str(experiment), "-o", str(tmp_path / "out")]) == 0
     assert f"wrote {tmp_path / 'out' / 'results.parquet'}: 3 trial row(s)" in capsys.readouterr().out
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "results.parquet"),
-                                  pd.read_parquet(experiment / "results.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "out" / "results.parquet"), pd.read_parquet(experiment / "results.parquet")
+    )
 
 
 def test_state_entry_without_config_is_named(experiment, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""The Ray Tune platform on a real local Ray cluster: all stages, retries, resume, collect without Ray, GPU checks, --smoke.
+"""The Ray Tune platform on a real local Ray cluster: stages, retries, resume, collect without Ray, GPU checks, --smoke.
 
 One Ray instance for the test session (2 CPUs), with its files, its auth token (HOME) and the FID cache in
 one short temporary folder that is removed at the end.
@@ -39,8 +39,15 @@ def data_root(cluster):
 
 
 def write_spec(folder: Path, name: str, search=None, retrain=None, **top) -> Path:
-    spec = {"name": name, "figure": "quickstart", "datasets": ["tiny"], "image_size": 32, "resources": {"cpus": 1},
-            "evaluate": {"enabled": False}, **top}
+    spec = {
+        "name": name,
+        "figure": "quickstart",
+        "datasets": ["tiny"],
+        "image_size": 32,
+        "resources": {"cpus": 1},
+        "evaluate": {"enabled": False},
+        **top,
+    }
     if search is not None:
         spec["search"] = {"schemes": ["OF"], "epochs": 2, "hidden_dim": 2, "n_cells": 3, "settings": TINY, **search}
     if retrain is not None:
@@ -74,8 +81,9 @@ def trial_tensorboard(trial: Path, scratch: Path) -> Path:
 
 
 def test_tiny_grid_runs_every_stage_and_collects_without_ray(cluster, data_root, tmp_path, capsys):
-    spec = write_spec(tmp_path, "grid", search={}, retrain={"architectures": ["C2", "N2", "C'2"]},
-                      evaluate={"enabled": True})
+    spec = write_spec(
+        tmp_path, "grid", search={}, retrain={"architectures": ["C2", "N2", "C'2"]}, evaluate={"enabled": True}
+    )
     storage = tmp_path / "runs"
     assert run(spec, storage, data_root) == 0
     exp = storage / "grid"
@@ -129,8 +137,10 @@ def test_tiny_grid_runs_every_stage_and_collects_without_ray(cluster, data_root,
 
     # collect rebuilds the same table in a fresh process that never imports Ray
     out = tmp_path / "again.parquet"
-    code = ("import sys; from nasplatform.cli import main; rc = main(['collect', sys.argv[1], '-o', sys.argv[2]]); "
-            "assert 'ray' not in sys.modules, 'collect imported ray'; sys.exit(rc)")
+    code = (
+        "import sys; from nasplatform.cli import main; rc = main(['collect', sys.argv[1], '-o', sys.argv[2]]); "
+        "assert 'ray' not in sys.modules, 'collect imported ray'; sys.exit(rc)"
+    )
     done = subprocess.run([sys.executable, "-c", code, str(exp), str(out)], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     pd.testing.assert_frame_equal(pd.read_parquet(out), table)
@@ -145,7 +155,9 @@ def test_tiny_grid_runs_every_stage_and_collects_without_ray(cluster, data_root,
 
 
 def test_a_discriminator_list_retrains_searched_generators_with_each(cluster, data_root, tmp_path):
-    spec = write_spec(tmp_path, "disc", search={}, retrain={"architectures": ["N2"], "discriminator": ["patchgan", "searched"]})
+    spec = write_spec(
+        tmp_path, "disc", search={}, retrain={"architectures": ["N2"], "discriminator": ["patchgan", "searched"]}
+    )
     storage = tmp_path / "runs"
     assert run(spec, storage, data_root) == 0
     table = pd.read_parquet(storage / "disc" / "results.parquet")
@@ -159,8 +171,12 @@ def test_a_discriminator_list_retrains_searched_generators_with_each(cluster, da
 
 
 def test_a_failed_trial_is_retried_from_its_checkpoint(cluster, data_root, tmp_path, capsys):
-    spec = write_spec(tmp_path, "retry", retrain={"architectures": ["C2"], "n_epochs": 2, "n_epochs_decay": 0,
-                                                  "fail_at_epoch": 1}, max_failures=1)
+    spec = write_spec(
+        tmp_path,
+        "retry",
+        retrain={"architectures": ["C2"], "n_epochs": 2, "n_epochs_decay": 0, "fail_at_epoch": 1},
+        max_failures=1,
+    )
     assert run(spec, tmp_path / "runs", data_root) == 0
     exp = open_storage(tmp_path / "runs" / "retry")
     [record] = read_stage(exp, "retrain")
@@ -218,8 +234,13 @@ def test_gpu_request_without_gpu_fails_at_once(cluster, data_root, tmp_path, cap
 
 def test_autoscaling_lets_gpus_and_cpus_the_cluster_lacks_pass(cluster, data_root, tmp_path, capsys):
     # a dataset that is not there stops the run right after the cluster check, before Tune would wait for a GPU
-    spec = write_spec(tmp_path, "autoscaled", retrain={"architectures": ["C2"], "resources": {"gpus": 1}},
-                      resources={"cpus": 8}, datasets=["horse2zebra"])
+    spec = write_spec(
+        tmp_path,
+        "autoscaled",
+        retrain={"architectures": ["C2"], "resources": {"gpus": 1}},
+        resources={"cpus": 8},
+        datasets=["horse2zebra"],
+    )
     assert run(spec, tmp_path / "runs", data_root, "--autoscaling") == 2
     captured = capsys.readouterr()
     assert "dataset horse2zebra" in captured.err and "GPU" not in captured.err and "CPUs" not in captured.err
@@ -232,8 +253,11 @@ def test_resume_takes_the_cluster_flags(cluster, data_root, tmp_path, capsys):
     # an experiment recorded on an autoscaling GPU cluster, resumed where no GPU node is up yet
     from nasplatform.tune.experiment import ExperimentRecord, write_record
 
-    spec = load_spec(write_spec(tmp_path, "gpu_later", retrain={"architectures": ["C2"], "resources": {"gpus": 1}},
-                                datasets=["horse2zebra"]))
+    spec = load_spec(
+        write_spec(
+            tmp_path, "gpu_later", retrain={"architectures": ["C2"], "resources": {"gpus": 1}}, datasets=["horse2zebra"]
+        )
+    )
     exp = open_storage(tmp_path / "runs").child(spec.name)
     write_record(exp, ExperimentRecord(spec, str(data_root)))
     assert main(["resume", exp.root, "--verbose", "0"]) == 2
@@ -254,7 +278,9 @@ def test_local_storage_is_refused_on_several_machines(tmp_path):
     check_storage_reach(local, "runs", [node("a"), node("a")], False)  # two nodes, one machine (the demo)
     check_storage_reach(local, "runs", [node("a"), node("b", alive=False)], False)
     check_storage_reach(local, "runs", [node("a"), node("b")], True)  # --storage-is-shared
-    check_storage_reach(open_storage("gs://bucket/nasplatform"), "gs://bucket/nasplatform", [node("a"), node("b")], False)
+    check_storage_reach(
+        open_storage("gs://bucket/nasplatform"), "gs://bucket/nasplatform", [node("a"), node("b")], False
+    )
     with pytest.raises(ExperimentError) as info:
         check_storage_reach(local, "runs", [node("head"), node("w1"), node("w1")], False)
     message = str(info.value)
@@ -264,8 +290,10 @@ def test_local_storage_is_refused_on_several_machines(tmp_path):
 
 
 def test_mount_type_takes_the_longest_mount_point():
-    mounts = ("/dev/vda1 / ext4 rw 0 0\nserver:/export /mnt/nfs nfs4 rw 0 0\n"
-              "server:/two /mnt/nfs\\040data nfs rw 0 0\ntmpfs /mnt/nfs/scratch tmpfs rw 0 0\n")
+    mounts = (
+        "/dev/vda1 / ext4 rw 0 0\nserver:/export /mnt/nfs nfs4 rw 0 0\n"
+        "server:/two /mnt/nfs\\040data nfs rw 0 0\ntmpfs /mnt/nfs/scratch tmpfs rw 0 0\n"
+    )
     assert mount_type("/mnt/nfs/nasplatform/runs", mounts) == "nfs4" and mount_type("/mnt/nfs", mounts) == "nfs4"
     assert mount_type("/mnt/nfsx/runs", mounts) == "ext4" and mount_type("/mnt/nfs/scratch/x", mounts) == "tmpfs"
     assert mount_type("/mnt/nfs data/runs", mounts) == "nfs" and mount_type("/home/u", "") == ""
@@ -279,8 +307,9 @@ def test_single_node_cluster_takes_a_local_storage(cluster, tmp_path):
     assert alive_hosts(nodes) == [socket.gethostname()]
     check_storage_reach(open_storage(tmp_path / "runs"), "runs", nodes, False)
     with pytest.raises(ExperimentError, match="--storage-is-shared"):
-        check_storage_reach(open_storage(tmp_path / "runs"), "runs", nodes + [{**nodes[0], "NodeManagerHostname": "x"}],
-                            False)
+        check_storage_reach(
+            open_storage(tmp_path / "runs"), "runs", nodes + [{**nodes[0], "NodeManagerHostname": "x"}], False
+        )
 
 
 @pytest.mark.parametrize("spec_path", sorted((REPO / "experiments").glob("*.yaml")), ids=lambda p: p.stem)
@@ -354,10 +383,19 @@ def test_one_driver_per_experiment_folder(cluster, data_root, tmp_path, capsys):
     spec = load_spec(write_spec(tmp_path, "busy", retrain={"architectures": ["C2"]}))
     exp = open_storage(tmp_path / "runs").child(spec.name)
     write_record(exp, ExperimentRecord(spec, str(data_root)))
-    holder = subprocess.Popen([sys.executable, "-c", "import sys; from nasplatform.engine.lock import folder_lock\n"
-                               "with folder_lock(sys.argv[1]):\n    print('held', flush=True); sys.stdin.read()",
-                               exp.root], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from nasplatform.engine.lock import folder_lock\n"
+            "with folder_lock(sys.argv[1]):\n    print('held', flush=True); sys.stdin.read()",
+            exp.root,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert main(["resume", exp.root, "--verbose", "0"]) == 2
@@ -382,15 +420,19 @@ def combined(cluster, data_root, tmp_path_factory):
 
 
 def tree_digests(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_a_retrain_only_experiment_reuses_another_experiments_search(combined, data_root, tmp_path, capsys):
     storage, first = combined
     search = first[first["stage"] == "search"].iloc[0]
-    spec = write_spec(storage.parent, "reuse", retrain={"architectures": ["N2", "C'2"],
-                                                        "genotypes_from": {"experiment": "combined"}})
+    spec = write_spec(
+        storage.parent, "reuse", retrain={"architectures": ["N2", "C'2"], "genotypes_from": {"experiment": "combined"}}
+    )
     assert run(spec, storage, data_root) == 0
     exp = storage / "reuse"
     assert not (exp / "search").exists() and not (exp / "plan_search.json").exists()  # no search trial ran
@@ -400,7 +442,9 @@ def test_a_retrain_only_experiment_reuses_another_experiments_search(combined, d
     # the combined run's N2 and this N2 are size-matched from the same genotypes: the same H
     combined_n2 = first[(first["architecture"] == "N2") & (first["repeat"] == 0)].iloc[0]
     assert (rows.loc["N2", "hidden_dim_a"], rows.loc["N2", "hidden_dim_b"]) == (
-        combined_n2["hidden_dim_a"], combined_n2["hidden_dim_b"])
+        combined_n2["hidden_dim_a"],
+        combined_n2["hidden_dim_b"],
+    )
     assert rows.loc["N2", "genotype_g_a"] == search["genotype_g_a"] == combined_n2["genotype_g_a"]
     g_a, g_b = (genotype_from_json(search[f"genotype_{n}"]) for n in ("g_a", "g_b"))
     dims = label_dims(ArchitectureLabel.parse("C'2"), g_a, g_b)
@@ -417,7 +461,9 @@ def test_a_retrain_only_experiment_reuses_another_experiments_search(combined, d
     shutil.copytree(storage / "combined", tmp_path / "copy" / "combined")
     out = tmp_path / "both.parquet"
     capsys.readouterr()
-    assert main(["collect", str(storage / "combined"), str(exp), str(tmp_path / "copy" / "combined"), "-o", str(out)]) == 0
+    assert (
+        main(["collect", str(storage / "combined"), str(exp), str(tmp_path / "copy" / "combined"), "-o", str(out)]) == 0
+    )
     captured = capsys.readouterr()
     both = pd.read_parquet(out)
     assert list(both.columns) == list(RESULT_COLUMNS) and len(both) == len(first) + 2
@@ -447,7 +493,10 @@ def test_growing_the_repeats_runs_just_the_new_trials(combined, data_root, tmp_p
     table = pd.read_parquet(exp / "results.parquet")
     assert len(table) == len(first) + 2 and (table["status"] == "ok").all()
     old = table.set_index("trial_key").loc[first["trial_key"]]
-    assert (old["trial_id"].tolist(), old["run_dir"].tolist()) == (first["trial_id"].tolist(), first["run_dir"].tolist())
+    assert (old["trial_id"].tolist(), old["run_dir"].tolist()) == (
+        first["trial_id"].tolist(),
+        first["run_dir"].tolist(),
+    )
     assert sorted(table.loc[table["architecture"] == "N2", "repeat"]) == [0, 1, 2]
 
     # running it again runs nothing; a setting of trials that ran is still refused, the keys named

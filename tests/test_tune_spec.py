@@ -12,7 +12,14 @@ from nasplatform.engine.config import ConfigError
 from nasplatform.engine.schemes import BUILTIN_SCHEMES
 from nasplatform.space import GeneratorGenotype, named_genotype
 from nasplatform.tune.plan import (
-    SearchOutcome, label_dims, match_hidden_dim, param_polynomial, real_params, retrain_plans, search_plans, trial_key,
+    SearchOutcome,
+    label_dims,
+    match_hidden_dim,
+    param_polynomial,
+    real_params,
+    retrain_plans,
+    search_plans,
+    trial_key,
 )
 from nasplatform.tune.sources import SourceError, resolve_source, reused_searches
 from nasplatform.tune.spec import ArchitectureLabel, growth_conflicts, load_spec, smoke_spec, spec_from_dict
@@ -27,9 +34,14 @@ G_B = GeneratorGenotype(("max_pool", "conv3x3"), (("conv3x3", "dil_conv3x3"),) *
 
 
 def minimal(**changes) -> dict:
-    data = {"name": "t", "figure": "quickstart", "datasets": ["tiny"], "image_size": 32,
-            "search": {"schemes": ["OF"], "epochs": 2, "hidden_dim": 4, "n_cells": 3},
-            "retrain": {"architectures": ["C4", "N4"], "repeats": 2, "n_epochs": 1, "n_epochs_decay": 1}}
+    data = {
+        "name": "t",
+        "figure": "quickstart",
+        "datasets": ["tiny"],
+        "image_size": 32,
+        "search": {"schemes": ["OF"], "epochs": 2, "hidden_dim": 4, "n_cells": 3},
+        "retrain": {"architectures": ["C4", "N4"], "repeats": 2, "n_epochs": 1, "n_epochs_decay": 1},
+    }
     for key, value in changes.items():
         section, _, leaf = key.partition("__")
         if leaf:
@@ -69,28 +81,38 @@ def test_quickstart_is_small_and_runs_c_and_n_with_two_seeds():
     assert spec.evaluate.enabled and spec.resources.gpus == 0
 
 
-@pytest.mark.parametrize("changes, key", [
-    ({"search__schemes": ["XF"]}, "search.schemes[0]"),
-    ({"retrain__architectures": ["C4", "D32"]}, "retrain.architectures[1]"),
-    ({"search__settings": {"optim.lrr": 1.0}}, "search.settings.optim.lrr"),
-    ({"retrain__settings": {"optim": {"lr": "fast"}}}, "retrain.settings.optim.lr"),
-    ({"search__settings": {"scheme": "TF"}}, "search.settings.scheme"),
-    ({"resources": {"cpus": 0}}, "resources.cpus"),
-    ({"search__schemes": []}, "search.schemes"),
-    ({"image_size": 30}, "image_size"),
-    ({"datasetz": ["x"]}, "datasetz"),
-    ({"retrain__architectures": ["C4", "C4"]}, "retrain.architectures"),
-    ({"retrain__genotypes_from": {"experiment": "src"}}, "retrain.genotypes_from.schemes"),
-    ({"retrain__genotypes_from": {"experiment": "src", "schemes": ["OF"]}}, "retrain.genotypes_from.schemes"),
-    ({"retrain__genotypes_from": {"experiment": "src", "files": {"tiny": "g.json"}}}, "retrain.genotypes_from.experiment"),
-    ({"retrain__genotypes_from": {"files": {"other": "g.json"}}}, "retrain.genotypes_from.files.other"),
-    ({"retrain__genotypes_from": {"files": {"tiny": ["g.json", "g.json"]}}}, "retrain.genotypes_from.files.tiny"),
-    ({"retrain__genotypes_from": {"files": {"tiny": "g.json"}, "seeds": [0]}}, "retrain.genotypes_from.seeds"),
-    ({"search": {}, "retrain__genotypes_from": {"experiment": "src"}, "retrain__architectures": ["C4"]},
-     "retrain.genotypes_from"),
-    ({"search": {}, "retrain__genotypes_from": {"files": {"tiny": "g.json"}}, "datasets": ["tiny", "b"]},
-     "retrain.genotypes_from.files"),
-])
+@pytest.mark.parametrize(
+    "changes, key",
+    [
+        ({"search__schemes": ["XF"]}, "search.schemes[0]"),
+        ({"retrain__architectures": ["C4", "D32"]}, "retrain.architectures[1]"),
+        ({"search__settings": {"optim.lrr": 1.0}}, "search.settings.optim.lrr"),
+        ({"retrain__settings": {"optim": {"lr": "fast"}}}, "retrain.settings.optim.lr"),
+        ({"search__settings": {"scheme": "TF"}}, "search.settings.scheme"),
+        ({"resources": {"cpus": 0}}, "resources.cpus"),
+        ({"search__schemes": []}, "search.schemes"),
+        ({"image_size": 30}, "image_size"),
+        ({"datasetz": ["x"]}, "datasetz"),
+        ({"retrain__architectures": ["C4", "C4"]}, "retrain.architectures"),
+        ({"retrain__genotypes_from": {"experiment": "src"}}, "retrain.genotypes_from.schemes"),
+        ({"retrain__genotypes_from": {"experiment": "src", "schemes": ["OF"]}}, "retrain.genotypes_from.schemes"),
+        (
+            {"retrain__genotypes_from": {"experiment": "src", "files": {"tiny": "g.json"}}},
+            "retrain.genotypes_from.experiment",
+        ),
+        ({"retrain__genotypes_from": {"files": {"other": "g.json"}}}, "retrain.genotypes_from.files.other"),
+        ({"retrain__genotypes_from": {"files": {"tiny": ["g.json", "g.json"]}}}, "retrain.genotypes_from.files.tiny"),
+        ({"retrain__genotypes_from": {"files": {"tiny": "g.json"}, "seeds": [0]}}, "retrain.genotypes_from.seeds"),
+        (
+            {"search": {}, "retrain__genotypes_from": {"experiment": "src"}, "retrain__architectures": ["C4"]},
+            "retrain.genotypes_from",
+        ),
+        (
+            {"search": {}, "retrain__genotypes_from": {"files": {"tiny": "g.json"}}, "datasets": ["tiny", "b"]},
+            "retrain.genotypes_from.files",
+        ),
+    ],
+)
 def test_bad_specs_name_the_dotted_key(changes, key):
     with pytest.raises(ConfigError) as info:
         spec_from_dict(minimal(**changes), "spec.yaml")
@@ -177,8 +199,10 @@ def test_plans_one_search_per_scheme_seed_and_retrains_per_label(tmp_path):
     spec = spec_from_dict(minimal(search__seeds=[0, 1], retrain__architectures=["C4", "N4", "C'4"]))
     searches = search_plans(spec, tmp_path, True)
     assert [p.key for p in searches] == ["tiny/OF/s0", "tiny/OF/s1"]
-    found = [SearchOutcome(p.key, f"id{i}", "tiny", "OF", p.seed, {"g_a": G_A.to_dict(), "g_b": G_B.to_dict()})
-             for i, p in enumerate(searches)]
+    found = [
+        SearchOutcome(p.key, f"id{i}", "tiny", "OF", p.seed, {"g_a": G_A.to_dict(), "g_b": G_B.to_dict()})
+        for i, p in enumerate(searches)
+    ]
     plans = retrain_plans(spec, tmp_path, found, True)
     # C4: one per repeat; N4 and C'4: one per search and repeat
     assert len(plans) == 2 + 2 * 2 + 2 * 2 and len({p.key for p in plans}) == len(plans)
@@ -198,7 +222,9 @@ def test_every_figure_spec_names_its_retrain_discriminator(name):
 
 
 def test_discriminator_list_is_a_sweep_axis_for_searched_generators_only(tmp_path):
-    spec = spec_from_dict(minimal(retrain__architectures=["C4", "N4", "C'4"], retrain__discriminator=["patchgan", "searched"]))
+    spec = spec_from_dict(
+        minimal(retrain__architectures=["C4", "N4", "C'4"], retrain__discriminator=["patchgan", "searched"])
+    )
     d = {"d_a": named_genotype("patchgan_point").to_dict(), "d_b": named_genotype("patchgan_point").to_dict()}
     found = [SearchOutcome("tiny/OF/s0", "id0", "tiny", "OF", 0, {"g_a": G_A.to_dict(), "g_b": G_B.to_dict(), **d})]
     plans = retrain_plans(spec, tmp_path, found, True)
@@ -218,7 +244,9 @@ def test_discriminator_key_accepts_one_name_and_rejects_bad_ones():
         spec_from_dict(minimal(retrain__discriminator="official"))
     with pytest.raises(ConfigError, match=r"retrain\.discriminator: must be"):
         spec_from_dict(minimal(retrain__discriminator=["searched", "searched"]))
-    with pytest.raises(ConfigError, match=r"retrain\.settings\.discriminator: is set by the spec key retrain\.discriminator"):
+    with pytest.raises(
+        ConfigError, match=r"retrain\.settings\.discriminator: is set by the spec key retrain\.discriminator"
+    ):
         spec_from_dict(minimal(retrain__settings={"discriminator": "searched"}))
 
 
@@ -230,7 +258,12 @@ SEARCH_PAPER = "search_paper"
 def test_paper_figures_retrain_from_one_shared_search():
     shared = load_spec(EXPERIMENTS / f"{SEARCH_PAPER}.yaml")
     assert shared.search.schemes == ("OF",) and shared.search.seeds == (0,) and not shared.retrain.architectures
-    assert (shared.image_size, shared.search.epochs, shared.search.hidden_dim, shared.search.n_cells) == (256, 400, 16, 11)
+    assert (shared.image_size, shared.search.epochs, shared.search.hidden_dim, shared.search.n_cells) == (
+        256,
+        400,
+        16,
+        11,
+    )
     for name in PAPER:
         spec = load_spec(EXPERIMENTS / f"{name}.yaml")
         source = spec.retrain.genotypes_from
@@ -244,24 +277,44 @@ def test_paper_figures_retrain_from_one_shared_search():
 
 def test_a_rerun_may_add_trials_but_not_change_them():
     old = spec_from_dict(minimal())
-    grown = spec_from_dict(minimal(datasets=["tiny", "more"], search__seeds=[0, 1], search__schemes=["OF", "TF"],
-                                   retrain__architectures=["C4", "N4", "C8"], retrain__repeats=3))
+    grown = spec_from_dict(
+        minimal(
+            datasets=["tiny", "more"],
+            search__seeds=[0, 1],
+            search__schemes=["OF", "TF"],
+            retrain__architectures=["C4", "N4", "C8"],
+            retrain__repeats=3,
+        )
+    )
     assert growth_conflicts(old, grown) == []
-    changed = spec_from_dict(minimal(datasets=["more"], retrain__repeats=1, search__epochs=3,
-                                     retrain__settings={"optim.lr": 1e-3}))
-    assert growth_conflicts(old, changed) == ['datasets: ["tiny"] -> ["more"]', "retrain.repeats: 2 -> 1",
-                                              "retrain.settings.optim.lr: null -> 0.001", "search.epochs: 2 -> 3"]
-    every_seed = spec_from_dict(minimal(search={}, retrain={"architectures": ["N4"], "genotypes_from": {"experiment": "s"}}))
-    seed_0 = spec_from_dict(minimal(search={}, retrain={"architectures": ["N4"],
-                                                        "genotypes_from": {"experiment": "s", "seeds": [0]}}))
+    changed = spec_from_dict(
+        minimal(datasets=["more"], retrain__repeats=1, search__epochs=3, retrain__settings={"optim.lr": 1e-3})
+    )
+    assert growth_conflicts(old, changed) == [
+        'datasets: ["tiny"] -> ["more"]',
+        "retrain.repeats: 2 -> 1",
+        "retrain.settings.optim.lr: null -> 0.001",
+        "search.epochs: 2 -> 3",
+    ]
+    every_seed = spec_from_dict(
+        minimal(search={}, retrain={"architectures": ["N4"], "genotypes_from": {"experiment": "s"}})
+    )
+    seed_0 = spec_from_dict(
+        minimal(search={}, retrain={"architectures": ["N4"], "genotypes_from": {"experiment": "s", "seeds": [0]}})
+    )
     assert growth_conflicts(seed_0, every_seed) == []  # null selects every seed: more
     assert growth_conflicts(every_seed, seed_0) == ["retrain.genotypes_from.seeds: null -> [0]"]
-    files = lambda *names: spec_from_dict(minimal(search={}, retrain={"architectures": ["N4"],
-                                                                      "genotypes_from": {"files": {"tiny": list(names)}}}))
+
+    def files(*names):
+        return spec_from_dict(
+            minimal(search={}, retrain={"architectures": ["N4"], "genotypes_from": {"files": {"tiny": list(names)}}})
+        )
+
     assert growth_conflicts(files("a.json"), files("a.json", "b.json")) == []
     # plan keys number the files (file0, file1): another order would give a trial that ran other genotypes
     assert growth_conflicts(files("a.json", "b.json"), files("b.json", "a.json")) == [
-        'retrain.genotypes_from.files.tiny: ["a.json", "b.json"] -> ["b.json", "a.json"]']
+        'retrain.genotypes_from.files.tiny: ["a.json", "b.json"] -> ["b.json", "a.json"]'
+    ]
 
 
 def write_genotypes(path: Path, g_a=G_A, g_b=G_B) -> Path:
@@ -271,8 +324,16 @@ def write_genotypes(path: Path, g_a=G_A, g_b=G_B) -> Path:
 
 def test_genotypes_from_files_are_size_matched_and_recorded(tmp_path):
     first, second = write_genotypes(tmp_path / "a.json"), write_genotypes(tmp_path / "b.json", G_B, G_A)
-    spec = spec_from_dict(minimal(search={}, retrain={"architectures": ["C4", "N4", "C'4"], "repeats": 1,
-                                                      "genotypes_from": {"files": {"tiny": ["a.json", "b.json"]}}}))
+    spec = spec_from_dict(
+        minimal(
+            search={},
+            retrain={
+                "architectures": ["C4", "N4", "C'4"],
+                "repeats": 1,
+                "genotypes_from": {"files": {"tiny": ["a.json", "b.json"]}},
+            },
+        )
+    )
     cwd = os.getcwd()
     os.chdir(tmp_path)  # relative file paths are read from where `run` is started
     try:
@@ -281,7 +342,13 @@ def test_genotypes_from_files_are_size_matched_and_recorded(tmp_path):
         os.chdir(cwd)
     assert spec.retrain.genotypes_from.files == {"tiny": (str(first), str(second))}
     plans = {p.key: p for p in retrain_plans(spec, tmp_path, reused_searches(spec, print), True)}
-    assert sorted(plans) == ["tiny/C'4/file0/r0", "tiny/C'4/file1/r0", "tiny/C4/r0", "tiny/N4/file0/r0", "tiny/N4/file1/r0"]
+    assert sorted(plans) == [
+        "tiny/C'4/file0/r0",
+        "tiny/C'4/file1/r0",
+        "tiny/C4/r0",
+        "tiny/N4/file0/r0",
+        "tiny/N4/file1/r0",
+    ]
     for key, (g_a, g_b, path) in {"file0": (G_A, G_B, first), "file1": (G_B, G_A, second)}.items():
         for label in ("N4", "C'4"):
             plan = plans[f"tiny/{label}/{key}/r0"]
@@ -297,8 +364,15 @@ def test_genotypes_from_files_are_size_matched_and_recorded(tmp_path):
 
 def test_trial_keys_follow_what_a_trial_computes_not_where_it_runs(tmp_path):
     spec = spec_from_dict(minimal())
-    outcome = SearchOutcome("tiny/OF/s0", "ray1", "tiny", "OF", 0, {"g_a": G_A.to_dict(), "g_b": G_B.to_dict()},
-                            {"experiment": "t", "search_key": "tiny/OF/s0", "trial_id": "ray1", "genotypes_sha256": "x"})
+    outcome = SearchOutcome(
+        "tiny/OF/s0",
+        "ray1",
+        "tiny",
+        "OF",
+        0,
+        {"g_a": G_A.to_dict(), "g_b": G_B.to_dict()},
+        {"experiment": "t", "search_key": "tiny/OF/s0", "trial_id": "ray1", "genotypes_sha256": "x"},
+    )
     here = retrain_plans(spec, tmp_path / "data", [outcome], True)
     # another data root, object storage, another Ray trial id of the same search: the same keys
     moved = dataclasses.replace(outcome, trial_id="ray2", source={**outcome.source, "trial_id": "ray2"})
@@ -315,30 +389,42 @@ def test_trial_keys_follow_what_a_trial_computes_not_where_it_runs(tmp_path):
     assert search_plans(spec, tmp_path, True)[0].trial_key == search_plans(spec, Path("/x"), False)[0].trial_key
 
 
-@pytest.mark.parametrize("override, key, reason", [
-    ("search.epoch=2", "search.epoch", "unknown key; did you mean 'search.epochs'?"),
-    ("lr=1", "lr", "unknown key"),
-    ("search.schemes=[OF, XF]", "search.schemes[1]", "must be one of"),
-    ("search.epochs=many", "search.epochs", "expected an integer, got 'many' (str)"),
-    ("image_size.x=3", "image_size", "is a value, not a section"),
-    ("search.settings.seed.x=3", "search.settings.seed", "is a value, not a section"),
-    ("search.settings.optim.lrr=3", "search.settings.optim.lrr", "did you mean 'optim.lr'?"),
-    ("search.epochs", "search.epochs", "an override must look like key=value"),
-])
+@pytest.mark.parametrize(
+    "override, key, reason",
+    [
+        ("search.epoch=2", "search.epoch", "unknown key; did you mean 'search.epochs'?"),
+        ("lr=1", "lr", "unknown key"),
+        ("search.schemes=[OF, XF]", "search.schemes[1]", "must be one of"),
+        ("search.epochs=many", "search.epochs", "expected an integer, got 'many' (str)"),
+        ("image_size.x=3", "image_size", "is a value, not a section"),
+        ("search.settings.seed.x=3", "search.settings.seed", "is a value, not a section"),
+        ("search.settings.optim.lrr=3", "search.settings.optim.lrr", "did you mean 'optim.lr'?"),
+        ("search.epochs", "search.epochs", "an override must look like key=value"),
+    ],
+)
 def test_spec_overrides_are_checked_like_config_overrides_and_name_the_file(override, key, reason):
     with pytest.raises(ConfigError) as info:
         spec_from_dict(minimal(), "spec.yaml", [override])
     assert info.value.key == key and reason in info.value.reason and str(info.value).startswith("spec.yaml: ")
 
 
-@pytest.mark.parametrize("settings", [{"optim.lr": 1e-3, "data": {"max_images": 4}},
-                                      {"optim": {"lr": 1e-3}, "data.max_images": 4},
-                                      {"optim": {"beta1": 0.5}, "optim.lr": 1e-3, "data": {}, "data.max_images": 4},
-                                      None])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"optim.lr": 1e-3, "data": {"max_images": 4}},
+        {"optim": {"lr": 1e-3}, "data.max_images": 4},
+        {"optim": {"beta1": 0.5}, "optim.lr": 1e-3, "data": {}, "data.max_images": 4},
+        None,
+    ],
+)
 def test_settings_overrides_win_however_the_yaml_spells_the_key(settings):
-    spec = spec_from_dict(minimal(search__settings=settings), "", ["search.settings.optim.lr=5e-4",
-                                                                   "search.settings.data.max_images=2"])
-    assert {k: v for k, v in spec.search.settings.items() if k != "optim.beta1"} == {"optim.lr": 5e-4, "data.max_images": 2}
+    spec = spec_from_dict(
+        minimal(search__settings=settings), "", ["search.settings.optim.lr=5e-4", "search.settings.data.max_images=2"]
+    )
+    assert {k: v for k, v in spec.search.settings.items() if k != "optim.beta1"} == {
+        "optim.lr": 5e-4,
+        "data.max_images": 2,
+    }
 
 
 def test_one_override_parser_one_flattener_one_yaml_reader():
@@ -346,9 +432,17 @@ def test_one_override_parser_one_flattener_one_yaml_reader():
 
     package = Path(__file__).resolve().parents[1] / "nasplatform"
     sources = {str(p.relative_to(package)): p.read_text() for p in package.rglob("*.py")}
-    defs = lambda pattern: sorted(name for text in sources.values() for name in re.findall(pattern, text))
+
+    def defs(pattern):
+        return sorted(name for text in sources.values() for name in re.findall(pattern, text))
+
     assert defs(r"def (\w*override\w*)") == ["apply_overrides"]
-    assert defs(r"def (\w*flatten\w*|\w*dotted\w*)\(") == ["flatten", "flatten_baselines", "flatten_settings", "set_dotted"]
+    assert defs(r"def (\w*flatten\w*|\w*dotted\w*)\(") == [
+        "flatten",
+        "flatten_baselines",
+        "flatten_settings",
+        "set_dotted",
+    ]
     assert [name for name, text in sources.items() if "yaml.safe_load(" in text] == ["engine/config.py"]
 
 
@@ -356,4 +450,6 @@ def test_trial_keys_of_plans_from_before_the_hidden_dim_a_rename_stay_the_same(t
     spec = spec_from_dict(minimal())
     for plan in retrain_plans(spec, tmp_path, [], True):
         old = {("hidden_dim" if k == "hidden_dim_a" else k): v for k, v in plan.engine.items()}
-        assert "hidden_dim_a" in plan.engine and trial_key("t", plan) == trial_key("t", dataclasses.replace(plan, engine=old))
+        assert "hidden_dim_a" in plan.engine and trial_key("t", plan) == trial_key(
+            "t", dataclasses.replace(plan, engine=old)
+        )

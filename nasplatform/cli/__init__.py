@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 from nasplatform import interrupt
 
@@ -42,7 +42,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nasplatform",
-        description="Differentiable architecture search of CycleGAN (CycleGANAS): search, retrain, evaluate, run grids.",
+        description="Differentiable architecture search of CycleGAN (CycleGANAS): search, retrain, evaluate, grids.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -70,12 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         # what was checkpointed is on disk (every writer is atomic); say how to go on instead of a traceback
         hint = getattr(args, "resume_hint", None)
-        print(f"nasplatform {args.command}: interrupted" + (f"; continue with `{hint}`" if hint else ""),
-              file=sys.stderr)
+        print(
+            f"nasplatform {args.command}: interrupted" + (f"; continue with `{hint}`" if hint else ""), file=sys.stderr
+        )
         return INTERRUPTED
     except OSError as exc:
-        print(f"nasplatform {args.command}: error: {describe_os_error(exc, getattr(args, 'resume_hint', None))}",
-              file=sys.stderr)
+        print(
+            f"nasplatform {args.command}: error: {describe_os_error(exc, getattr(args, 'resume_hint', None))}",
+            file=sys.stderr,
+        )
         return 2
 
 
@@ -98,25 +101,38 @@ def describe_os_error(exc: OSError, resume_hint: str | None = None) -> str:
     reason = exc.strerror or str(exc)
     line = f"{where}: {reason}" if where else reason
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        line += ("; nothing already written was lost (files are replaced only once complete); free some space"
-                 + (f", then continue with `{resume_hint}`" if resume_hint else " and run the command again"))
+        line += "; nothing already written was lost (files are replaced only once complete); free some space" + (
+            f", then continue with `{resume_hint}`" if resume_hint else " and run the command again"
+        )
     return line
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors caused by what the user gave (a file, a key, a value): one line, no traceback."""
-    from nasplatform.engine.checkpoint import CheckpointError
-    from nasplatform.engine.config import ConfigError
     from nasplatform.data.dataset import DataError
     from nasplatform.data.download import DownloadError
     from nasplatform.data.images import BadImageError
+    from nasplatform.engine.checkpoint import CheckpointError
+    from nasplatform.engine.config import ConfigError
     from nasplatform.engine.deploy import TranslateError
     from nasplatform.engine.lock import FolderBusy
     from nasplatform.engine.rundir import RunDirError, RunFileError
     from nasplatform.space.genotype import GenotypeError
 
-    return (CliError, ConfigError, GenotypeError, DataError, BadImageError, DownloadError, CheckpointError,
-            FileNotFoundError, FolderBusy, RunDirError, RunFileError, TranslateError)
+    return (
+        CliError,
+        ConfigError,
+        GenotypeError,
+        DataError,
+        BadImageError,
+        DownloadError,
+        CheckpointError,
+        FileNotFoundError,
+        FolderBusy,
+        RunDirError,
+        RunFileError,
+        TranslateError,
+    )
 
 
 class CliError(Exception):

@@ -10,12 +10,12 @@ from nasplatform.cli import CliError
 from nasplatform.cli.options import DeprecatedAlias
 from nasplatform.nets import Discriminator, Generator, PatchGANDiscriminator, model_cost
 from nasplatform.space import (
+    NAMED_GENOTYPES,
     NETWORK_NAMES,
+    RENAMED_GENOTYPES,
     DiscriminatorGenotype,
     GeneratorGenotype,
     GenotypeError,
-    NAMED_GENOTYPES,
-    RENAMED_GENOTYPES,
     genotype_from_dict,
     named_genotype,
 )
@@ -25,15 +25,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "arch",
         help="size and cost of an architecture",
-        description="NAME_OR_GENOTYPE_JSON: a named genotype (cyclegan, patchgan_point: the search-space point nearest the official PatchGAN, "
+        description="NAME_OR_GENOTYPE_JSON: a named genotype (cyclegan, patchgan_point: the search-space point "
+        "nearest the official PatchGAN, "
         "whose cost is shown beside it), a genotype JSON object, "
         "a genotypes.json mapping g_a/g_b/d_a/d_b to genotypes, or a path to such a file.",
     )
     parser.add_argument("genotype", metavar="NAME_OR_GENOTYPE_JSON")
     parser.add_argument("--hidden-dim", type=int, default=64, help="generator hidden dim H (default 64)")
     parser.add_argument("--ndf", type=int, default=64, help="discriminator base width (default 64)")
-    parser.add_argument("--macs-size", type=int, default=256, metavar="PX",
-                        help="side of the square input at which MACs are counted (default 256)")
+    parser.add_argument(
+        "--macs-size",
+        type=int,
+        default=256,
+        metavar="PX",
+        help="side of the square input at which MACs are counted (default 256)",
+    )
     parser.add_argument("--image-size", dest="macs_size", type=int, action=DeprecatedAlias, new_flag="--macs-size")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
@@ -50,7 +56,9 @@ def parse_networks(text: str) -> dict:
     try:
         data = json.loads(source)
     except json.JSONDecodeError as exc:
-        raise CliError(f"{text!r} is neither a named genotype {sorted(NAMED_GENOTYPES)}, a file, nor JSON ({exc})")
+        raise CliError(
+            f"{text!r} is neither a named genotype {sorted(NAMED_GENOTYPES)}, a file, nor JSON ({exc})"
+        ) from None
     try:
         if isinstance(data, dict) and data.keys() <= set(NETWORK_NAMES) and data:
             return {name: genotype_from_dict(g) for name, g in data.items()}
@@ -74,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report))
         return 0
     for name, info in report.items():
-        print(f"{name:<18} params {info['params']:>12,}  {info['mb']:9.3f} MB  "
-              f"{info['macs'] / 1e9:9.3f} GMACs @ {info['image_size']}px")
+        print(
+            f"{name:<18} params {info['params']:>12,}  {info['mb']:9.3f} MB  "
+            f"{info['macs'] / 1e9:9.3f} GMACs @ {info['image_size']}px"
+        )
     return 0

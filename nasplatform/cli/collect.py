@@ -12,11 +12,20 @@ from nasplatform.cli import CliError
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("collect", help="rebuild results.parquet from experiment folders (no Ray needed)")
-    parser.add_argument("experiments", nargs="+", metavar="EXP_DIR",
-                        help="experiment folder(s), local, s3://... or gs://... (mixed); several make one table, "
-                        "rows identified by trial_key, a trial found twice kept once (with a warning)")
-    parser.add_argument("-o", "--out", metavar="FILE", help="Parquet file to write, or a folder to write "
-                        "results.parquet into (default, for one EXP_DIR: EXP_DIR/results.parquet; required for several)")
+    parser.add_argument(
+        "experiments",
+        nargs="+",
+        metavar="EXP_DIR",
+        help="experiment folder(s), local, s3://... or gs://... (mixed); several make one table, "
+        "rows identified by trial_key, a trial found twice kept once (with a warning)",
+    )
+    parser.add_argument(
+        "-o",
+        "--out",
+        metavar="FILE",
+        help="Parquet file to write, or a folder to write "
+        "results.parquet into (default, for one EXP_DIR: EXP_DIR/results.parquet; required for several)",
+    )
     parser.set_defaults(func=run)
 
 

@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     download = actions.add_parser("download", help=f"fetch one of the paper's datasets ({names})")
     download.add_argument("name", help=f"dataset name: {names}")
     download.add_argument("--root", required=True, help="folder that receives ROOT/NAME/{trainA,trainB,testA,testB}")
-    download.add_argument("--base-url", default=OFFICIAL_BASE_URL, help="server holding NAME.zip (default: the CycleGAN authors')")
+    download.add_argument(
+        "--base-url", default=OFFICIAL_BASE_URL, help="server holding NAME.zip (default: the CycleGAN authors')"
+    )
     download.add_argument("--no-progress", action="store_true", help="no progress bar")
     download.set_defaults(action=run_download)
 
@@ -36,8 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     demo = actions.add_parser("demo", help="build the offline demo dataset photo2winter")
     demo.add_argument("--root", required=True, help="folder that receives ROOT/photo2winter")
-    demo.add_argument("--stored-size", type=int, default=64, metavar="PX",
-                      help="side of the square images written (default 64); training resizes them")
+    demo.add_argument(
+        "--stored-size",
+        type=int,
+        default=64,
+        metavar="PX",
+        help="side of the square images written (default 64); training resizes them",
+    )
     demo.add_argument("--image-size", dest="stored_size", type=int, action=DeprecatedAlias, new_flag="--stored-size")
     demo.add_argument("--n-train", type=int, default=200, help="training images per domain (default 200)")
     demo.add_argument("--n-test", type=int, default=50, help="test images per domain (default 50)")
@@ -72,13 +79,21 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     try:
-        folder = build_demo(args.root, image_size=args.stored_size, n_train=args.n_train, n_test=args.n_test,
-                            seed=args.seed, progress=not args.no_progress)
+        folder = build_demo(
+            args.root,
+            image_size=args.stored_size,
+            n_train=args.n_train,
+            n_test=args.n_test,
+            seed=args.seed,
+            progress=not args.no_progress,
+        )
     except (ValueError, FileExistsError, RuntimeError) as exc:
         raise CliError(str(exc)) from None
-    print(f"photo2winter is in {folder} ({args.n_train} train / {args.n_test} test images per domain, "
-          f"{args.stored_size}x{args.stored_size}; true B of testA in {folder / 'testA_true_B'}); "
-          f"use --set data.root={folder}")
+    print(
+        f"photo2winter is in {folder} ({args.n_train} train / {args.n_test} test images per domain, "
+        f"{args.stored_size}x{args.stored_size}; true B of testA in {folder / 'testA_true_B'}); "
+        f"use --set data.root={folder}"
+    )
     return 0
 
 

@@ -21,8 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("dir_a", metavar="DIR_A", help="generated (or any) images")
     parser.add_argument("dir_b", metavar="DIR_B", help="reference images; their statistics are cached")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help=f"reference statistics cache (default {default_cache_dir()})")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help=f"reference statistics cache (default {default_cache_dir()})"
+    )
     parser.add_argument("--batch-size", type=int, default=None, help="images per Inception batch")
     parser.add_argument("--device", default="cpu", help="torch device for Inception (default cpu)")
     add_threads_flag(parser)
@@ -43,15 +44,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         extractor = evaluation.load_inception(args.device)
         cache = evaluation.ReferenceCache(args.cache_dir or default_cache_dir(), batch_size=batch_size)
-        scores = evaluation.compute_scores(args.dir_a, args.dir_b, extractor=extractor, cache=cache,
-                                           batch_size=batch_size)
+        scores = evaluation.compute_scores(
+            args.dir_a, args.dir_b, extractor=extractor, cache=cache, batch_size=batch_size
+        )
     except (evaluation.InceptionWeightsError, ValueError, OSError) as exc:
         raise CliError(str(exc)) from exc
     if args.json:
         print(json.dumps({"dir_a": str(args.dir_a), "dir_b": str(args.dir_b), **scores.to_dict()}))
         return 0
     print(f"FID {scores.fid:.4f}   KID {scores.kid:.6f}")
-    print(f"{scores.n_generated} images in {args.dir_a}, {scores.n_reference} reference images in {args.dir_b}"
-          f" ({'cached' if scores.reference_cache_hit else 'computed and cached'})")
+    print(
+        f"{scores.n_generated} images in {args.dir_a}, {scores.n_reference} reference images in {args.dir_b}"
+        f" ({'cached' if scores.reference_cache_hit else 'computed and cached'})"
+    )
     print(f"Inception weights: {scores.extractor_id} from {scores.extractor_source}")
     return 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from nasplatform.cli import CliError
-from nasplatform.engine.config import ConfigError, apply_overrides, from_dict, load_size_for, load_yaml, save_yaml
 from nasplatform.data.dataset import DataError
+from nasplatform.engine.config import ConfigError, apply_overrides, from_dict, load_size_for, load_yaml, save_yaml
 
 
 class DeprecatedAlias(argparse.Action):
@@ -22,15 +22,24 @@ class DeprecatedAlias(argparse.Action):
         self.new_flag = new_flag
 
     def __call__(self, parser, namespace, values, option_string=None):
-        print(f"{parser.prog}: warning: {option_string} is deprecated here, use {self.new_flag} (--image-size is "
-              "the training crop size of search and retrain)", file=sys.stderr)
+        print(
+            f"{parser.prog}: warning: {option_string} is deprecated here, use {self.new_flag} (--image-size is "
+            "the training crop size of search and retrain)",
+            file=sys.stderr,
+        )
         setattr(namespace, self.dest, values)
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="YAML", help="start from this config file instead of the defaults")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any config key, e.g. --set optim.lr=1e-4 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, e.g. --set optim.lr=1e-4 (repeatable)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -45,9 +54,13 @@ def build_config(cls, args: argparse.Namespace, flags: dict):
 
 
 def add_threads_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threads", type=_threads, metavar="N",
-                        help="torch threads (default: one per CPU this process may use that is idle now; "
-                             "PERFORMANCE.md, 'threads', says why)")
+    parser.add_argument(
+        "--threads",
+        type=_threads,
+        metavar="N",
+        help="torch threads (default: one per CPU this process may use that is idle now; "
+        "PERFORMANCE.md, 'threads', says why)",
+    )
 
 
 def _threads(text: str) -> int:
@@ -67,8 +80,9 @@ def apply_threads(args: argparse.Namespace) -> int:
     return use_threads(args.threads)
 
 
-def add_run_parser(sub: argparse._SubParsersAction, name: str, help: str,
-                   add_own_flags: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
+def add_run_parser(
+    sub: argparse._SubParsersAction, name: str, help: str, add_own_flags: Callable[[argparse.ArgumentParser], None]
+) -> argparse.ArgumentParser:
     """The parser of a training command (search, retrain): data and image size, its own flags, then where to run."""
     parser = sub.add_parser(name, help=help)
     parser.add_argument("--data", help="dataset folder with trainA/trainB/testA/testB")
@@ -76,11 +90,16 @@ def add_run_parser(sub: argparse._SubParsersAction, name: str, help: str,
     add_own_flags(parser)
     add_threads_flag(parser)
     parser.add_argument("--out", help="run directory to create")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint with "
-                        "the config saved there (with --data DIR: the dataset moved to DIR)")
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its last checkpoint with "
+        "the config saved there (with --data DIR: the dataset moved to DIR)",
+    )
     add_config_flags(parser)
-    parser.set_defaults(run_flags=[(a.dest, max(a.option_strings, key=len), a.default)
-                                   for a in parser._actions if a.option_strings])
+    parser.set_defaults(
+        run_flags=[(a.dest, max(a.option_strings, key=len), a.default) for a in parser._actions if a.option_strings]
+    )
     return parser
 
 
@@ -102,12 +121,17 @@ RESUME_FLAGS = ("resume", "data", "no_progress", "help", "threads")
 
 def refuse_with_resume(args: argparse.Namespace) -> None:
     """--resume continues with the saved config: flags that would change it are refused, not silently ignored."""
-    ignored = [flag for dest, flag, default in args.run_flags
-               if dest not in RESUME_FLAGS and getattr(args, dest) not in (default, None, [])]
+    ignored = [
+        flag
+        for dest, flag, default in args.run_flags
+        if dest not in RESUME_FLAGS and getattr(args, dest) not in (default, None, [])
+    ]
     if ignored:
-        raise CliError(f"--resume continues {args.resume} with the config saved in it; {', '.join(ignored)} would "
-                       f"change it and cannot be used with --resume (only --data DIR, to point at a moved dataset). "
-                       "To train with other settings, start a new run with --out NEW_DIR")
+        raise CliError(
+            f"--resume continues {args.resume} with the config saved in it; {', '.join(ignored)} would "
+            f"change it and cannot be used with --resume (only --data DIR, to point at a moved dataset). "
+            "To train with other settings, start a new run with --out NEW_DIR"
+        )
 
 
 def relocate_data(run_dir: str, cls, data: str) -> None:
@@ -126,7 +150,7 @@ def relocate_data(run_dir: str, cls, data: str) -> None:
 
 
 def run_or_resume(args: argparse.Namespace, cls, flags: dict, run: Callable, resume: Callable):
-    """`resume(RUN_DIR)` under --resume; else `run(config, --out)`, the config built from --data, --image-size and `flags`."""
+    """`resume(RUN_DIR)` under --resume; else `run(config, --out)`, the config from --data, --image-size, `flags`."""
     progress = not args.no_progress
     apply_threads(args)  # the default for this machine now; a `threads` config key still wins in the engine
     if args.resume:
@@ -137,11 +161,16 @@ def run_or_resume(args: argparse.Namespace, cls, flags: dict, run: Callable, res
         try:
             return resume(args.resume, progress=progress, threads=args.threads)
         except DataError as exc:
-            raise CliError(f"{exc}\nif the dataset moved, continue with --resume {args.resume} --data NEW_DIR") from None
+            raise CliError(
+                f"{exc}\nif the dataset moved, continue with --resume {args.resume} --data NEW_DIR"
+            ) from None
     if not args.out or not (args.data or args.config):
         raise CliError("--out and --data (or --config) are required unless --resume is given")
     check_output_folder(args.out, "--out")
-    image = {"data.crop_size": args.image_size, "data.load_size": load_size_for(args.image_size) if args.image_size else None}
+    image = {
+        "data.crop_size": args.image_size,
+        "data.load_size": load_size_for(args.image_size) if args.image_size else None,
+    }
     cfg = build_config(cls, args, {"data.root": args.data, "threads": args.threads, **flags, **image})
     args.resume_hint = f"nasplatform {args.command} --resume {args.out}"
     return run(cfg, args.out, progress=progress)

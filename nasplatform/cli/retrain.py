@@ -20,8 +20,12 @@ def add_retrain_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden-dim", type=int, help="H of both generators, as in search")
     parser.add_argument("--hidden-dim-a", type=int, help="H of G_A (config key hidden_dim_a; wins over --hidden-dim)")
     parser.add_argument("--hidden-dim-b", type=int, help="H of G_B (hidden_dim_b), when it differs (C'-models)")
-    parser.add_argument("--epochs", type=int, help="epochs in all, as in search (paper/CycleGAN: 200); the last "
-                        "--decay-epochs of them decay the lr linearly to 0 (default: half, CycleGAN's 100 + 100)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help="epochs in all, as in search (paper/CycleGAN: 200); the last "
+        "--decay-epochs of them decay the lr linearly to 0 (default: half, CycleGAN's 100 + 100)",
+    )
     parser.add_argument("--decay-epochs", type=int, help="epochs of linear lr decay to 0 (config key n_epochs_decay)")
     parser.add_argument("--discriminator", choices=["patchgan", "searched"], help="baseline PatchGAN or searched D")
 
@@ -35,16 +39,25 @@ def epoch_keys(epochs: int | None, decay_epochs: int | None) -> dict:
         raise CliError(f"--epochs {epochs}: must be at least 1 (it is the total number of epochs)")
     decay = epochs // 2 if decay_epochs is None else decay_epochs
     if not 0 <= decay <= epochs:
-        raise CliError(f"--decay-epochs {decay}: must be within 0..--epochs ({epochs}), the decay epochs are part "
-                       "of the total")
+        raise CliError(
+            f"--decay-epochs {decay}: must be within 0..--epochs ({epochs}), the decay epochs are part of the total"
+        )
     return {"n_epochs": epochs - decay, "n_epochs_decay": decay}
 
 
 def config_flags(args: argparse.Namespace) -> dict:
     """This command's own flags as RetrainConfig keys (tests/test_run_shared.py checks each reaches its key)."""
-    either = lambda own: own if own is not None else args.hidden_dim
-    return {"genotypes": args.genotypes, "hidden_dim_a": either(args.hidden_dim_a), "hidden_dim_b": either(args.hidden_dim_b),
-            **epoch_keys(args.epochs, args.decay_epochs), "discriminator": args.discriminator}
+
+    def either(own):
+        return own if own is not None else args.hidden_dim
+
+    return {
+        "genotypes": args.genotypes,
+        "hidden_dim_a": either(args.hidden_dim_a),
+        "hidden_dim_b": either(args.hidden_dim_b),
+        **epoch_keys(args.epochs, args.decay_epochs),
+        "discriminator": args.discriminator,
+    }
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,10 +16,15 @@ CLEAR = "\x1b[2J\x1b[H"
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("status", help="trials per stage and status, and every failure with its error")
     parser.add_argument("experiment", metavar="EXP_DIR", help="experiment folder (local, s3://... or gs://...)")
-    parser.add_argument("--watch", action="store_true",
-                        help="refresh a live view: each trial's epoch, pace, ETA and last losses (Ctrl-C stops)")
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="refresh a live view: each trial's epoch, pace, ETA and last losses (Ctrl-C stops)",
+    )
     parser.add_argument("--interval", type=float, default=10.0, metavar="S", help="seconds between refreshes (--watch)")
-    parser.add_argument("--count", type=int, metavar="N", help="stop after N refreshes (--watch; default: until Ctrl-C)")
+    parser.add_argument(
+        "--count", type=int, metavar="N", help="stop after N refreshes (--watch; default: until Ctrl-C)"
+    )
     parser.set_defaults(func=run)
 
 

@@ -22,9 +22,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     check_output_folder(args.output_dir, "OUTPUT_DIR")
-    written, replaced = translate_folder(args.run_dir, args.direction, args.input_dir, args.output_dir,
-                                         device=args.device)
-    print(f"{len(written)} PNG file(s) written to {args.output_dir}"
-          + (f", {len(replaced)} of them replacing files that were there: "
-             + ", ".join(str(p) for p in replaced[:10]) + (" ..." if len(replaced) > 10 else "") if replaced else ""))
+    written, replaced = translate_folder(
+        args.run_dir, args.direction, args.input_dir, args.output_dir, device=args.device
+    )
+    print(
+        f"{len(written)} PNG file(s) written to {args.output_dir}"
+        + (
+            f", {len(replaced)} of them replacing files that were there: "
+            + ", ".join(str(p) for p in replaced[:10])
+            + (" ..." if len(replaced) > 10 else "")
+            if replaced
+            else ""
+        )
+    )
     return 0

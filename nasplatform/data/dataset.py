@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -48,20 +49,26 @@ def apply_bad_image_policy(store: DomainImages, policy: str) -> None:
         return
     listing = "\n  ".join(b.reason for b in store.bad)
     if policy == "error":
-        raise DataError(f"{len(store.bad)} image file(s) under {store.folder} cannot be decoded "
-                        f"(delete them, or set data.on_bad_image=skip to drop them):\n  {listing}")
-    warnings.warn(f"skipping {len(store.bad)} undecodable image file(s) under {store.folder}:\n  {listing}",
-                  stacklevel=3)
+        raise DataError(
+            f"{len(store.bad)} image file(s) under {store.folder} cannot be decoded "
+            f"(delete them, or set data.on_bad_image=skip to drop them):\n  {listing}"
+        )
+    warnings.warn(
+        f"skipping {len(store.bad)} undecodable image file(s) under {store.folder}:\n  {listing}", stacklevel=3
+    )
 
 
 def _open_split(root: Path, name: str, size: int, cfg: DataConfig, cache_dir, progress: bool) -> DomainImages:
-    store = open_domain(root / name, size, cache=cfg.cache, cache_dir=cache_dir, max_images=cfg.max_images,
-                        progress=progress)
+    store = open_domain(
+        root / name, size, cache=cfg.cache, cache_dir=cache_dir, max_images=cfg.max_images, progress=progress
+    )
     apply_bad_image_policy(store, cfg.on_bad_image)
     if len(store) == 0:
         state = "has no usable images" if (root / name).is_dir() else "is missing"
-        raise DataError(f"split folder {root / name} {state} (expected the CycleGAN layout "
-                        f"ROOT/{{trainA,trainB,testA,testB}}); {describe_root(root)}")
+        raise DataError(
+            f"split folder {root / name} {state} (expected the CycleGAN layout "
+            f"ROOT/{{trainA,trainB,testA,testB}}); {describe_root(root)}"
+        )
     return store
 
 
@@ -72,8 +79,9 @@ def _restriction(indices: Sequence[int] | None, size: int, name: str) -> np.ndar
     if out.size == 0:
         raise DataError(f"{name} is empty: a restricted domain needs at least one image")
     if out.min() < 0 or out.max() >= size:
-        raise DataError(f"{name} holds index {int(out.min() if out.min() < 0 else out.max())} "
-                        f"outside the domain's {size} images")
+        raise DataError(
+            f"{name} holds index {int(out.min() if out.min() < 0 else out.max())} outside the domain's {size} images"
+        )
     return out
 
 
@@ -87,9 +95,18 @@ class UnpairedDataset(Dataset):
     items report `a_index`/`b_index` as such unrestricted indices. `train` defaults to split == "train".
     """
 
-    def __init__(self, cfg: DataConfig, split: str = "train", *, seed: int = 0,
-                 indices_a: Sequence[int] | None = None, indices_b: Sequence[int] | None = None,
-                 train: bool | None = None, cache_dir: str | None = None, progress: bool = True):
+    def __init__(
+        self,
+        cfg: DataConfig,
+        split: str = "train",
+        *,
+        seed: int = 0,
+        indices_a: Sequence[int] | None = None,
+        indices_b: Sequence[int] | None = None,
+        train: bool | None = None,
+        cache_dir: str | None = None,
+        progress: bool = True,
+    ):
         if split not in SPLITS:
             raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
         if not cfg.root:
@@ -100,12 +117,16 @@ class UnpairedDataset(Dataset):
         self.train = split == "train" if train is None else bool(train)
         size = cfg.load_size if self.train else cfg.crop_size
         root = Path(cfg.root)
-        self._stores = {d: _open_split(root, f"{split}{d}", size, cfg, cache_dir or cfg.cache_dir or None, progress)
-                        for d in DOMAINS}
+        self._stores = {
+            d: _open_split(root, f"{split}{d}", size, cfg, cache_dir or cfg.cache_dir or None, progress)
+            for d in DOMAINS
+        }
         self.paths_a: list[Path] = self._stores["A"].paths
         self.paths_b: list[Path] = self._stores["B"].paths
-        self._subset = {"A": _restriction(indices_a, len(self.paths_a), "indices_a"),
-                        "B": _restriction(indices_b, len(self.paths_b), "indices_b")}
+        self._subset = {
+            "A": _restriction(indices_a, len(self.paths_a), "indices_a"),
+            "B": _restriction(indices_b, len(self.paths_b), "indices_b"),
+        }
 
     def set_epoch(self, epoch: int) -> None:
         if epoch < 0:
@@ -137,8 +158,12 @@ class UnpairedDataset(Dataset):
         else:
             pos_a, pos_b = int(rng.integers(len(sub_a))), i % len(sub_b)
         a_index, b_index = int(sub_a[pos_a]), int(sub_b[pos_b])
-        return {"a": self._view("A", a_index, rng), "b": self._view("B", b_index, rng),
-                "a_index": a_index, "b_index": b_index}
+        return {
+            "a": self._view("A", a_index, rng),
+            "b": self._view("B", b_index, rng),
+            "a_index": a_index,
+            "b_index": b_index,
+        }
 
     def _view(self, domain: str, index: int, rng: np.random.Generator) -> torch.Tensor:
         pixels = self._stores[domain].image(index)
@@ -158,12 +183,21 @@ class ImageFolder(Dataset):
     Items are (image in [-1, 1] as 3 x crop_size x crop_size float32, path relative to `folder`).
     """
 
-    def __init__(self, folder: str | Path, crop_size: int, *, on_bad_image: str = "error",
-                 max_images: int | None = None, cache: str = "memory", cache_dir: str | None = None,
-                 progress: bool = True):
+    def __init__(
+        self,
+        folder: str | Path,
+        crop_size: int,
+        *,
+        on_bad_image: str = "error",
+        max_images: int | None = None,
+        cache: str = "memory",
+        cache_dir: str | None = None,
+        progress: bool = True,
+    ):
         self.folder = Path(folder)
-        self._store = open_domain(self.folder, crop_size, cache=cache, cache_dir=cache_dir,
-                                  max_images=max_images, progress=progress)
+        self._store = open_domain(
+            self.folder, crop_size, cache=cache, cache_dir=cache_dir, max_images=max_images, progress=progress
+        )
         apply_bad_image_policy(self._store, on_bad_image)
         if len(self._store) == 0:
             state = "has no usable images" if self.folder.is_dir() else "does not exist"

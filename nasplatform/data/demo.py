@@ -49,8 +49,10 @@ def source_photos() -> dict[str, np.ndarray]:
         from skimage import data as skdata
         from sklearn.datasets import load_sample_images
     except ImportError as exc:
-        raise RuntimeError(f"the demo dataset needs scikit-image and scikit-learn ({exc}); "
-                           "install them with: pip install 'nasplatform[demo]'") from None
+        raise RuntimeError(
+            f"the demo dataset needs scikit-image and scikit-learn ({exc}); "
+            "install them with: pip install 'nasplatform[demo]'"
+        ) from None
     photos = {name: getattr(skdata, name)() for name in SKIMAGE_PHOTOS}
     photos["motorcycle"] = skdata.stereo_motorcycle()[0]
     samples = load_sample_images()
@@ -90,19 +92,29 @@ def demo_item(photos: list[np.ndarray], split: str, domain: str, k: int, seed: i
 
 def _prepare_target(target: Path) -> None:
     if target.exists() and not (target / "dataset.json").is_file() and any(target.iterdir()):
-        raise FileExistsError(f"{target} exists and is not a demo dataset (no dataset.json); "
-                              "choose another --root or remove it")
+        raise FileExistsError(
+            f"{target} exists and is not a demo dataset (no dataset.json); choose another --root or remove it"
+        )
 
 
-def build_demo(root: str | Path, *, image_size: int = 64, n_train: int = 200, n_test: int = 50, seed: int = 0,
-               progress: bool = True) -> Path:
+def build_demo(
+    root: str | Path,
+    *,
+    image_size: int = 64,
+    n_train: int = 200,
+    n_test: int = 50,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
     """Write ROOT/photo2winter/{trainA,trainB,testA,testB,testA_true_B} as PNG plus dataset.json; return the folder.
 
     The same arguments give the same bytes. An earlier demo dataset in the same place is replaced.
     """
     if image_size < 8 or n_train < 1 or n_test < 1 or seed < 0:
-        raise ValueError(f"demo needs image_size >= 8, n_train >= 1, n_test >= 1, seed >= 0; "
-                         f"got {image_size}, {n_train}, {n_test}, {seed}")
+        raise ValueError(
+            f"demo needs image_size >= 8, n_train >= 1, n_test >= 1, seed >= 0; "
+            f"got {image_size}, {n_train}, {n_test}, {seed}"
+        )
     root = Path(root)
     target = root / DEMO_NAME
     _prepare_target(target)
@@ -110,18 +122,31 @@ def build_demo(root: str | Path, *, image_size: int = 64, n_train: int = 200, n_
     photos = list(named.values())
     staging = root / f".{DEMO_NAME}.building"
     shutil.rmtree(staging, ignore_errors=True)
-    jobs = [(split, domain, k) for split, n in (("train", n_train), ("test", n_test)) for domain in "AB" for k in range(n)]
+    jobs = [
+        (split, domain, k) for split, n in (("train", n_train), ("test", n_test)) for domain in "AB" for k in range(n)
+    ]
     for split, domain, k in tqdm(jobs, desc=f"building {DEMO_NAME}", unit="img", disable=not progress):
         pixels = demo_item(photos, split, domain, k, seed, image_size)
         _save(pixels, staging / f"{split}{domain}" / f"{k:04d}.png")
         if split == "test" and domain == "A":
             _save(winter_transform(pixels), staging / "testA_true_B" / f"{k:04d}.png")
-    info = {"name": DEMO_NAME, "image_size": image_size, "n_train": n_train, "n_test": n_test, "seed": seed,
-            "sources": list(named), "counts": {p.name: len(list_images(p)) for p in sorted(staging.iterdir())},
-            "domain_split": "A from one half of each photo (left for even photo index), B from the other half",
-            "crop_scale": list(CROP_SCALE),
-            "winter_transform": {"saturation": WINTER_SATURATION, "gain": WINTER_GAIN, "lift": WINTER_LIFT,
-                                 "tint_rgb": list(WINTER_TINT)}}
+    info = {
+        "name": DEMO_NAME,
+        "image_size": image_size,
+        "n_train": n_train,
+        "n_test": n_test,
+        "seed": seed,
+        "sources": list(named),
+        "counts": {p.name: len(list_images(p)) for p in sorted(staging.iterdir())},
+        "domain_split": "A from one half of each photo (left for even photo index), B from the other half",
+        "crop_scale": list(CROP_SCALE),
+        "winter_transform": {
+            "saturation": WINTER_SATURATION,
+            "gain": WINTER_GAIN,
+            "lift": WINTER_LIFT,
+            "tint_rgb": list(WINTER_TINT),
+        },
+    }
     (staging / "dataset.json").write_text(json.dumps(info, indent=2) + "\n")
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)

@@ -53,7 +53,8 @@ class DatasetSpec:
 
 #: docs/design.md §7: image counts of trainA/trainB/testA/testB
 PAPER_DATASETS: dict[str, DatasetSpec] = {
-    spec.name: spec for spec in (
+    spec.name: spec
+    for spec in (
         DatasetSpec("horse2zebra", dict(zip(SPLIT_FOLDERS, (1067, 1334, 120, 140)))),
         DatasetSpec("apple2orange", dict(zip(SPLIT_FOLDERS, (995, 1019, 266, 248)))),
         DatasetSpec("summer2winter_yosemite", dict(zip(SPLIT_FOLDERS, (1231, 962, 309, 238)))),
@@ -82,9 +83,12 @@ def verify_dataset(spec: DatasetSpec, root: str | Path) -> dict[str, int]:
     """Image counts of ROOT/NAME/<split>; raises DownloadError listing every split that differs."""
     folder = Path(root) / spec.name
     found = {split: len(list_images(folder / split)) for split in SPLIT_FOLDERS}
-    wrong = [f"{split}: expected {spec.counts[split]} images, found {found[split]}"
-             + ("" if (folder / split).is_dir() else " (folder missing)")
-             for split in SPLIT_FOLDERS if found[split] != spec.counts[split]]
+    wrong = [
+        f"{split}: expected {spec.counts[split]} images, found {found[split]}"
+        + ("" if (folder / split).is_dir() else " (folder missing)")
+        for split in SPLIT_FOLDERS
+        if found[split] != spec.counts[split]
+    ]
     if wrong:
         raise DownloadError(f"{folder} does not hold the expected {spec.name} images:\n  " + "\n  ".join(wrong))
     return found
@@ -101,12 +105,16 @@ def check_zip_entries(archive: zipfile.ZipFile, zip_path: Path) -> None:
         if pure.is_absolute() or drive or ".." in pure.parts:
             raise DownloadError(f"refusing to extract {zip_path}: entry '{name}' points outside the target folder")
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise DownloadError(f"refusing to extract {zip_path}: entry '{name}' is a symbolic link; "
-                                "a dataset archive holds only folders and image files")
+            raise DownloadError(
+                f"refusing to extract {zip_path}: entry '{name}' is a symbolic link; "
+                "a dataset archive holds only folders and image files"
+            )
         under = next((str(p) for p in pure.parents if str(p) in files), None)
         if under is not None:
-            raise DownloadError(f"refusing to extract {zip_path}: entry '{name}' lies under '{under}', "
-                                "which the archive also holds as a file")
+            raise DownloadError(
+                f"refusing to extract {zip_path}: entry '{name}' lies under '{under}', "
+                "which the archive also holds as a file"
+            )
         if not info.is_dir():
             files.add(str(pure))
 
@@ -117,12 +125,16 @@ def check_zip_sizes(archive: zipfile.ZipFile, zip_path: Path) -> int:
     packed = max(zip_path.stat().st_size, 1)
     unpacked = sum(info.file_size for info in archive.infolist())
     if unpacked > MAX_UNPACKED_BYTES:
-        raise DownloadError(f"refusing to extract {zip_path}: it unpacks to {unpacked:,} bytes, more than the "
-                            f"{MAX_UNPACKED_BYTES:,} a dataset may take (download.MAX_UNPACKED_BYTES)")
+        raise DownloadError(
+            f"refusing to extract {zip_path}: it unpacks to {unpacked:,} bytes, more than the "
+            f"{MAX_UNPACKED_BYTES:,} a dataset may take (download.MAX_UNPACKED_BYTES)"
+        )
     if unpacked > RATIO_FREE_BYTES and unpacked > MAX_RATIO * packed:
-        raise DownloadError(f"refusing to extract {zip_path}: its {packed:,} bytes unpack to {unpacked:,} bytes "
-                            f"({unpacked / packed:.0f}x, more than the {MAX_RATIO}x an image dataset compresses; "
-                            "download.MAX_RATIO): a zip bomb or not an image dataset")
+        raise DownloadError(
+            f"refusing to extract {zip_path}: its {packed:,} bytes unpack to {unpacked:,} bytes "
+            f"({unpacked / packed:.0f}x, more than the {MAX_RATIO}x an image dataset compresses; "
+            "download.MAX_RATIO): a zip bomb or not an image dataset"
+        )
     return unpacked
 
 
@@ -135,18 +147,21 @@ def safe_extract(zip_path: str | Path, dest: str | Path) -> None:
             check_zip_entries(archive, zip_path)
             check_zip_sizes(archive, zip_path)
             entries = archive.infolist()
-            for info in tqdm(entries, desc=f"extracting {zip_path.name}", unit="file", leave=False,
-                             disable=len(entries) < 100):
+            for info in tqdm(
+                entries, desc=f"extracting {zip_path.name}", unit="file", leave=False, disable=len(entries) < 100
+            ):
                 archive.extract(info, dest)
     except zipfile.BadZipFile as exc:
         raise DownloadError(f"{zip_path} is not a valid zip ({exc}); delete it and download again") from None
 
 
 def _offline_message(spec: DatasetSpec, url: str, root: Path, reason: str) -> str:
-    return (f"cannot fetch {url} ({reason}).\n"
-            f"To install {spec.name} by hand: download {url} on a machine with internet access, "
-            f"unzip it into {root} so that the images are in\n{spec.layout(root)}\n"
-            f"then check it with: nasplatform data verify {spec.name} --root {root}")
+    return (
+        f"cannot fetch {url} ({reason}).\n"
+        f"To install {spec.name} by hand: download {url} on a machine with internet access, "
+        f"unzip it into {root} so that the images are in\n{spec.layout(root)}\n"
+        f"then check it with: nasplatform data verify {spec.name} --root {root}"
+    )
 
 
 def fetch_zip(spec: DatasetSpec, root: Path, base_url: str = OFFICIAL_BASE_URL, progress: bool = True) -> Path:
@@ -162,8 +177,10 @@ def fetch_zip(spec: DatasetSpec, root: Path, base_url: str = OFFICIAL_BASE_URL, 
             raise DownloadError(_offline_message(spec, url, root, f"HTTP {response.status_code}"))
         expected = int(response.headers.get("Content-Length", 0)) or None
         if expected is not None and expected > MAX_ZIP_BYTES:
-            raise DownloadError(f"{url} is {expected:,} bytes, more than the {MAX_ZIP_BYTES:,} a dataset zip may be "
-                                "(download.MAX_ZIP_BYTES); refusing to download it")
+            raise DownloadError(
+                f"{url} is {expected:,} bytes, more than the {MAX_ZIP_BYTES:,} a dataset zip may be "
+                "(download.MAX_ZIP_BYTES); refusing to download it"
+            )
         received = _stream(response, part, expected, progress)
     if expected is not None and received != expected:
         raise DownloadError(f"download of {url} stopped after {received} of {expected} bytes; run it again")
@@ -173,19 +190,26 @@ def fetch_zip(spec: DatasetSpec, root: Path, base_url: str = OFFICIAL_BASE_URL, 
 
 def _stream(response: requests.Response, part: Path, expected: int | None, progress: bool) -> int:
     received = 0
-    with open(part, "wb") as out, tqdm(total=expected, unit="B", unit_scale=True, desc=part.name.removesuffix(".part"),
-                                       disable=not progress) as bar:
+    with (
+        open(part, "wb") as out,
+        tqdm(
+            total=expected, unit="B", unit_scale=True, desc=part.name.removesuffix(".part"), disable=not progress
+        ) as bar,
+    ):
         try:
             for chunk in response.iter_content(CHUNK_BYTES):
                 out.write(chunk)
                 received += len(chunk)
                 if received > MAX_ZIP_BYTES:
-                    raise DownloadError(f"{response.url} sent more than the {MAX_ZIP_BYTES:,} bytes a dataset zip may "
-                                        "be (download.MAX_ZIP_BYTES); download stopped")
+                    raise DownloadError(
+                        f"{response.url} sent more than the {MAX_ZIP_BYTES:,} bytes a dataset zip may "
+                        "be (download.MAX_ZIP_BYTES); download stopped"
+                    )
                 bar.update(len(chunk))
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise DownloadError(f"download of {response.url} broke off after {received} bytes ({exc}); "
-                                "run it again") from None
+            raise DownloadError(
+                f"download of {response.url} broke off after {received} bytes ({exc}); run it again"
+            ) from None
         except DownloadError:
             out.close()
             part.unlink(missing_ok=True)
@@ -215,12 +239,14 @@ def check_digest(zip_path: Path) -> str:
             raise DownloadError(
                 f"{zip_path} has SHA-256 {digest}, but {record} recorded {recorded} when this dataset was first "
                 f"downloaded: the file changed (corrupt, replaced, or the server's copy changed). Delete {zip_path} "
-                "to fetch it again; delete the record too only if you trust the new file")
+                "to fetch it again; delete the record too only if you trust the new file"
+            )
     return digest
 
 
-def download_dataset(spec: DatasetSpec | str, root: str | Path, *, base_url: str = OFFICIAL_BASE_URL,
-                     progress: bool = True) -> Path:
+def download_dataset(
+    spec: DatasetSpec | str, root: str | Path, *, base_url: str = OFFICIAL_BASE_URL, progress: bool = True
+) -> Path:
     """ROOT/NAME with verified image counts: fetched (unless its zip is already there), extracted, checked."""
     spec = paper_dataset(spec) if isinstance(spec, str) else spec
     root = Path(root)
@@ -238,8 +264,10 @@ def download_dataset(spec: DatasetSpec | str, root: str | Path, *, base_url: str
     try:
         safe_extract(zip_path, staging)
         if not (staging / spec.name).is_dir():
-            raise DownloadError(f"{zip_path} has no top-level folder {spec.name}/; found: "
-                                f"{', '.join(sorted(p.name for p in staging.iterdir())) or 'nothing'}")
+            raise DownloadError(
+                f"{zip_path} has no top-level folder {spec.name}/; found: "
+                f"{', '.join(sorted(p.name for p in staging.iterdir())) or 'nothing'}"
+            )
         os.replace(staging / spec.name, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -19,6 +19,7 @@ _reported_folders: set[Path] = set()
 class IgnoredImagesWarning(UserWarning):
     """A dataset folder holds image files of a kind the platform does not read."""
 
+
 # 16-bit modes: Pillow's own convert("RGB") clips them at 255 instead of rescaling.
 _SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 # modes whose transparency has to go through RGBA before RGB
@@ -38,8 +39,11 @@ def list_images(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    visible = [p for p in folder.rglob("*")
-               if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    visible = [
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
     found = [p for p in visible if p.suffix.lower() in IMAGE_SUFFIXES]
     _report_ignored(folder, [p for p in visible if p.suffix.lower() in IGNORED_SUFFIXES])
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
@@ -52,10 +56,13 @@ def _report_ignored(folder: Path, ignored: list[Path]) -> None:
     _reported_folders.add(key)
     names = sorted(p.relative_to(folder).as_posix() for p in ignored)
     shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-    warnings.warn(f"{folder}: ignoring {len(names)} file(s) of a kind not read here "
-                  f"({'/'.join(s.lstrip('.').upper() for s in IGNORED_SUFFIXES)}; use "
-                  f"{'/'.join(s.lstrip('.').upper() for s in IMAGE_SUFFIXES)}): {shown}", IgnoredImagesWarning,
-                  stacklevel=3)
+    warnings.warn(
+        f"{folder}: ignoring {len(names)} file(s) of a kind not read here "
+        f"({'/'.join(s.lstrip('.').upper() for s in IGNORED_SUFFIXES)}; use "
+        f"{'/'.join(s.lstrip('.').upper() for s in IMAGE_SUFFIXES)}): {shown}",
+        IgnoredImagesWarning,
+        stacklevel=3,
+    )
 
 
 def load_rgb(path: str | Path) -> Image.Image:

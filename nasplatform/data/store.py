@@ -74,8 +74,13 @@ class DomainImages:
         """Decode every file once; keep the pixels unless the cache is "none"."""
         keep = self.cache != "none"
         target = self._new_pixels() if keep else None
-        bar = tqdm(self._files, desc=f"checking {self.folder.name}", unit="img", leave=False,
-                   disable=not progress or len(self._files) < PROGRESS_MIN_IMAGES)
+        bar = tqdm(
+            self._files,
+            desc=f"checking {self.folder.name}",
+            unit="img",
+            leave=False,
+            disable=not progress or len(self._files) < PROGRESS_MIN_IMAGES,
+        )
         for row, path in enumerate(bar):
             try:
                 pixels = self._decode(path)
@@ -104,8 +109,11 @@ class DomainImages:
     def _publish_mmap(self) -> None:
         # write-then-rename, so concurrent runs building the same cache never see half a file
         os.replace(_partial(self._cache_file), self._cache_file)
-        manifest = {"files": _fingerprints(self.folder, self._files), "rows": self._rows,
-                    "bad": [[str(b.path.relative_to(self.folder)), b.reason] for b in self.bad]}
+        manifest = {
+            "files": _fingerprints(self.folder, self._files),
+            "rows": self._rows,
+            "bad": [[str(b.path.relative_to(self.folder)), b.reason] for b in self.bad],
+        }
         manifest_file = self._cache_file.with_suffix(".json")
         _partial(manifest_file).write_text(json.dumps(manifest))
         os.replace(_partial(manifest_file), manifest_file)
@@ -147,11 +155,18 @@ def _cache_file(folder: Path, size: int, max_images: int | None, cache_dir: Path
     return cache_dir / f"{folder.name}-{size}px-{digest}.npy"
 
 
-_OPEN_STORES: "weakref.WeakValueDictionary[tuple, DomainImages]" = weakref.WeakValueDictionary()
+_OPEN_STORES: weakref.WeakValueDictionary[tuple, DomainImages] = weakref.WeakValueDictionary()
 
 
-def open_domain(folder: str | Path, size: int, *, cache: str = "memory", cache_dir: str | Path | None = None,
-                max_images: int | None = None, progress: bool = True) -> DomainImages:
+def open_domain(
+    folder: str | Path,
+    size: int,
+    *,
+    cache: str = "memory",
+    cache_dir: str | Path | None = None,
+    max_images: int | None = None,
+    progress: bool = True,
+) -> DomainImages:
     """The checked (and cached) images of `folder` at `size` x `size`; shared with other open datasets."""
     folder = Path(folder)
     files = list_images(folder)[:max_images]

@@ -1,1 +1,1 @@
-"""The engine: the CycleGAN objective, search strategies, the search, retrain and evaluate jobs, run config and checkpoints."""
+"""The engine: the CycleGAN objective, search strategies, the search/retrain/evaluate jobs, run config, checkpoints."""

@@ -18,7 +18,8 @@ list. Only the networks' convolutions run in bfloat16.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ContextManager, Optional
+from contextlib import AbstractContextManager as ContextManager
+from typing import Any
 
 import torch
 from torch import nn
@@ -89,6 +90,6 @@ def autocast(accel: AccelConfig, device: str | torch.device) -> ContextManager:
     return torch.autocast(device_type=_device(device).type, dtype=torch.bfloat16)
 
 
-def in_memory_format(batch: Optional[dict], cfg) -> Optional[dict]:
+def in_memory_format(batch: dict | None, cfg) -> dict | None:
     """A batch's images in the memory format `cfg.accel` gives the networks (NHWC under channels_last)."""
     return None if batch is None else {k: to_memory_format(v, cfg.accel) for k, v in batch.items()}

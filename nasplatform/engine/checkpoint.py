@@ -29,8 +29,10 @@ def _check_loadable(obj: Any, where: str) -> None:
     if kind in _LEAF_TYPES or kind in _TENSOR_TYPES:
         return
     if kind not in _CONTAINER_TYPES:
-        raise TypeError(f"checkpoint {where} is a {kind.__module__}.{kind.__qualname__}, which "
-                        "torch.load(weights_only=True) refuses; store tensors, numbers, str or containers of them")
+        raise TypeError(
+            f"checkpoint {where} is a {kind.__module__}.{kind.__qualname__}, which "
+            "torch.load(weights_only=True) refuses; store tensors, numbers, str or containers of them"
+        )
     if isinstance(obj, dict):
         for key, value in obj.items():
             _check_loadable(key, f"{where} (key {key!r})")
@@ -75,8 +77,13 @@ def capture_rng_state() -> dict:
     bit_generator, keys, pos, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
     return {
         "python": {"version": version, "internal": torch.tensor(internal, dtype=torch.int64), "gauss_next": gauss_next},
-        "numpy": {"bit_generator": str(bit_generator), "keys": torch.from_numpy(keys.astype(np.int64)),
-                  "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
+        "numpy": {
+            "bit_generator": str(bit_generator),
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
@@ -91,8 +98,9 @@ def restore_rng_state(state: dict) -> None:
     random.setstate((int(py["version"]), tuple(int(x) for x in py["internal"].tolist()), py["gauss_next"]))
     npy = state["numpy"]
     keys = npy["keys"].cpu().numpy().astype(np.uint32)
-    np.random.set_state((npy["bit_generator"], keys, int(npy["pos"]), int(npy["has_gauss"]),
-                         float(npy["cached_gaussian"])))
+    np.random.set_state(
+        (npy["bit_generator"], keys, int(npy["pos"]), int(npy["has_gauss"]), float(npy["cached_gaussian"]))
+    )
     torch.set_rng_state(state["torch"].cpu())
     _restore_cuda(list(state["cuda"]))
 
@@ -101,11 +109,16 @@ def _restore_cuda(states: list) -> None:
     if not states:
         return
     if not torch.cuda.is_available():
-        warnings.warn("the checkpoint holds CUDA RNG states but CUDA is not available here; they are not restored")
+        warnings.warn(
+            "the checkpoint holds CUDA RNG states but CUDA is not available here; they are not restored", stacklevel=2
+        )
         return
     count = torch.cuda.device_count()
     if len(states) != count:
-        warnings.warn(f"the checkpoint holds RNG states of {len(states)} CUDA devices, this machine has {count}; "
-                      "restoring the first ones only")
+        warnings.warn(
+            f"the checkpoint holds RNG states of {len(states)} CUDA devices, this machine has {count}; "
+            "restoring the first ones only",
+            stacklevel=2,
+        )
     for index, cuda_state in enumerate(states[:count]):
         torch.cuda.set_rng_state(cuda_state.cpu(), index)

@@ -1,4 +1,4 @@
-"""Typed run settings (data, objective, optimizers, accel, search, retrain), torch-free: YAML or dicts, dotted overrides."""
+"""Typed run settings (data, objective, optimizers, accel, search, retrain), torch-free; YAML, dicts, overrides."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import math
 import re
 import types
 import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping, Optional, Union
+from typing import Any, Literal, Union
 
 import yaml
 
@@ -27,7 +28,7 @@ DiscriminatorKind = Literal["patchgan", "searched"]
 class ConfigError(ValueError):
     """A config key that is unknown or holds a bad value; `key` is its dotted path (e.g. "optim.lr")."""
 
-    def __init__(self, key: str, reason: str, source: Optional[str] = None):
+    def __init__(self, key: str, reason: str, source: str | None = None):
         self.key, self.reason, self.source = key, reason, source
         where = f"{source}: " if source else ""
         super().__init__(f"{where}{key}: {reason}" if key else f"{where}{reason}")
@@ -166,7 +167,9 @@ def _unknown_key(cls: type, key: str, prefix: str) -> ConfigError:
     # a leaf key given at the wrong level ("lr" instead of "optim.lr")
     hints += [p for p in _leaf_paths(cls) if p.rsplit(".", 1)[-1] == key and p != key]
     if hints:
-        return ConfigError(_join(prefix, key), f"unknown key; did you mean {' or '.join(repr(_join(prefix, h)) for h in hints)}?")
+        return ConfigError(
+            _join(prefix, key), f"unknown key; did you mean {' or '.join(repr(_join(prefix, h)) for h in hints)}?"
+        )
     return ConfigError(_join(prefix, key), f"unknown key; {cls.__name__} keys are: {', '.join(names)}")
 
 
@@ -193,7 +196,7 @@ def migrate_keys(cls: type, data: Mapping[str, Any], prefix: str = "") -> dict[s
     return out
 
 
-def from_dict(cls: type, data: Optional[Mapping[str, Any]], *, prefix: str = ""):
+def from_dict(cls: type, data: Mapping[str, Any] | None, *, prefix: str = ""):
     """An instance of the dataclass `cls` from a (nested) mapping; keys left out keep their defaults.
 
     `prefix` is the dotted path of `data` inside a larger config, used only in error messages.
@@ -236,7 +239,7 @@ def to_dict(cfg: Any) -> Any:
     return cfg
 
 
-# ---------------------------------------------------------------- dotted keys: the one flattener, setter and override parser
+# -------------------------------------------------- dotted keys: the one flattener, setter and override parser
 # (the CLI's --set, a spec's --set and a spec stage's settings all go through these)
 
 
@@ -302,7 +305,7 @@ def _renamed(cls: type, parts: list[str]) -> list[str]:
     tp: Any = cls
     for part in parts:
         if not dataclasses.is_dataclass(tp):
-            return out + parts[len(out):]
+            return out + parts[len(out) :]
         part = RENAMED_KEYS.get(tp.__name__, {}).get(part, part)
         out.append(part)
         tp = _field_types(tp).get(part)
@@ -326,7 +329,7 @@ def _read_value(raw: str, tp: Any, key: str) -> Any:
             raise first from None
 
 
-def apply_overrides(base: Any, overrides: Iterable[str], cls: Optional[type] = None) -> Any:
+def apply_overrides(base: Any, overrides: Iterable[str], cls: type | None = None) -> Any:
     """`base` with each "dotted.key=value" applied in order; the one override parser of the CLI and the specs.
 
     base: a config object (the result is a new, checked object of its type), or the raw mapping of a `cls` (a spec
@@ -357,8 +360,11 @@ def read_yaml(path: str | Path, what: str = "config file") -> Any:
     except OSError as exc:
         raise ConfigError("", f"cannot read {what} ({exc.strerror})", str(path)) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError("", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
-                          "save the file as UTF-8", str(path)) from None
+        raise ConfigError(
+            "",
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); save the file as UTF-8",
+            str(path),
+        ) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -421,8 +427,10 @@ def _beta(cfg: Any, name: str) -> None:
 
 #: What torch.device accepts ("type" or "type:index", no leading zeros), checked without importing torch so that
 #: configs load where torch is absent or slow to import; tests/test_engine_config.py holds it against torch.
-DEVICE_PATTERN = re.compile(r"(cpu|cuda|ipu|xpu|mkldnn|opengl|opencl|ideep|hip|ve|fpga|maia|xla|lazy|vulkan|mps|meta|hpu"
-                            r"|mtia|privateuseone)(:(0|[1-9][0-9]*))?")
+DEVICE_PATTERN = re.compile(
+    r"(cpu|cuda|ipu|xpu|mkldnn|opengl|opencl|ideep|hip|ve|fpga|maia|xla|lazy|vulkan|mps|meta|hpu"
+    r"|mtia|privateuseone)(:(0|[1-9][0-9]*))?"
+)
 
 
 def _device(cfg: Any) -> None:
@@ -455,14 +463,24 @@ def _seed(cfg: Any) -> None:
 def _cache(cfg: Any) -> None:
     # a run passes no cache folder of its own, so a memory-mapped cache needs one in the config
     if cfg.data.cache == "mmap" and not cfg.data.cache_dir:
-        raise ConfigError("data.cache_dir", "data.cache=mmap needs a folder for the memory-mapped images: "
-                          "set data.cache_dir=DIR, or use data.cache=memory")
+        raise ConfigError(
+            "data.cache_dir",
+            "data.cache=mmap needs a folder for the memory-mapped images: "
+            "set data.cache_dir=DIR, or use data.cache=memory",
+        )
 
 
 def _check_run_fields(cfg: Any) -> None:
-    """The checks every run config (SearchConfig, RetrainConfig) shares: widths, seed, batching, cadences, data, device."""
-    for name, low in (("ndf", 1), ("seed", 0), ("batch_size", 1), ("checkpoint_every", 1),
-                      ("sample_every", 1), ("max_iters_per_epoch", 1), ("threads", 1)):
+    """The checks every run config (SearchConfig, RetrainConfig) shares: widths, seed, batching, cadences, data..."""
+    for name, low in (
+        ("ndf", 1),
+        ("seed", 0),
+        ("batch_size", 1),
+        ("checkpoint_every", 1),
+        ("sample_every", 1),
+        ("max_iters_per_epoch", 1),
+        ("threads", 1),
+    ):
         _at_least(cfg, name, low)
     _seed(cfg)
     _image_size(cfg)
@@ -479,10 +497,15 @@ def check_device_available(device: str) -> None:
     if dev.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise ConfigError("device", f"{device!r} asked, but this machine has no usable CUDA GPU "
-                              "(torch.cuda.is_available() is False); use device=cpu")
+            raise ConfigError(
+                "device",
+                f"{device!r} asked, but this machine has no usable CUDA GPU "
+                "(torch.cuda.is_available() is False); use device=cpu",
+            )
         if dev.index is not None and dev.index >= count:
-            raise ConfigError("device", f"{device!r} asked, but this machine has {count} CUDA GPU(s) (cuda:0..cuda:{count - 1})")
+            raise ConfigError(
+                "device", f"{device!r} asked, but this machine has {count} CUDA GPU(s) (cuda:0..cuda:{count - 1})"
+            )
     elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
         raise ConfigError("device", f"{device!r} asked, but MPS is not available on this machine; use device=cpu")
 
@@ -490,6 +513,7 @@ def check_device_available(device: str) -> None:
 def with_absolute_paths(cfg: Any) -> Any:
     """`cfg` with its file and folder paths made absolute (data.root, data.cache_dir, a genotypes.json), so
     that the saved config still finds them when the run is resumed from another working folder."""
+
     def absolute(path: str) -> str:
         return str(Path(path).expanduser().resolve()) if path else path
 
@@ -532,7 +556,9 @@ class DataConfig(_Config):
         if self.cache not in CACHE_KINDS:
             raise ConfigError("cache", f"expected one of {CACHE_KINDS}, got {self.cache!r}")
         if self.crop_size < 1 or self.load_size < 1:
-            raise ConfigError("crop_size", f"load_size and crop_size must be positive, got {self.load_size} and {self.crop_size}")
+            raise ConfigError(
+                "crop_size", f"load_size and crop_size must be positive, got {self.load_size} and {self.crop_size}"
+            )
         if self.crop_size > self.load_size:
             raise ConfigError("crop_size", f"crop_size ({self.crop_size}) must not exceed load_size ({self.load_size})")
         if self.max_images is not None and self.max_images < 1:
@@ -601,7 +627,7 @@ class OptimConfig(_Config):
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
-    of_alpha_lr: Optional[float] = None
+    of_alpha_lr: float | None = None
     arch_lr: float = 3e-4
     arch_beta1: float = 0.5
     arch_beta2: float = 0.999
@@ -635,10 +661,10 @@ class RunConfig(_Config):
     batch_size: int = 1
     checkpoint_every: int = 1
     sample_every: int = 1
-    max_iters_per_epoch: Optional[int] = None
+    max_iters_per_epoch: int | None = None
     device: str = "cpu"
     accel: AccelConfig = field(default_factory=AccelConfig)
-    threads: Optional[int] = None
+    threads: int | None = None
 
     def validate(self) -> None:
         _check_run_fields(self)
@@ -662,7 +688,7 @@ class SearchConfig(RunConfig):
     gumbel: bool = False
     gumbel_tau_start: float = 5.0
     gumbel_tau_end: float = 0.1
-    swap_epoch: Optional[int] = None
+    swap_epoch: int | None = None
 
     def validate(self) -> None:
         _at_least(self, "epochs", 1)
@@ -681,15 +707,16 @@ class RetrainConfig(RunConfig):
     are RunConfig's.
 
     genotypes: a named genotype ("cyclegan") or a path to a genotypes.json. hidden_dim_a = H of G_A, hidden_dim_b = H
-    of G_B (None = same as hidden_dim_a), as in the results table; an old `hidden_dim` is read as hidden_dim_a. n_epochs at constant lr, then n_epochs_decay of linear decay to 0; `epochs`
-    is their sum, the total that SearchConfig.epochs and both commands' --epochs also mean.
+    of G_B (None = same as hidden_dim_a), as in the results table; an old `hidden_dim` is read as hidden_dim_a.
+    n_epochs at constant lr, then n_epochs_decay of linear decay to 0; `epochs` is their sum, the total that
+    SearchConfig.epochs and both commands' --epochs also mean.
     val_fraction: share of train held out for model selection; val_every: validate every so many epochs
     (0 = only at the end).
     """
 
     genotypes: str = "cyclegan"
     hidden_dim_a: int = 64
-    hidden_dim_b: Optional[int] = None
+    hidden_dim_b: int | None = None
     discriminator: DiscriminatorKind = "patchgan"
     n_epochs: int = 100
     n_epochs_decay: int = 100

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
-from typing import Callable, ContextManager
 
 import torch
 
 from nasplatform.engine.config import LossConfig
 from nasplatform.engine.losses import GANLoss, discriminator_loss, generator_objective
-from nasplatform.nets.build import CycleGANNetworks
 from nasplatform.engine.pool import ImagePool
+from nasplatform.nets.build import CycleGANNetworks
 
 
 @dataclass
@@ -52,8 +53,17 @@ def set_requires_grad(nets, flag: bool) -> None:
 def generator_loss(nets: CycleGANNetworks, real_a, real_b, t: Translations, cfg: LossConfig):
     """L = l1*Ladv(G_A,D_B) + l2*Ladv(G_B,D_A) + l3*Lcyc + l4*Lidt(G_A) + l5*Lidt(G_B)."""
     return generator_objective(
-        real_a, real_b, t.fake_b, t.fake_a, t.rec_a, t.rec_b, t.idt_a, t.idt_b,
-        nets.d_a(t.fake_a), nets.d_b(t.fake_b), cfg,
+        real_a,
+        real_b,
+        t.fake_b,
+        t.fake_a,
+        t.rec_a,
+        t.rec_b,
+        t.idt_a,
+        t.idt_b,
+        nets.d_a(t.fake_a),
+        nets.d_b(t.fake_b),
+        cfg,
     )
 
 

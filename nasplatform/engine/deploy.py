@@ -78,9 +78,11 @@ def plan_outputs(input_dir: Path, output_dir: Path, files: list[Path]) -> dict[P
     that would replace an input, and two inputs that would be written to one name (x.jpg and x.png)."""
     src, dst = input_dir.resolve(), output_dir.resolve()
     if dst == src or src in dst.parents:
-        raise TranslateError(f"OUTPUT_DIR {output_dir} is {'INPUT_DIR' if dst == src else 'inside INPUT_DIR'} "
-                             f"{input_dir}: the translations would overwrite or mix with the inputs; "
-                             "give an output folder outside it")
+        raise TranslateError(
+            f"OUTPUT_DIR {output_dir} is {'INPUT_DIR' if dst == src else 'inside INPUT_DIR'} "
+            f"{input_dir}: the translations would overwrite or mix with the inputs; "
+            "give an output folder outside it"
+        )
     plan = {path: (output_dir / path.relative_to(input_dir)).with_suffix(".png") for path in files}
     by_output: dict[Path, list[Path]] = {}
     for path, out in plan.items():
@@ -88,9 +90,11 @@ def plan_outputs(input_dir: Path, output_dir: Path, files: list[Path]) -> dict[P
     clashes = [paths for paths in by_output.values() if len(paths) > 1]
     if clashes:
         shown = "; ".join(" and ".join(str(p.relative_to(input_dir)) for p in paths) for paths in clashes[:5])
-        raise TranslateError(f"{input_dir}: {len(clashes)} output name(s) would be written twice ({shown}"
-                             f"{'; ...' if len(clashes) > 5 else ''}): each input becomes NAME.png, so rename "
-                             "or move one of each")
+        raise TranslateError(
+            f"{input_dir}: {len(clashes)} output name(s) would be written twice ({shown}"
+            f"{'; ...' if len(clashes) > 5 else ''}): each input becomes NAME.png, so rename "
+            "or move one of each"
+        )
     inputs = {p.resolve() for p in files}
     hit = [out for out in plan.values() if out.resolve() in inputs]
     if hit:
@@ -98,8 +102,15 @@ def plan_outputs(input_dir: Path, output_dir: Path, files: list[Path]) -> dict[P
     return plan
 
 
-def translate_folder(run_dir: str | Path, direction: str, input_dir: str | Path, output_dir: str | Path,
-                     *, device: str = "cpu", progress: bool = True) -> tuple[list[Path], list[Path]]:
+def translate_folder(
+    run_dir: str | Path,
+    direction: str,
+    input_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+) -> tuple[list[Path], list[Path]]:
     """Every image under input_dir (recursively) -> a PNG of the same size and relative path under output_dir.
 
     Returns (written, replaced): every file written, and those of them that replaced a file already there."""

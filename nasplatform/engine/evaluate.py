@@ -6,7 +6,6 @@ The scoring itself is nasplatform/evaluation/ (generators.py); this module reads
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from torch import nn
 
@@ -36,23 +35,40 @@ def load_generators(run: RunDirectory, which: str = "final", device: str = "cpu"
     return nets["g_a"], nets["g_b"]
 
 
-def evaluate_run(run_dir: str | Path, *, data_root: Optional[str | Path] = None,
-                 extractor: Optional[InceptionExtractor] = None, cache_dir: Optional[str | Path] = None,
-                 device: str = "cpu", progress: bool = True) -> dict:
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    extractor: InceptionExtractor | None = None,
+    cache_dir: str | Path | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict:
     """Score a retrain run's final generators (and its best_val ones if any); write evaluation.json."""
     run = RunDirectory(run_dir)
     if not (run.final / "meta.json").exists():
         raise FileNotFoundError(f"{run.final / 'meta.json'}: no final generators; has {run.root} finished retraining?")
     cfg = load_yaml(RetrainConfig, run.config)
     size = cfg.data.crop_size
-    evaluator = GeneratorScorer(Path(data_root or cfg.data.root), size, extractor=extractor,
-                             cache_dir=cache_dir, device=device, progress=progress)
+    evaluator = GeneratorScorer(
+        Path(data_root or cfg.data.root),
+        size,
+        extractor=extractor,
+        cache_dir=cache_dir,
+        device=device,
+        progress=progress,
+    )
     g_a, g_b = load_generators(run, "final", device)
-    report = {"image_size": size, "data_root": str(evaluator.root),
-              "extractor": {"source": evaluator.extractor.source, "id": evaluator.extractor.id},
-              "n_test_a": len(evaluator.files["A"]), "n_test_b": len(evaluator.files["B"]),
-              "final": evaluator.score(g_a, g_b, run.root / "eval" / "final"), "best_val": None,
-              "baselines": evaluator.baselines(run.root / "eval")}
+    report = {
+        "image_size": size,
+        "data_root": str(evaluator.root),
+        "extractor": {"source": evaluator.extractor.source, "id": evaluator.extractor.id},
+        "n_test_a": len(evaluator.files["A"]),
+        "n_test_b": len(evaluator.files["B"]),
+        "final": evaluator.score(g_a, g_b, run.root / "eval" / "final"),
+        "best_val": None,
+        "baselines": evaluator.baselines(run.root / "eval"),
+    }
     for name, gen in (("g_a", g_a), ("g_b", g_b)):
         report[name] = {**model_cost(gen, size).to_dict(), "inference_ms": inference_ms(gen, size, device)}
     if (run.checkpoints / "best_val.pt").exists():

@@ -16,8 +16,8 @@ import contextlib
 import fcntl
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 LOCK_NAME = ".lock"
 
@@ -38,8 +38,10 @@ def folder_lock(folder: str | Path, what: str = "run") -> Iterator[Path]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-            raise FolderBusy(f"{folder} is in use by {holder}: another {what} is writing into it. Wait for it to end "
-                             f"(or stop it), or choose another folder") from None
+            raise FolderBusy(
+                f"{folder} is in use by {holder}: another {what} is writing into it. Wait for it to end "
+                f"(or stop it), or choose another folder"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         yield path

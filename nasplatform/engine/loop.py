@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from nasplatform.engine.checkpoint import (CheckpointError, capture_rng_state, load_checkpoint, restore_rng_state,
-                                          save_checkpoint)
+from nasplatform.engine.checkpoint import (
+    CheckpointError,
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+)
 from nasplatform.engine.config import (
     ConfigError,
     check_device_available,
@@ -29,14 +35,16 @@ from nasplatform.engine.threads import use_threads
 from nasplatform.interrupt import checked
 
 #: on_epoch(metrics_row, checkpoint_path or None): how the Ray Tune layer hears about each epoch.
-EpochCallback = Callable[[dict, Optional[str]], None]
+EpochCallback = Callable[[dict, str | None], None]
 
 
 class Diverged(RuntimeError):
     """A loss became NaN or infinite."""
 
 
-def epoch_batches(dataset, epoch: int, seed: int, batch_size: int, device: str, limit: Optional[int] = None) -> Iterator[dict]:
+def epoch_batches(
+    dataset, epoch: int, seed: int, batch_size: int, device: str, limit: int | None = None
+) -> Iterator[dict]:
     """The items of one epoch in an order drawn from (seed, epoch) alone, so a resumed run sees the same data.
 
     A batch holds images "a", "b" on `device` and, when the dataset reports them, "a_index"/"b_index" (CPU int64):
@@ -52,7 +60,9 @@ def epoch_batches(dataset, epoch: int, seed: int, batch_size: int, device: str, 
             batch = {key: items[0][key].unsqueeze(0).to(device) for key in ("a", "b")}
         else:
             batch = {key: torch.stack([it[key] for it in items]).to(device) for key in ("a", "b")}
-        batch.update({key: torch.tensor([it[key] for it in items]) for key in ("a_index", "b_index") if key in items[0]})
+        batch.update(
+            {key: torch.tensor([it[key] for it in items]) for key in ("a_index", "b_index") if key in items[0]}
+        )
         yield batch
 
 
@@ -130,9 +140,11 @@ def resume_point(job: EpochJob, run: RunDirectory) -> tuple[int, float, list[dic
     except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:  # a file this platform did not write
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         kind = type(job).__name__.removesuffix("Job").lower()
-        raise CheckpointError(f"checkpoint {run.last_checkpoint} does not hold the state of this {kind} run "
-                              f"({type(exc).__name__}: {first}); it was written by something else, or for other "
-                              "settings") from None
+        raise CheckpointError(
+            f"checkpoint {run.last_checkpoint} does not hold the state of this {kind} run "
+            f"({type(exc).__name__}: {first}); it was written by something else, or for other "
+            "settings"
+        ) from None
     return epoch + 1, elapsed, run.read_rows(run.metrics, up_to_epoch=epoch)
 
 
@@ -153,13 +165,22 @@ def check_config_unchanged(state: dict, cfg, run: RunDirectory) -> None:
     changed = sorted(k for k in then.keys() | now.keys() if k not in RELOCATABLE and then.get(k) != now.get(k))
     if changed:
         what = ", ".join(f"{k} ({then.get(k)!r} -> {now.get(k)!r})" for k in changed)
-        raise ConfigError("", f"{run.config} was changed after the checkpoint of epoch {state.get('epoch')} "
-                          f"was written: {what}; put the old values back to continue this run, or start a new run "
-                          "with --out NEW_DIR")
+        raise ConfigError(
+            "",
+            f"{run.config} was changed after the checkpoint of epoch {state.get('epoch')} "
+            f"was written: {what}; put the old values back to continue this run, or start a new run "
+            "with --out NEW_DIR",
+        )
 
 
-def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Optional[EpochCallback] = None,
-          progress: bool = True) -> RunOutcome:
+def drive(
+    job: EpochJob,
+    run: RunDirectory,
+    schedule: Schedule,
+    *,
+    on_epoch: EpochCallback | None = None,
+    progress: bool = True,
+) -> RunOutcome:
     """Train epochs until `schedule.epochs`, resuming from the last checkpoint of `run` if there is one."""
     start, elapsed, rows = resume_point(job, run)
     board = EpochBoard(run, start)
@@ -169,8 +190,17 @@ def drive(job: EpochJob, run: RunDirectory, schedule: Schedule, *, on_epoch: Opt
         board.close()
 
 
-def _drive_epochs(job: EpochJob, run: RunDirectory, schedule: Schedule, start: int, elapsed: float, rows: list[dict],
-                  board: EpochBoard, on_epoch: Optional[EpochCallback], progress: bool) -> RunOutcome:
+def _drive_epochs(
+    job: EpochJob,
+    run: RunDirectory,
+    schedule: Schedule,
+    start: int,
+    elapsed: float,
+    rows: list[dict],
+    board: EpochBoard,
+    on_epoch: EpochCallback | None,
+    progress: bool,
+) -> RunOutcome:
     for epoch in range(start, schedule.epochs + 1):
         began = time.perf_counter()
         meter = MeanMeter()
@@ -182,8 +212,17 @@ def _drive_epochs(job: EpochJob, run: RunDirectory, schedule: Schedule, start: i
             return RunOutcome("diverged", epoch - 1, rows, f"epoch {epoch}: {exc}")
         wall = time.perf_counter() - began
         elapsed += wall
-        rows.append({"epoch": epoch, "iterations": meter.count, "wall_time_s": wall, "elapsed_s": elapsed,
-                     **meter.means(), **job.epoch_metrics(epoch), "status": "ok"})
+        rows.append(
+            {
+                "epoch": epoch,
+                "iterations": meter.count,
+                "wall_time_s": wall,
+                "elapsed_s": elapsed,
+                **meter.means(),
+                **job.epoch_metrics(epoch),
+                "status": "ok",
+            }
+        )
         last = epoch == schedule.epochs
         checkpoint = None
         due = last or epoch % schedule.checkpoint_every == 0
@@ -192,8 +231,13 @@ def _drive_epochs(job: EpochJob, run: RunDirectory, schedule: Schedule, start: i
         job.after_epoch(epoch, write_samples=last or epoch % schedule.sample_every == 0)
         run.write_rows(run.metrics, rows)
         if due:
-            state = {"epoch": epoch, "elapsed_s": elapsed, "job": job.state_dict(), "rng": capture_rng_state(),
-                     "config": to_dict(job.cfg)}
+            state = {
+                "epoch": epoch,
+                "elapsed_s": elapsed,
+                "job": job.state_dict(),
+                "rng": capture_rng_state(),
+                "config": to_dict(job.cfg),
+            }
             save_checkpoint(run.last_checkpoint, state)
             run.commit()
             checkpoint = str(run.last_checkpoint)
@@ -204,9 +248,15 @@ def _drive_epochs(job: EpochJob, run: RunDirectory, schedule: Schedule, start: i
     return RunOutcome("ok", schedule.epochs, rows)
 
 
-def run_job(make_job: Callable[[Any, RunDirectory], EpochJob], cfg, run_dir: str | Path, *,
-            on_epoch: Optional[EpochCallback] = None, progress: bool = True,
-            resuming: bool = False) -> tuple[EpochJob, RunOutcome]:
+def run_job(
+    make_job: Callable[[Any, RunDirectory], EpochJob],
+    cfg,
+    run_dir: str | Path,
+    *,
+    on_epoch: EpochCallback | None = None,
+    progress: bool = True,
+    resuming: bool = False,
+) -> tuple[EpochJob, RunOutcome]:
     """Bind `cfg` to the run directory, build the job there and drive it (from its last checkpoint, if any),
     holding the folder's lock throughout (engine/lock.py): a second run into the same folder is refused."""
     cfg = with_absolute_paths(cfg)
@@ -217,8 +267,13 @@ def run_job(make_job: Callable[[Any, RunDirectory], EpochJob], cfg, run_dir: str
         if cfg.threads is not None:  # None: the caller's setting stands (the CLI's default, Tune's CPUs, a test's 1)
             use_threads(cfg.threads)
         job = make_job(cfg, run.prepare())
-        outcome = drive(job, run, Schedule(job.total_epochs, cfg.checkpoint_every, cfg.sample_every),
-                        on_epoch=on_epoch, progress=progress)
+        outcome = drive(
+            job,
+            run,
+            Schedule(job.total_epochs, cfg.checkpoint_every, cfg.sample_every),
+            on_epoch=on_epoch,
+            progress=progress,
+        )
     return job, outcome
 
 

@@ -9,8 +9,6 @@ lambda = (l1..l5) = (1, 1, 10, 5, 5) by default.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -54,7 +52,7 @@ def identity_loss(identity: Tensor, real: Tensor) -> Tensor:
     return F.l1_loss(identity, real)
 
 
-def _weighted_identity(identity: Optional[Tensor], real: Tensor, weight: float, name: str) -> Optional[Tensor]:
+def _weighted_identity(identity: Tensor | None, real: Tensor, weight: float, name: str) -> Tensor | None:
     if identity is None:
         if weight > 0:
             raise ValueError(f"{name} is None but its weight is {weight}: compute it or set the weight to 0")
@@ -69,8 +67,8 @@ def generator_objective(
     fake_a: Tensor,
     rec_a: Tensor,
     rec_b: Tensor,
-    idt_a: Optional[Tensor],
-    idt_b: Optional[Tensor],
+    idt_a: Tensor | None,
+    idt_b: Tensor | None,
     d_a_fake_logits: Tensor,
     d_b_fake_logits: Tensor,
     cfg: LossConfig,
@@ -101,8 +99,12 @@ def generator_objective(
         if term is not None:
             total = total + weight * term
             idt = idt + term.detach()
-    parts = {"loss_adv_a2b": adv_a2b.detach(), "loss_adv_b2a": adv_b2a.detach(), "loss_cyc": cyc.detach(),
-             "loss_idt": idt}
+    parts = {
+        "loss_adv_a2b": adv_a2b.detach(),
+        "loss_adv_b2a": adv_b2a.detach(),
+        "loss_cyc": cyc.detach(),
+        "loss_idt": idt,
+    }
     return total, parts
 
 

@@ -6,23 +6,30 @@ import dataclasses
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
 
+from nasplatform.data.dataset import UnpairedDataset
 from nasplatform.engine.accel import autocast, configure_backends, in_memory_format, prepare_networks
 from nasplatform.engine.checkpoint import save_checkpoint
 from nasplatform.engine.config import RetrainConfig
 from nasplatform.engine.cyclegan_step import cyclegan_step
-from nasplatform.data.dataset import UnpairedDataset
-from nasplatform.engine.loop import EpochCallback, MeanMeter, RunOutcome, epoch_batches, progress_bar, run_job, seed_everything
+from nasplatform.engine.loop import (
+    EpochCallback,
+    MeanMeter,
+    RunOutcome,
+    epoch_batches,
+    progress_bar,
+    run_job,
+    seed_everything,
+)
 from nasplatform.engine.losses import GANLoss
-from nasplatform.nets.build import build_discrete, genotypes_to_json, load_genotypes
 from nasplatform.engine.pool import ImagePool
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.samples import fixed_samples, save_samples
 from nasplatform.engine.validation import ValidationSelector, due, validation_files
+from nasplatform.nets.build import build_discrete, genotypes_to_json, load_genotypes
 
 
 def linear_decay(n_epochs: int, n_epochs_decay: int):
@@ -46,11 +53,16 @@ class RetrainJob:
         self.genotypes = load_genotypes(cfg.genotypes)
         self.hidden_dims = (cfg.hidden_dim_a, cfg.hidden_dim_b if cfg.hidden_dim_b is not None else cfg.hidden_dim_a)
         configure_backends(cfg.accel, cfg.device)
-        self.nets = prepare_networks(build_discrete(self.genotypes, *self.hidden_dims, cfg.ndf, cfg.discriminator),
-                                     cfg.accel, cfg.device)
+        self.nets = prepare_networks(
+            build_discrete(self.genotypes, *self.hidden_dims, cfg.ndf, cfg.discriminator), cfg.accel, cfg.device
+        )
         o = cfg.optim
-        self.opt_g = torch.optim.Adam([*self.nets.g_a.parameters(), *self.nets.g_b.parameters()], lr=o.lr, betas=(o.beta1, o.beta2))
-        self.opt_d = torch.optim.Adam([*self.nets.d_a.parameters(), *self.nets.d_b.parameters()], lr=o.lr, betas=(o.beta1, o.beta2))
+        self.opt_g = torch.optim.Adam(
+            [*self.nets.g_a.parameters(), *self.nets.g_b.parameters()], lr=o.lr, betas=(o.beta1, o.beta2)
+        )
+        self.opt_d = torch.optim.Adam(
+            [*self.nets.d_a.parameters(), *self.nets.d_b.parameters()], lr=o.lr, betas=(o.beta1, o.beta2)
+        )
         decay = linear_decay(cfg.n_epochs, cfg.n_epochs_decay)
         self.schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, decay) for opt in (self.opt_g, self.opt_d)]
         self.pools = (ImagePool(cfg.loss.pool_size, seed=cfg.seed), ImagePool(cfg.loss.pool_size, seed=cfg.seed + 1))
@@ -69,8 +81,9 @@ class RetrainJob:
         split = {d: hold_out(probe.domain_size(d), cfg.val_fraction, cfg.seed, d) for d in ("A", "B")}
         self.run.write_json(self.run.splits, {d: {"train": s[0], "val": s[1]} for d, s in split.items()})
         files = validation_files(probe.paths_a, probe.paths_b, {d: s[1] for d, s in split.items()})
-        self.selector = ValidationSelector(self.run.root, self.run.checkpoints / "best_val.pt", files,
-                                           cfg.data.crop_size, cfg.device)
+        self.selector = ValidationSelector(
+            self.run.root, self.run.checkpoints / "best_val.pt", files, cfg.data.crop_size, cfg.device
+        )
         return UnpairedDataset(cfg.data, "train", seed=cfg.seed, indices_a=split["A"][0], indices_b=split["B"][0])
 
     @property
@@ -85,8 +98,17 @@ class RetrainJob:
         bar = progress_bar(batches, total, f"retrain epoch {epoch}/{self.total_epochs}", progress)
         for batch in bar:
             batch = in_memory_format(batch, cfg)
-            losses = cyclegan_step(self.nets, self.opt_g, self.opt_d, self.pools, batch["a"], batch["b"], self.gan,
-                                   cfg.loss, functools.partial(autocast, cfg.accel, cfg.device))
+            losses = cyclegan_step(
+                self.nets,
+                self.opt_g,
+                self.opt_d,
+                self.pools,
+                batch["a"],
+                batch["b"],
+                self.gan,
+                cfg.loss,
+                functools.partial(autocast, cfg.accel, cfg.device),
+            )
             meter.add(losses)
             bar.set_postfix(g=f"{losses['loss_g']:.3f}", refresh=False)
         self.lr = self.opt_g.param_groups[0]["lr"]
@@ -110,9 +132,12 @@ class RetrainJob:
         self.run.final.mkdir(parents=True, exist_ok=True)
         for name in ("g_a", "g_b"):
             save_checkpoint(self.run.final / f"{name}.pt", getattr(self.nets, name).state_dict())
-        meta = {"genotypes": {k: g.to_dict() for k, g in self.genotypes.items() if k in ("g_a", "g_b")},
-                "hidden_dim_a": self.hidden_dims[0], "hidden_dim_b": self.hidden_dims[1],
-                "image_size": self.cfg.data.crop_size}
+        meta = {
+            "genotypes": {k: g.to_dict() for k, g in self.genotypes.items() if k in ("g_a", "g_b")},
+            "hidden_dim_a": self.hidden_dims[0],
+            "hidden_dim_b": self.hidden_dims[1],
+            "image_size": self.cfg.data.crop_size,
+        }
         self.run.write_json(self.run.final / "meta.json", meta)
 
     def state_dict(self) -> dict:
@@ -139,15 +164,22 @@ class RetrainResult:
     outcome: RunOutcome
 
 
-def run_retrain(cfg: RetrainConfig, run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None,
-                progress: bool = True, resuming: bool = False) -> RetrainResult:
+def run_retrain(
+    cfg: RetrainConfig,
+    run_dir: str | Path,
+    *,
+    on_epoch: EpochCallback | None = None,
+    progress: bool = True,
+    resuming: bool = False,
+) -> RetrainResult:
     """Retrain (or continue retraining) in `run_dir`; `resuming`: `cfg` is the one saved there (loop.run_job)."""
     job, outcome = run_job(RetrainJob, cfg, run_dir, on_epoch=on_epoch, progress=progress, resuming=resuming)
     return RetrainResult(job.run.root, outcome)
 
 
-def resume_retrain(run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None, progress: bool = True,
-                  threads: Optional[int] = None) -> RetrainResult:
+def resume_retrain(
+    run_dir: str | Path, *, on_epoch: EpochCallback | None = None, progress: bool = True, threads: int | None = None
+) -> RetrainResult:
     """Continue the run in `run_dir` with the configuration saved there (and `threads` torch threads, if given)."""
     cfg = RunDirectory(run_dir).saved_config(RetrainConfig, "retrain")
     cfg = cfg if threads is None else dataclasses.replace(cfg, threads=threads)

@@ -7,7 +7,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pandas as pd
 
@@ -50,20 +50,21 @@ class RunDirectory:
         self.samples = self.root / "samples"
         self.final = self.root / "final"
         self.evaluation = self.root / "evaluation.json"
-        self._staging: Optional[int] = None
+        self._staging: int | None = None
         self.tensorboard = self.root / "tb"
 
     @property
     def last_checkpoint(self) -> Path:
         return self.checkpoints / "last.pt"
 
-    def prepare(self) -> "RunDirectory":
+    def prepare(self) -> RunDirectory:
         for folder in (self.root, self.checkpoints, self.samples):
             folder.mkdir(parents=True, exist_ok=True)
         return self
 
     def run_files(self) -> list[str]:
         """The run files (RUN_FILES) present in the folder; a folder among them counts when it holds a file."""
+
         def present(path: Path) -> bool:
             if path.is_dir():
                 return any(p.is_file() and not p.name.startswith(".") for p in path.rglob("*"))
@@ -81,21 +82,27 @@ class RunDirectory:
             raise RunDirError(
                 f"{self.root} already holds run files ({', '.join(self.run_files())}) but no checkpoint "
                 f"{self.last_checkpoint.relative_to(self.root)}; they would be overwritten. Write this run elsewhere "
-                f"(--out NEW_DIR), start that run again with --resume {self.root}, or delete the folder")
+                f"(--out NEW_DIR), start that run again with --resume {self.root}, or delete the folder"
+            )
         if self.config.exists():
             try:
                 saved = with_absolute_paths(load_yaml(type(cfg), self.config))
                 if hasattr(saved, "threads"):  # how many threads is how to run, not what: it may change on resume
                     saved = dataclasses.replace(saved, threads=cfg.threads)
             except ConfigError as exc:  # e.g. a retrain --out into a search's folder, or someone's own config.yaml
-                raise RunDirError(f"{self.root} holds another kind of run or file ({self.config} is not a "
-                                  f"{type(cfg).__name__}: {exc}); write this run elsewhere (--out NEW_DIR)") from None
+                raise RunDirError(
+                    f"{self.root} holds another kind of run or file ({self.config} is not a "
+                    f"{type(cfg).__name__}: {exc}); write this run elsewhere (--out NEW_DIR)"
+                ) from None
         if self.last_checkpoint.exists() and self.config.exists():
             if saved != cfg:
                 a, b = flatten(to_dict(saved)), flatten(to_dict(cfg))
                 keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
-                raise ConfigError(keys[0], f"{self.root} holds a run whose config differs in {', '.join(keys)}; "
-                                  "continue it with --resume, or choose a new output folder")
+                raise ConfigError(
+                    keys[0],
+                    f"{self.root} holds a run whose config differs in {', '.join(keys)}; "
+                    "continue it with --resume, or choose a new output folder",
+                )
             return
         self.root.mkdir(parents=True, exist_ok=True)
         save_yaml(cfg, self.config)
@@ -132,7 +139,7 @@ class RunDirectory:
             if match and int(match["epoch"]) == epoch:
                 os.replace(path, self.root / match["name"])
 
-    def recover(self, checkpoint_epoch: Optional[int]) -> None:
+    def recover(self, checkpoint_epoch: int | None) -> None:
         """After a crash: finish the commit of the checkpointed epoch, drop staged files of any other epoch and
         the temp files of interrupted atomic writes."""
         if checkpoint_epoch is not None:
@@ -166,6 +173,8 @@ class RunDirectory:
                 frame = frame[frame["epoch"] <= up_to_epoch]
         except (OSError, ValueError, KeyError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RunFileError(f"{path}: not a readable table of this run ({first}); restore it from a backup, "
-                               "or move it away to continue without the rows it held") from None
+            raise RunFileError(
+                f"{path}: not a readable table of this run ({first}); restore it from a backup, "
+                "or move it away to continue without the rows it held"
+            ) from None
         return frame.to_dict("records")

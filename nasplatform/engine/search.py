@@ -5,19 +5,26 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
+from nasplatform.data.dataset import UnpairedDataset
 from nasplatform.engine.accel import configure_backends, in_memory_format, prepare_networks
 from nasplatform.engine.config import SearchConfig
-from nasplatform.data.dataset import UnpairedDataset
-from nasplatform.engine.loop import (EpochCallback, MeanMeter, RunOutcome, endless_batches, epoch_batches, progress_bar,
-                                     run_job, seed_everything)
-from nasplatform.nets.build import build_supernets, genotypes_to_json
+from nasplatform.engine.loop import (
+    EpochCallback,
+    MeanMeter,
+    RunOutcome,
+    endless_batches,
+    epoch_batches,
+    progress_bar,
+    run_job,
+    seed_everything,
+)
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.samples import fixed_samples, save_samples
 from nasplatform.engine.strategies import FULL, HALF1, HALF2, Split, build_strategy
+from nasplatform.nets.build import build_supernets, genotypes_to_json
 
 
 def split_halves(n: int, seed: int, domain: str) -> tuple[list[int], list[int]]:
@@ -34,8 +41,9 @@ class SearchJob:
         seed_everything(cfg.seed)
         configure_backends(cfg.accel, cfg.device)
         # before the strategy builds its optimizers: preparing keeps parameter identity, but moves them
-        self.nets = prepare_networks(build_supernets(cfg.n_cells, cfg.hidden_dim, cfg.ndf, cfg.mixed_op_mode),
-                                     cfg.accel, cfg.device)
+        self.nets = prepare_networks(
+            build_supernets(cfg.n_cells, cfg.hidden_dim, cfg.ndf, cfg.mixed_op_mode), cfg.accel, cfg.device
+        )
         self.strategy = build_strategy(self.nets, cfg)
         self.data = self._datasets()
         self.samples = fixed_samples(cfg)
@@ -54,18 +62,25 @@ class SearchJob:
         if any(split.part != FULL for split in self.strategy.splits):
             halves = {d: split_halves(full.domain_size(d), cfg.seed, d) for d in ("A", "B")}
             self.run.write_json(self.run.splits, {d: {HALF1: h[0], HALF2: h[1]} for d, h in halves.items()})
-            subsets = {part: {"indices_a": halves["A"][k], "indices_b": halves["B"][k]}
-                       for k, part in enumerate((HALF1, HALF2))}
-        return {split: full if split == Split(FULL) else
-                UnpairedDataset(cfg.data, "train", seed=cfg.seed + split.seed_offset, **subsets.get(split.part, {}))
-                for split in self.strategy.splits}
+            subsets = {
+                part: {"indices_a": halves["A"][k], "indices_b": halves["B"][k]}
+                for k, part in enumerate((HALF1, HALF2))
+            }
+        return {
+            split: full
+            if split == Split(FULL)
+            else UnpairedDataset(cfg.data, "train", seed=cfg.seed + split.seed_offset, **subsets.get(split.part, {}))
+            for split in self.strategy.splits
+        }
 
     def _dataset(self, split: Split) -> UnpairedDataset:
         try:
             return self.data[split]
         except KeyError:
-            raise KeyError(f"scheme {self.cfg.scheme}: the strategy drew from {split}, which its `splits` "
-                           f"{self.strategy.splits} do not declare") from None
+            raise KeyError(
+                f"scheme {self.cfg.scheme}: the strategy drew from {split}, which its `splits` "
+                f"{self.strategy.splits} do not declare"
+            ) from None
 
     def train_epoch(self, epoch: int, meter: MeanMeter, progress: bool) -> None:
         cfg = self.cfg
@@ -76,7 +91,8 @@ class SearchJob:
         batches = epoch_batches(w_data, epoch, cfg.seed, cfg.batch_size, cfg.device, cfg.max_iters_per_epoch)
         alpha_batches = (
             endless_batches(self._dataset(alpha_role), epoch, cfg.seed + 1, cfg.batch_size, cfg.device)
-            if alpha_role is not None else None
+            if alpha_role is not None
+            else None
         )
         # metrics name the data part (full, half1, half2) that fed each step
         self.roles = (w_role.part, alpha_role.part if alpha_role is not None else None)
@@ -88,7 +104,7 @@ class SearchJob:
             meter.add(losses)
             bar.set_postfix(g=f"{losses['loss_g']:.3f}", d_a=f"{losses['loss_d_a']:.3f}", refresh=False)
 
-    def _set_gumbel(self, epoch: int) -> Optional[float]:
+    def _set_gumbel(self, epoch: int) -> float | None:
         cfg = self.cfg
         tau = None
         if cfg.gumbel:
@@ -104,8 +120,15 @@ class SearchJob:
         row = {f"genotype_{name}": g.to_json() for name, g in genotypes.items()}
         row.update(alpha_entropy(self.nets))
         row["genotype_stable_since"] = genotype_stable_since(self.alpha_rows, current_choices(self.nets), epoch)
-        row.update({"lr": self.cfg.optim.lr, "alpha_lr": self.strategy.alpha_lr(), "w_data": self.roles[0], "alpha_data": self.roles[1] or "",
-                    "gumbel_tau": float("nan") if self.tau is None else self.tau})
+        row.update(
+            {
+                "lr": self.cfg.optim.lr,
+                "alpha_lr": self.strategy.alpha_lr(),
+                "w_data": self.roles[0],
+                "alpha_data": self.roles[1] or "",
+                "gumbel_tau": float("nan") if self.tau is None else self.tau,
+            }
+        )
         return row
 
     def after_epoch(self, epoch: int, write_samples: bool) -> None:
@@ -120,8 +143,11 @@ class SearchJob:
             self.alpha_rows += [{"epoch": epoch, "network": name, **row} for row in net.mixing_table()]
 
     def state_dict(self) -> dict:
-        return {"networks": self.nets.state_dict(), "strategy": self.strategy.state_dict(),
-                "alpha_rows_epochs": len(self.alpha_rows)}
+        return {
+            "networks": self.nets.state_dict(),
+            "strategy": self.strategy.state_dict(),
+            "alpha_rows_epochs": len(self.alpha_rows),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.nets.load_state_dict(state["networks"])
@@ -177,8 +203,14 @@ class SearchResult:
     genotypes: dict
 
 
-def run_search(cfg: SearchConfig, run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None,
-               progress: bool = True, resuming: bool = False) -> SearchResult:
+def run_search(
+    cfg: SearchConfig,
+    run_dir: str | Path,
+    *,
+    on_epoch: EpochCallback | None = None,
+    progress: bool = True,
+    resuming: bool = False,
+) -> SearchResult:
     """Search (or continue searching) in `run_dir`; a checkpoint there is resumed from.
 
     `resuming`: `cfg` is the one saved there (loop.run_job)."""
@@ -186,8 +218,9 @@ def run_search(cfg: SearchConfig, run_dir: str | Path, *, on_epoch: Optional[Epo
     return SearchResult(job.run.root, outcome, job.strategy.get_final_architecture())
 
 
-def resume_search(run_dir: str | Path, *, on_epoch: Optional[EpochCallback] = None, progress: bool = True,
-                  threads: Optional[int] = None) -> SearchResult:
+def resume_search(
+    run_dir: str | Path, *, on_epoch: EpochCallback | None = None, progress: bool = True, threads: int | None = None
+) -> SearchResult:
     """Continue the run in `run_dir` with the configuration saved there (and `threads` torch threads, if given)."""
     cfg = RunDirectory(run_dir).saved_config(SearchConfig, "search")
     cfg = cfg if threads is None else dataclasses.replace(cfg, threads=threads)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import torch
 
@@ -19,9 +19,9 @@ from nasplatform.engine.cyclegan_step import (
     translate_both,
 )
 from nasplatform.engine.losses import GANLoss
-from nasplatform.nets.build import CycleGANNetworks, Genotypes
 from nasplatform.engine.pool import ImagePool
 from nasplatform.engine.schemes import add_scheme_name, remove_scheme_name
+from nasplatform.nets.build import CycleGANNetworks, Genotypes
 
 #: Parts of the training data a split can cover: all of it, or one of the seeded halves of A and B.
 FULL, HALF1, HALF2 = "full", "half1", "half2"
@@ -68,10 +68,10 @@ class SearchStrategy(ABC):
         self.autocast = functools.partial(autocast, cfg.accel, cfg.device)
 
     @abstractmethod
-    def data_roles(self, epoch: int) -> tuple[Split, Optional[Split]]: ...
+    def data_roles(self, epoch: int) -> tuple[Split, Split | None]: ...
 
     @abstractmethod
-    def step(self, w_batch: dict, alpha_batch: Optional[dict]) -> dict[str, float]: ...
+    def step(self, w_batch: dict, alpha_batch: dict | None) -> dict[str, float]: ...
 
     @abstractmethod
     def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
@@ -98,13 +98,24 @@ class SearchStrategy(ABC):
 
     def _weight_step(self, batch: dict) -> dict[str, float]:
         """One CycleGAN iteration on the weight data through this strategy's G and D optimizers."""
-        return cyclegan_step(self.nets, self.opt_g, self.opt_d, self.pools, batch["a"], batch["b"], self.gan,
-                             self.cfg.loss, self.autocast)
+        return cyclegan_step(
+            self.nets,
+            self.opt_g,
+            self.opt_d,
+            self.pools,
+            batch["a"],
+            batch["b"],
+            self.gan,
+            self.cfg.loss,
+            self.autocast,
+        )
 
     def _adam(self, params, arch: bool = False) -> torch.optim.Adam:
         o = self.cfg.optim
         if arch:
-            return torch.optim.Adam(params, lr=o.arch_lr, betas=(o.arch_beta1, o.arch_beta2), weight_decay=o.arch_weight_decay)
+            return torch.optim.Adam(
+                params, lr=o.arch_lr, betas=(o.arch_beta1, o.arch_beta2), weight_decay=o.arch_weight_decay
+            )
         return torch.optim.Adam(params, lr=o.lr, betas=(o.beta1, o.beta2))
 
 
@@ -152,20 +163,21 @@ class OneStepFull(SearchStrategy):
         o = self.cfg.optim
         weights = [p for net in supernets for p in net.weight_parameters()]
         alphas = [p for net in supernets for p in net.arch_parameters()]
-        return torch.optim.Adam([{"params": weights}, {"params": alphas, "lr": self.alpha_lr()}],
-                                lr=o.lr, betas=(o.beta1, o.beta2))
+        return torch.optim.Adam(
+            [{"params": weights}, {"params": alphas, "lr": self.alpha_lr()}], lr=o.lr, betas=(o.beta1, o.beta2)
+        )
 
     def alpha_lr(self) -> float:
         o = self.cfg.optim
         return o.lr if o.of_alpha_lr is None else o.of_alpha_lr
 
-    def data_roles(self, epoch: int) -> tuple[Split, Optional[Split]]:
+    def data_roles(self, epoch: int) -> tuple[Split, Split | None]:
         return FULL_SPLIT, None
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"g": self.opt_g, "d": self.opt_d}
 
-    def step(self, w_batch: dict, alpha_batch: Optional[dict]) -> dict[str, float]:
+    def step(self, w_batch: dict, alpha_batch: dict | None) -> dict[str, float]:
         return self._weight_step(w_batch)
 
 
@@ -188,7 +200,7 @@ class TwoStep(SearchStrategy):
     def alpha_lr(self) -> float:
         return self.cfg.optim.arch_lr
 
-    def step(self, w_batch: dict, alpha_batch: Optional[dict]) -> dict[str, float]:
+    def step(self, w_batch: dict, alpha_batch: dict | None) -> dict[str, float]:
         alpha_losses = self._alpha_step(alpha_batch["a"], alpha_batch["b"])
         w_losses = self._weight_step(w_batch)
         return {**w_losses, **alpha_losses}
@@ -201,7 +213,9 @@ class TwoStep(SearchStrategy):
             loss_g, _ = generator_loss(self.nets, real_a, real_b, t, self.cfg.loss)
         self._descend(loss_g, self.alpha_g, self.opt_alpha_g)
         with self.autocast():
-            loss_d_a, loss_d_b = discriminator_losses(self.nets, real_a, real_b, t.fake_a.detach(), t.fake_b.detach(), self.gan)
+            loss_d_a, loss_d_b = discriminator_losses(
+                self.nets, real_a, real_b, t.fake_a.detach(), t.fake_b.detach(), self.gan
+            )
         self._descend(loss_d_a + loss_d_b, self.alpha_d, self.opt_alpha_d)
         return {"alpha_loss_g": loss_g.item(), "alpha_loss_d": (loss_d_a + loss_d_b).item()}
 
@@ -222,7 +236,7 @@ class TwoStepFull(TwoStep):
     name = "TF"
     splits = (FULL_SPLIT, FULL_REDRAWN)
 
-    def data_roles(self, epoch: int) -> tuple[Split, Optional[Split]]:
+    def data_roles(self, epoch: int) -> tuple[Split, Split | None]:
         return FULL_SPLIT, FULL_REDRAWN
 
 
@@ -233,7 +247,7 @@ class TwoStepHalf(TwoStep):
     name = "TH"
     splits = (HALF1_SPLIT, HALF2_SPLIT)
 
-    def data_roles(self, epoch: int) -> tuple[Split, Optional[Split]]:
+    def data_roles(self, epoch: int) -> tuple[Split, Split | None]:
         return HALF1_SPLIT, HALF2_SPLIT
 
 
@@ -244,7 +258,7 @@ class TwoStepHalfSwap(TwoStep):
     name = "THS"
     splits = (HALF1_SPLIT, HALF2_SPLIT)
 
-    def data_roles(self, epoch: int) -> tuple[Split, Optional[Split]]:
+    def data_roles(self, epoch: int) -> tuple[Split, Split | None]:
         swap = self.cfg.swap_epoch if self.cfg.swap_epoch is not None else max(1, self.cfg.epochs // 2)
         return (HALF1_SPLIT, HALF2_SPLIT) if epoch <= swap else (HALF2_SPLIT, HALF1_SPLIT)
 

@@ -14,7 +14,6 @@ import math
 import numbers
 import time
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from PIL import Image
@@ -42,7 +41,7 @@ def numeric_items(row: dict) -> dict[str, float]:
     return out
 
 
-def alpha_heatmap(rows: list[dict]) -> Optional[np.ndarray]:
+def alpha_heatmap(rows: list[dict]) -> np.ndarray | None:
     """softmax(alpha) of every mixed op (rows) and candidate op (columns) per network, as an RGB image (HWC uint8).
 
     `rows`: one epoch's alpha_history rows (network, mixed_op, op, weight). None when there are none."""
@@ -84,7 +83,7 @@ class EventWriter:
     and text. Here every add_* is on disk (in the file's buffer) when it returns and flush() writes the buffer.
     """
 
-    def __init__(self, folder: Path, purge_step: Optional[int]):
+    def __init__(self, folder: Path, purge_step: int | None):
         from tensorboardX.event_file_writer import EventsWriter
         from tensorboardX.proto.event_pb2 import Event, SessionLog
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Optional
 
 #: How long the CPUs' idle time is sampled when choosing the default (seconds).
 SAMPLE_S = 0.25
@@ -28,7 +27,7 @@ def allowed_cpus() -> list[int]:
         return list(range(os.cpu_count() or 1))
 
 
-def _cpu_times(cpus: list[int]) -> Optional[dict[int, tuple[int, int]]]:
+def _cpu_times(cpus: list[int]) -> dict[int, tuple[int, int]] | None:
     """(busy, total) jiffies of each CPU in `cpus` from /proc/stat; None where that file is not there."""
     try:
         lines = open("/proc/stat", encoding="ascii").read().splitlines()
@@ -44,7 +43,7 @@ def _cpu_times(cpus: list[int]) -> Optional[dict[int, tuple[int, int]]]:
     return times
 
 
-def idle_fractions(cpus: list[int], sample_s: float = SAMPLE_S) -> Optional[dict[int, float]]:
+def idle_fractions(cpus: list[int], sample_s: float = SAMPLE_S) -> dict[int, float] | None:
     """How idle each CPU was over the next `sample_s` seconds (1 = not used at all); None without /proc/stat."""
     before = _cpu_times(cpus)
     if not before:
@@ -76,7 +75,7 @@ def default_threads() -> int:
     return max(1, min(len(allowed_cpus()), free_cpus(allowed_cpus())))
 
 
-def choose_threads(requested: Optional[int]) -> int:
+def choose_threads(requested: int | None) -> int:
     """`requested` when given (>= 1), else default_threads()."""
     if requested is None:
         return default_threads()
@@ -85,7 +84,7 @@ def choose_threads(requested: Optional[int]) -> int:
     return int(requested)
 
 
-def use_threads(requested: Optional[int]) -> int:
+def use_threads(requested: int | None) -> int:
     """Set torch's intra-op threads to choose_threads(requested); return the number set."""
     import torch
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from nasplatform.engine.checkpoint import load_checkpoint, save_checkpoint
-from nasplatform.evaluation.generators import materialize_resized, translate_files
 from nasplatform.evaluation import ReferenceCache, ReferenceKey, compute_scores, load_inception
+from nasplatform.evaluation.generators import materialize_resized, translate_files
 from nasplatform.nets.build import CycleGANNetworks
 
 
@@ -18,8 +18,15 @@ class ValidationSelector:
     The test split is never read here.
     """
 
-    def __init__(self, run_root: Path, best_path: Path, val_files: dict[str, Sequence[Path]], size: int,
-                 device: str = "cpu", progress: bool = False):
+    def __init__(
+        self,
+        run_root: Path,
+        best_path: Path,
+        val_files: dict[str, Sequence[Path]],
+        size: int,
+        device: str = "cpu",
+        progress: bool = False,
+    ):
         for domain, files in val_files.items():
             if len(files) < 2:
                 raise ValueError(f"val_fraction holds out {len(files)} image(s) of domain {domain}; FID needs >= 2")
@@ -40,8 +47,9 @@ class ValidationSelector:
         fakes = translate_files(generator, self.files[src], self.root / f"fake_{dst}", self.size, self.device)
         real = materialize_resized(self.files[dst], self.root / f"real_{dst}", self.size)
         key = ReferenceKey("validation", f"train{dst}-val", self.size)
-        return compute_scores(fakes, real, extractor=self._extractor, cache=self.cache, reference_key=key,
-                              progress=self.progress).fid
+        return compute_scores(
+            fakes, real, extractor=self._extractor, cache=self.cache, reference_key=key, progress=self.progress
+        ).fid
 
     def __call__(self, epoch: int, nets: CycleGANNetworks) -> dict[str, float]:
         """Validate, keep improved generators, return {"val_fid_a2b", "val_fid_b2a"}."""
@@ -70,4 +78,4 @@ def due(epoch: int, total: int, every: int) -> bool:
     return epoch == total or (every > 0 and epoch % every == 0)
 
 
-Selector = Optional[ValidationSelector]
+Selector = ValidationSelector | None

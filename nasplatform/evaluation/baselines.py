@@ -16,12 +16,13 @@ and one constant image per direction go through Inception again.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 import numpy as np
 from PIL import Image
 
+from nasplatform.data.images import list_images, load_rgb, resize_square
 from nasplatform.evaluation import (
     InceptionExtractor,
     files_features,
@@ -30,7 +31,6 @@ from nasplatform.evaluation import (
     kid_from_features,
     kid_std_from_features,
 )
-from nasplatform.data.images import list_images, load_rgb, resize_square
 
 #: Seed of the random split of the real test images into two halves (noise floor).
 FLOOR_SEED = 0
@@ -39,9 +39,11 @@ BASELINES = ("identity", "mean_colour", "true", "floor")
 
 def distribution_scores(features: np.ndarray, reference: np.ndarray, suffix: str) -> dict[str, float]:
     """FID, KID and KID's spread of `features` against the real `reference` features, keyed `fid_<suffix>`..."""
-    return {f"fid_{suffix}": frechet_distance_to_features(features, *gaussian_stats(reference)),
-            f"kid_{suffix}": kid_from_features(features, reference),
-            f"kid_{suffix}_std": kid_std_from_features(features, reference)}
+    return {
+        f"fid_{suffix}": frechet_distance_to_features(features, *gaussian_stats(reference)),
+        f"kid_{suffix}": kid_from_features(features, reference),
+        f"kid_{suffix}_std": kid_std_from_features(features, reference),
+    }
 
 
 def paired_scores(predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> dict[str, float]:
@@ -72,8 +74,9 @@ def half_split(n: int, seed: int = FLOOR_SEED) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[: (n + 1) // 2]), np.sort(order[(n + 1) // 2 :])
 
 
-def constant_features(colour: np.ndarray, size: int, count: int, extractor: InceptionExtractor,
-                      work_dir: Path) -> np.ndarray:
+def constant_features(
+    colour: np.ndarray, size: int, count: int, extractor: InceptionExtractor, work_dir: Path
+) -> np.ndarray:
     """Features of `count` copies of a constant size x size image: one Inception pass, tiled."""
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir / f"constant_{'_'.join(str(int(c)) for c in colour)}_{size}.png"
@@ -82,9 +85,16 @@ def constant_features(colour: np.ndarray, size: int, count: int, extractor: Ince
     return np.repeat(feature, count, axis=0)
 
 
-def dataset_baselines(*, root: Path, size: int, real_features: dict[str, np.ndarray],
-                      resized_test: Callable[[str], Path], extractor: InceptionExtractor, work_dir: Path,
-                      true_b_dir: Optional[Path] = None) -> dict[str, dict[str, float]]:
+def dataset_baselines(
+    *,
+    root: Path,
+    size: int,
+    real_features: dict[str, np.ndarray],
+    resized_test: Callable[[str], Path],
+    extractor: InceptionExtractor,
+    work_dir: Path,
+    true_b_dir: Path | None = None,
+) -> dict[str, dict[str, float]]:
     """The four reference points for both directions, as {"identity": {...}, "mean_colour": ..., ...}.
 
     real_features: "A"/"B" -> features of the resized real test images (the FID references).
@@ -97,9 +107,13 @@ def dataset_baselines(*, root: Path, size: int, real_features: dict[str, np.ndar
     for suffix, src, dst in directions:
         identity.update(distribution_scores(real_features[src], real_features[dst], suffix))
         colour = mean_colour(root / f"train{dst}", size)
-        constant.update(distribution_scores(
-            constant_features(colour, size, len(real_features[src]), extractor, work_dir),
-            real_features[dst], suffix))
+        constant.update(
+            distribution_scores(
+                constant_features(colour, size, len(real_features[src]), extractor, work_dir),
+                real_features[dst],
+                suffix,
+            )
+        )
         constant[f"colour_{suffix}"] = [int(c) for c in colour]
         first, second = half_split(len(real_features[dst]))
         if min(len(first), len(second)) >= 2:
@@ -123,5 +137,9 @@ def _prefixed(scores: dict[str, float], suffix: str) -> dict[str, float]:
 
 def flatten_baselines(baselines: dict[str, dict]) -> dict[str, float]:
     """{"identity": {"fid_a2b": ..}} -> {"identity_fid_a2b": ..}: the results table's columns (scalars only)."""
-    return {f"{name}_{key}": value for name in BASELINES for key, value in (baselines.get(name) or {}).items()
-            if isinstance(value, (int, float))}
+    return {
+        f"{name}_{key}": value
+        for name in BASELINES
+        for key, value in (baselines.get(name) or {}).items()
+        if isinstance(value, (int, float))
+    }

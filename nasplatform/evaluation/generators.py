@@ -9,8 +9,8 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -34,20 +34,21 @@ RESIZE_METHOD = "resize_square:PIL-bicubic:png:v1"
 SOURCE_FILE = ".source.json"
 
 
-def resized_source_key(files: Sequence[Path], size: int, names: Optional[Sequence[str]] = None) -> dict:
+def resized_source_key(files: Sequence[Path], size: int, names: Sequence[str] | None = None) -> dict:
     """What a resized copy is made from: each source file's name, size and SHA-256, the output names, the resize."""
     import hashlib
 
     content = hashlib.sha256()
     for i, path in enumerate(files):
         path = Path(path)
-        content.update(f"{path.resolve()}\0{names[i] if names is not None else path.stem}\0"
-                       f"{path.stat().st_size}\0".encode())
+        content.update(
+            f"{path.resolve()}\0{names[i] if names is not None else path.stem}\0{path.stat().st_size}\0".encode()
+        )
         content.update(hashlib.sha256(path.read_bytes()).digest())
     return {"sources_sha256": content.hexdigest(), "count": len(files), "size": size, "resize": RESIZE_METHOD}
 
 
-def materialize_resized(files: Sequence[Path], out_dir: Path, size: int, names: Optional[Sequence[str]] = None) -> Path:
+def materialize_resized(files: Sequence[Path], out_dir: Path, size: int, names: Sequence[str] | None = None) -> Path:
     """Deterministically resized PNG copies (the test transform) in `out_dir`, rebuilt whenever the source
     files (names, sizes, contents) or the resize differ from what `out_dir/.source.json` records."""
     import fcntl
@@ -76,7 +77,7 @@ def materialize_resized(files: Sequence[Path], out_dir: Path, size: int, names: 
     return out_dir
 
 
-def _source_key(folder: Path) -> Optional[dict]:
+def _source_key(folder: Path) -> dict | None:
     try:
         return json.loads((folder / SOURCE_FILE).read_text())
     except (OSError, ValueError):
@@ -113,17 +114,27 @@ def inference_ms(generator: nn.Module, size: int, device: str = "cpu", repeats: 
 class GeneratorScorer:
     """Scores G_A(testA) against real testB and G_B(testB) against real testA, reference statistics cached."""
 
-    def __init__(self, data_root: Path, size: int, *, extractor: Optional[InceptionExtractor] = None,
-                 cache_dir: Optional[Path] = None, device: str = "cpu", progress: bool = True):
+    def __init__(
+        self,
+        data_root: Path,
+        size: int,
+        *,
+        extractor: InceptionExtractor | None = None,
+        cache_dir: Path | None = None,
+        device: str = "cpu",
+        progress: bool = True,
+    ):
         self.root, self.size, self.device, self.progress = Path(data_root), size, device, progress
         self.extractor = extractor or load_inception(device)
         self.cache_dir = Path(cache_dir) if cache_dir else DEFAULT_CACHE
         self.cache = ReferenceCache(self.cache_dir / "fid", progress=progress)
         self.files = {d: list_images(self.root / f"test{d}") for d in ("A", "B")}
-        self.reference_keys: dict[str, Optional[dict]] = {}
+        self.reference_keys: dict[str, dict | None] = {}
         for d, files in self.files.items():
             if len(files) < 2:
-                raise FileNotFoundError(f"{self.root / f'test{d}'}: FID needs at least 2 test images, found {len(files)}")
+                raise FileNotFoundError(
+                    f"{self.root / f'test{d}'}: FID needs at least 2 test images, found {len(files)}"
+                )
 
     def reference(self, domain: str) -> tuple[Path, ReferenceKey]:
         folder = self.cache_dir / "real" / f"{self.root.name}-{_path_hash(self.root)}" / f"test{domain}_{self.size}"
@@ -137,8 +148,9 @@ class GeneratorScorer:
         for direction, gen, src, dst in (("a2b", g_a, "A", "B"), ("b2a", g_b, "B", "A")):
             fakes = translate_files(gen, self.files[src], out_dir / f"fake_{dst}", self.size, self.device)
             ref_dir, key = self.reference(dst)
-            s = compute_scores(fakes, ref_dir, extractor=self.extractor, cache=self.cache, reference_key=key,
-                               progress=self.progress)
+            s = compute_scores(
+                fakes, ref_dir, extractor=self.extractor, cache=self.cache, reference_key=key, progress=self.progress
+            )
             scores[f"fid_{direction}"], scores[f"kid_{direction}"] = s.fid, s.kid
             scores[f"kid_{direction}_std"] = s.kid_std
         true_b = self.root / TRUE_B
@@ -148,7 +160,6 @@ class GeneratorScorer:
             scores["l1_a2b"], scores["psnr_a2b"] = paired["l1"], paired["psnr"]
         return scores
 
-
     def real_features(self, domain: str) -> np.ndarray:
         """Inception features of the resized real test images of `domain` (from the reference cache)."""
         ref_dir, key = self.reference(domain)
@@ -157,12 +168,20 @@ class GeneratorScorer:
     def baselines(self, out_dir: Path) -> dict:
         """Identity, mean-colour, ground-truth and noise-floor scores on this test set (evaluation/baselines.py)."""
         true_b = self.root / TRUE_B
-        truth = materialize_resized(list_images(true_b), out_dir / f"true_B_{self.size}", self.size) \
-            if true_b.is_dir() else None
-        return dataset_baselines(root=self.root, size=self.size,
-                                 real_features={d: self.real_features(d) for d in ("A", "B")},
-                                 resized_test=lambda d: self.reference(d)[0], extractor=self.extractor,
-                                 work_dir=out_dir / "baselines", true_b_dir=truth)
+        truth = (
+            materialize_resized(list_images(true_b), out_dir / f"true_B_{self.size}", self.size)
+            if true_b.is_dir()
+            else None
+        )
+        return dataset_baselines(
+            root=self.root,
+            size=self.size,
+            real_features={d: self.real_features(d) for d in ("A", "B")},
+            resized_test=lambda d: self.reference(d)[0],
+            extractor=self.extractor,
+            work_dir=out_dir / "baselines",
+            true_b_dir=truth,
+        )
 
 
 def _path_hash(path: Path) -> str:

@@ -88,8 +88,9 @@ def _load_scripted(path: Path) -> torch.jit.ScriptModule:
         try:
             return torch.jit.load(str(path), map_location="cpu")
         except (RuntimeError, ValueError) as exc:
-            raise InceptionWeightsError(f"{path}: not a readable TorchScript Inception file ({exc}); "
-                                        "delete it if it is a broken download") from exc
+            raise InceptionWeightsError(
+                f"{path}: not a readable TorchScript Inception file ({exc}); delete it if it is a broken download"
+            ) from exc
 
 
 def _freeze(layers: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
@@ -189,8 +190,16 @@ class InceptionExtractor:
     rounding (~1e-6).
     """
 
-    def __init__(self, layers: torch.nn.Module, *, source: WeightSource, path: Path, weights: str,
-                 device: torch.device, channels_last: bool) -> None:
+    def __init__(
+        self,
+        layers: torch.nn.Module,
+        *,
+        source: WeightSource,
+        path: Path,
+        weights: str,
+        device: torch.device,
+        channels_last: bool,
+    ) -> None:
         self.layers = layers
         self.source = source.value
         self.path = path
@@ -208,8 +217,9 @@ class InceptionExtractor:
             return self.layers(x).reshape(x.shape[0], FEATURE_DIM)
 
 
-def load_inception(device: str | torch.device = "cpu", *, channels_last: bool = True,
-                   download: bool = True, optimize: bool = True) -> InceptionExtractor:
+def load_inception(
+    device: str | torch.device = "cpu", *, channels_last: bool = True, download: bool = True, optimize: bool = True
+) -> InceptionExtractor:
     """Load the Inception feature extractor from the first weight file `resolve_weights` finds.
 
     optimize=False keeps the frozen graph as the file has it (BatchNorm unfolded): benchmarks compare the two.
@@ -222,5 +232,6 @@ def load_inception(device: str | torch.device = "cpu", *, channels_last: bool = 
     frozen = _freeze(layers.to(device))
     if optimize:
         frozen = _optimize(frozen, device)
-    return InceptionExtractor(frozen, source=weights.source, path=weights.path, weights=ident,
-                              device=device, channels_last=channels_last)
+    return InceptionExtractor(
+        frozen, source=weights.source, path=weights.path, weights=ident, device=device, channels_last=channels_last
+    )

@@ -23,14 +23,18 @@ def paired_error(pred_dir: str | Path, true_dir: str | Path) -> dict[str, float]
         raise ValueError(f"no true images in {true_dir}")
     missing = sorted(set(truths) - set(preds))
     if missing:
-        raise ValueError(f"{pred_dir} lacks predictions for {len(missing)} of the {len(truths)} images in "
-                         f"{true_dir}, e.g. {', '.join(missing[:5])}")
+        raise ValueError(
+            f"{pred_dir} lacks predictions for {len(missing)} of the {len(truths)} images in "
+            f"{true_dir}, e.g. {', '.join(missing[:5])}"
+        )
     l1s, psnrs = [], []
     for key, true_path in truths.items():
         pred, true = (np.asarray(load_rgb(p), dtype=np.float64) / 255.0 for p in (preds[key], true_path))
         if pred.shape != true.shape:
-            raise ValueError(f"{preds[key]} is {pred.shape[1]}x{pred.shape[0]} but {true_path} is "
-                             f"{true.shape[1]}x{true.shape[0]}: evaluate at the demo's image size")
+            raise ValueError(
+                f"{preds[key]} is {pred.shape[1]}x{pred.shape[0]} but {true_path} is "
+                f"{true.shape[1]}x{true.shape[0]}: evaluate at the demo's image size"
+            )
         mse = float(np.mean((pred - true) ** 2))
         l1s.append(float(np.mean(np.abs(pred - true))))
         psnrs.append(100.0 if mse <= 1e-10 else -10.0 * math.log10(mse))

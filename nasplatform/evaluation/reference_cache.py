@@ -21,9 +21,9 @@ import json
 import re
 import warnings
 import zipfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -94,8 +94,9 @@ def _check_sizes(files: list[Path], key: ReferenceKey) -> list[list[int]]:
     if key.image_size is not None:
         for size, path in sizes.items():
             if size != (key.image_size, key.image_size):
-                raise ValueError(f"{path}: image is {size[0]}x{size[1]}, the reference key says "
-                                 f"{key.image_size}x{key.image_size}")
+                raise ValueError(
+                    f"{path}: image is {size[0]}x{size[1]}, the reference key says {key.image_size}x{key.image_size}"
+                )
     return sorted([list(s) for s in sizes])
 
 
@@ -178,15 +179,26 @@ class ReferenceCache:
             warnings.warn(f"{npz}: unreadable reference statistics ({exc}); recomputing them", stacklevel=3)
             return None
 
-    def _compute_and_store(self, npz: Path, folder: Path, files: list[Path], extractor: InceptionExtractor,
-                           expected: dict) -> ReferenceStats:
-        features = files_features(files, extractor, batch_size=self.batch_size, progress=self.progress,
-                                  description=f"reference {folder.name}")
+    def _compute_and_store(
+        self, npz: Path, folder: Path, files: list[Path], extractor: InceptionExtractor, expected: dict
+    ) -> ReferenceStats:
+        features = files_features(
+            files, extractor, batch_size=self.batch_size, progress=self.progress, description=f"reference {folder.name}"
+        )
         mu, sigma = gaussian_stats(features)
-        provenance = {**expected, "folder": str(folder.resolve()), "extractor_source": extractor.source,
-                      "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-        arrays = {"mu": mu, "sigma": sigma, "features": features,
-                  "fingerprint": np.array(json.dumps(expected)), "provenance": np.array(json.dumps(provenance))}
+        provenance = {
+            **expected,
+            "folder": str(folder.resolve()),
+            "extractor_source": extractor.source,
+            "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        arrays = {
+            "mu": mu,
+            "sigma": sigma,
+            "features": features,
+            "fingerprint": np.array(json.dumps(expected)),
+            "provenance": np.array(json.dumps(provenance)),
+        }
         atomic_write(npz, lambda f: np.savez(f, **arrays))
         text = json.dumps(provenance, indent=2) + "\n"
         atomic_write(npz.with_suffix(".json"), lambda f: f.write(text.encode()))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from cleanfid.fid import kernel_distance
@@ -66,8 +66,9 @@ def _subset_mmd(x: np.ndarray, y: np.ndarray) -> float:
     return float(same - 2.0 * kxy.sum() / (m * m))
 
 
-def kid_std_from_features(generated: np.ndarray, reference: np.ndarray, *, seed: int = KID_SEED,
-                          num_subsets: int = 100) -> float:
+def kid_std_from_features(
+    generated: np.ndarray, reference: np.ndarray, *, seed: int = KID_SEED, num_subsets: int = 100
+) -> float:
     """Spread of KID: the std of its unbiased estimate over `num_subsets` seeded random half-size subsets.
 
     clean-fid's KID uses subsets of min(N_gen, N_ref, 1000) images; on test sets of a few hundred images or
@@ -78,8 +79,13 @@ def kid_std_from_features(generated: np.ndarray, reference: np.ndarray, *, seed:
     generated, reference = (np.asarray(f, dtype=np.float64) for f in (generated, reference))
     m = max(2, min(len(generated), len(reference), 1000) // 2)
     rng = np.random.default_rng(seed)
-    values = [_subset_mmd(generated[rng.choice(len(generated), m, replace=False)],
-                          reference[rng.choice(len(reference), m, replace=False)]) for _ in range(num_subsets)]
+    values = [
+        _subset_mmd(
+            generated[rng.choice(len(generated), m, replace=False)],
+            reference[rng.choice(len(reference), m, replace=False)],
+        )
+        for _ in range(num_subsets)
+    ]
     return float(np.std(values, ddof=1))
 
 
@@ -90,9 +96,16 @@ def _enough_images(folder: Path) -> list[Path]:
     return files
 
 
-def compute_scores(generated_dir: str | Path, reference_dir: str | Path, *, extractor: InceptionExtractor,
-                   cache: ReferenceCache | None = None, reference_key: ReferenceKey | None = None,
-                   batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True) -> Scores:
+def compute_scores(
+    generated_dir: str | Path,
+    reference_dir: str | Path,
+    *,
+    extractor: InceptionExtractor,
+    cache: ReferenceCache | None = None,
+    reference_key: ReferenceKey | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True,
+) -> Scores:
     """FID and KID of the images in `generated_dir` against those in `reference_dir`.
 
     With a `cache`, the reference statistics are read from it or computed once and stored under
@@ -107,11 +120,21 @@ def compute_scores(generated_dir: str | Path, reference_dir: str | Path, *, extr
         reference = cache.get(reference_dir, extractor, reference_key)
         ref_mu, ref_sigma, ref_features, hit = reference.mu, reference.sigma, reference.features, reference.hit
     else:
-        ref_features = files_features(_enough_images(reference_dir), extractor, batch_size=batch_size,
-                                      progress=progress, description=f"reference {reference_dir.name}")
+        ref_features = files_features(
+            _enough_images(reference_dir),
+            extractor,
+            batch_size=batch_size,
+            progress=progress,
+            description=f"reference {reference_dir.name}",
+        )
         ref_mu, ref_sigma = gaussian_stats(ref_features)
-    generated = files_features(generated_files, extractor, batch_size=batch_size, progress=progress,
-                               description=f"generated {generated_dir.name}")
+    generated = files_features(
+        generated_files,
+        extractor,
+        batch_size=batch_size,
+        progress=progress,
+        description=f"generated {generated_dir.name}",
+    )
     return Scores(
         fid=frechet_distance_to_features(generated, ref_mu, ref_sigma),
         kid=kid_from_features(generated, ref_features),

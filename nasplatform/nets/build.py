@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Union
 
 from torch import nn
 
@@ -33,7 +33,7 @@ class CycleGANNetworks:
     def discriminators(self) -> list[nn.Module]:
         return [self.d_a, self.d_b]
 
-    def to(self, device) -> "CycleGANNetworks":
+    def to(self, device) -> CycleGANNetworks:
         for _, net in self.items():
             net.to(device)
         return self
@@ -60,7 +60,7 @@ def build_supernets(n_cells: int, hidden_dim: int, ndf: int, mode: str) -> Cycle
     )
 
 
-Genotypes = dict[str, Union[GeneratorGenotype, DiscriminatorGenotype]]
+Genotypes = dict[str, GeneratorGenotype | DiscriminatorGenotype]
 
 
 def load_genotypes(source: str) -> Genotypes:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from torch import nn
 
@@ -39,12 +39,18 @@ def generator_slots(n_cells: int, hidden_dim: int) -> list[Slot]:
     if n_cells < 3:
         raise ValueError(f"n_cells must be >= 3, got {n_cells}")
     h = hidden_dim
-    slots = [Slot("enc.0", 0, 0, CellType.ENCODING, 2, h, 2 * h), Slot("enc.1", 0, 1, CellType.ENCODING, 2, 2 * h, 4 * h)]
+    slots = [
+        Slot("enc.0", 0, 0, CellType.ENCODING, 2, h, 2 * h),
+        Slot("enc.1", 0, 1, CellType.ENCODING, 2, 2 * h, 4 * h),
+    ]
     for cell in range(1, n_cells - 1):
         for pos in range(2):
             slots.append(Slot(f"res{cell}.{pos}", cell, pos, CellType.RESIDUAL, 1, 4 * h, 4 * h))
     last = n_cells - 1
-    slots += [Slot("dec.0", last, 0, CellType.DECODING, 1, 4 * h, 2 * h), Slot("dec.1", last, 1, CellType.DECODING, 1, 2 * h, h)]
+    slots += [
+        Slot("dec.0", last, 0, CellType.DECODING, 1, 4 * h, 2 * h),
+        Slot("dec.1", last, 1, CellType.DECODING, 1, 2 * h, h),
+    ]
     return slots
 
 
@@ -125,13 +131,18 @@ def min_image_size() -> SizeLimit:
     from nasplatform.ops.primitives import build_op
     from nasplatform.space.opsets import OP_SETS
 
-    pads = {name: max(getattr(op, "pad_left", 0), getattr(op, "pad_right", 0))
-            for name in OP_SETS[CellType.RESIDUAL] for op in [build_op(name, 1, 1, CellType.RESIDUAL)]}
+    pads = {
+        name: max(getattr(op, "pad_left", 0), getattr(op, "pad_right", 0))
+        for name in OP_SETS[CellType.RESIDUAL]
+        for op in [build_op(name, 1, 1, CellType.RESIDUAL)]
+    }
     widest = max(pads, key=pads.get)
     generator = 4 * max(pads[widest] + 1, 2)
     searched_d, patchgan = 8 * 2, 8 * 3
     size = max(generator, searched_d, patchgan)
     size += -size % 8
-    reason = (f"the generators' residual cells run at crop/4 and {widest} reflection-pads {pads[widest]} pixels "
-              f"(needs crop >= {generator}); the PatchGAN discriminator runs at crop/8 and needs crop >= {patchgan}")
+    reason = (
+        f"the generators' residual cells run at crop/4 and {widest} reflection-pads {pads[widest]} pixels "
+        f"(needs crop >= {generator}); the PatchGAN discriminator runs at crop/8 and needs crop >= {patchgan}"
+    )
     return SizeLimit(size, reason)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -57,7 +57,7 @@ class _Supernet(nn.Module):
         for _, op in self.mixed_ops():
             op.mode = mode
 
-    def set_gumbel_tau(self, tau: Optional[float]) -> None:
+    def set_gumbel_tau(self, tau: float | None) -> None:
         """Mix with Gumbel-softmax at temperature tau in training (None: plain softmax)."""
         for _, op in self.mixed_ops():
             op.tau = tau
@@ -79,8 +79,15 @@ class _Supernet(nn.Module):
             weights = torch.softmax(op.alpha, dim=-1)
             for name, a, w in zip(op.op_names, op.alpha.tolist(), weights.tolist()):
                 rows.append(
-                    {"mixed_op": slot.id, "cell": slot.cell, "cell_type": slot.cell_type.value,
-                     "position": slot.position, "op": name, "alpha": a, "weight": w}
+                    {
+                        "mixed_op": slot.id,
+                        "cell": slot.cell,
+                        "cell_type": slot.cell_type.value,
+                        "position": slot.position,
+                        "op": name,
+                        "alpha": a,
+                        "weight": w,
+                    }
                 )
         return rows
 

@@ -1,8 +1,8 @@
 """Layers of the search space: candidate ops, merged-kernel mixed ops and cells (imports no network)."""
 
-from nasplatform.ops.primitives import OPS, OpFactory, build_op, op_stride, register_op, unregister_op
-from nasplatform.ops.mixed import MIXED_OP_MODES, MixedOp
 from nasplatform.ops.cells import Cell, ResidualCell, activation_for, norm
+from nasplatform.ops.mixed import MIXED_OP_MODES, MixedOp
+from nasplatform.ops.primitives import OPS, OpFactory, build_op, op_stride, register_op, unregister_op
 
 __all__ = [
     "OPS",

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from nasplatform.ops.merged import KernelEmbedding, StrideOneConv, assemble_kernel
 from nasplatform.ops.primitives import PADDING_MODE, CandidateOp, build_op, op_stride
-from nasplatform.space.opsets import CellType, OP_SETS
+from nasplatform.space.opsets import OP_SETS, CellType
 
 #: "merged": linear members run as ONE convolution with kernel sum_o beta_o * pad(K_o) (docs/design.md §3.4);
 #: "reference": the plain weighted sum of every member's output.
@@ -25,9 +23,7 @@ class MixedOp(nn.Module):
     derived genotype can take them over.
     """
 
-    def __init__(
-        self, cell_type: CellType, c_in: int, c_out: int, stride: Optional[int] = None, mode: str = "merged"
-    ):
+    def __init__(self, cell_type: CellType, c_in: int, c_out: int, stride: int | None = None, mode: str = "merged"):
         super().__init__()
         self.cell_type = CellType(cell_type)
         self.op_names: tuple[str, ...] = OP_SETS[self.cell_type]
@@ -38,7 +34,7 @@ class MixedOp(nn.Module):
         self.alpha = nn.Parameter(1e-3 * torch.randn(len(self.op_names)))
         self.mode = mode
         #: Gumbel-softmax temperature; None mixes with the plain softmax.
-        self.tau: Optional[float] = None
+        self.tau: float | None = None
         self._plan = self._merge_plan()
 
     @property
@@ -78,13 +74,12 @@ class MixedOp(nn.Module):
             linear.append((i, form))
         firsts = [f.first_tap for _, f in linear]
         lasts = [
-            f.first_tap + (f.block - 1 if f.block > 1 else f.dilation * (self.ops[self.op_names[i]].kernel().shape[-1] - 1))
+            f.first_tap
+            + (f.block - 1 if f.block > 1 else f.dilation * (self.ops[self.op_names[i]].kernel().shape[-1] - 1))
             for i, f in linear
         ]
         lo, hi = min(firsts), max(lasts)
-        embeddings = tuple(
-            KernelEmbedding(f.first_tap - lo, f.dilation, f.block, f.scale) for _, f in linear
-        )
+        embeddings = tuple(KernelEmbedding(f.first_tap - lo, f.dilation, f.block, f.scale) for _, f in linear)
         return {
             "linear": tuple(i for i, _ in linear),
             "other": tuple(other),

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasplatform.space.opsets import CellType, OP_SETS, add_op_name, remove_op_name
+from nasplatform.space.opsets import OP_SETS, CellType, add_op_name, remove_op_name
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class CandidateOp(nn.Module):
     weight: nn.Parameter
     bias: nn.Parameter
 
-    def linear_form(self) -> Optional[LinearForm]:
+    def linear_form(self) -> LinearForm | None:
         return None
 
     def kernel(self) -> torch.Tensor:
@@ -90,7 +90,7 @@ class PoolOp(CandidateOp):
         pool = F.max_pool2d if self.kind == "max" else F.avg_pool2d
         return F.conv2d(pool(x, 2, self.stride), self.weight, self.bias)
 
-    def linear_form(self) -> Optional[LinearForm]:
+    def linear_form(self) -> LinearForm | None:
         if self.kind == "max":
             return None
         return LinearForm("conv", 0, block=2, scale=0.25)
@@ -111,7 +111,7 @@ class UpsampleOp(CandidateOp):
         x = F.interpolate(x, scale_factor=2, mode=self.mode, align_corners=align)
         return F.conv2d(x, self.weight, self.bias)
 
-    def linear_form(self) -> Optional[LinearForm]:
+    def linear_form(self) -> LinearForm | None:
         if self.mode == "bilinear":
             return None  # linear, but its border clamping is not zero padding
         # nearest x2 + 1x1 == 3x3 stride-2 transposed conv with W on taps {1,2} x {1,2}
@@ -168,6 +168,7 @@ OPS: dict[str, OpFactory] = {
     "trans_conv3x3": lambda c_in, c_out, stride, padding_mode: TransConvOp(c_in, c_out),
 }
 
+
 def register_op(name: str, factory: OpFactory, cell_types) -> None:
     """Make op `name` (built by `factory`, the one OpFactory signature) a candidate of the cell types given: every
     mixed op, genotype check and discrete network built afterwards knows it. Residual ops must keep channels."""
@@ -196,7 +197,7 @@ def op_stride(cell_type: CellType) -> int:
     return 2 if cell_type == CellType.ENCODING else 1
 
 
-def build_op(name: str, c_in: int, c_out: int, cell_type: CellType, stride: Optional[int] = None) -> CandidateOp:
+def build_op(name: str, c_in: int, c_out: int, cell_type: CellType, stride: int | None = None) -> CandidateOp:
     """Build op `name` of a `cell_type` cell; the op must belong to that cell type's op set."""
     cell_type = CellType(cell_type)
     if name not in OP_SETS[cell_type]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
-from nasplatform.space.opsets import CellType, OP_SETS, OPS_PER_CELL
+from nasplatform.space.opsets import OP_SETS, OPS_PER_CELL, CellType
 from nasplatform.space.size import DISCRIMINATOR_CELLS
 
 
@@ -28,8 +28,7 @@ def _check_cell(field: str, cell: Any, cell_type: CellType) -> Cell:
             raise GenotypeError(f"{field}[{i}]: unknown op {op!r}; known ops: {sorted(all_ops)}")
         if op not in allowed:
             raise GenotypeError(
-                f"{field}[{i}]: op {op!r} is not allowed in a {cell_type.name.lower()} cell; "
-                f"allowed: {list(allowed)}"
+                f"{field}[{i}]: op {op!r} is not allowed in a {cell_type.name.lower()} cell; allowed: {list(allowed)}"
             )
     return (cell[0], cell[1])
 
@@ -52,9 +51,7 @@ class GeneratorGenotype:
         object.__setattr__(self, "encoding", _check_cell("encoding", self.encoding, CellType.ENCODING))
         if isinstance(self.residual, str) or not hasattr(self.residual, "__len__") or len(self.residual) < 1:
             raise GenotypeError(f"residual: need at least one residual cell (N >= 3), got {self.residual!r}")
-        cells = tuple(
-            _check_cell(f"residual[{i}]", c, CellType.RESIDUAL) for i, c in enumerate(self.residual)
-        )
+        cells = tuple(_check_cell(f"residual[{i}]", c, CellType.RESIDUAL) for i, c in enumerate(self.residual))
         object.__setattr__(self, "residual", cells)
         object.__setattr__(self, "decoding", _check_cell("decoding", self.decoding, CellType.DECODING))
 
@@ -75,7 +72,7 @@ class GeneratorGenotype:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GeneratorGenotype":
+    def from_dict(cls, data: dict[str, Any]) -> GeneratorGenotype:
         _check_keys(data, cls.kind, {"encoding", "residual", "decoding"})
         return cls(
             encoding=tuple(data["encoding"]),
@@ -95,9 +92,7 @@ class DiscriminatorGenotype:
 
     def __post_init__(self) -> None:
         if isinstance(self.cells, str) or not hasattr(self.cells, "__len__") or len(self.cells) != DISCRIMINATOR_CELLS:
-            raise GenotypeError(
-                f"cells: a discriminator has {DISCRIMINATOR_CELLS} encoding cells, got {self.cells!r}"
-            )
+            raise GenotypeError(f"cells: a discriminator has {DISCRIMINATOR_CELLS} encoding cells, got {self.cells!r}")
         cells = tuple(_check_cell(f"cells[{i}]", c, CellType.ENCODING) for i, c in enumerate(self.cells))
         object.__setattr__(self, "cells", cells)
 
@@ -108,12 +103,12 @@ class DiscriminatorGenotype:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DiscriminatorGenotype":
+    def from_dict(cls, data: dict[str, Any]) -> DiscriminatorGenotype:
         _check_keys(data, cls.kind, {"cells"})
         return cls(cells=tuple(tuple(c) if isinstance(c, list) else c for c in data["cells"]))
 
 
-Genotype = Union[GeneratorGenotype, DiscriminatorGenotype]
+Genotype = GeneratorGenotype | DiscriminatorGenotype
 
 
 def _check_keys(data: Any, kind: str, required: set[str]) -> None:
@@ -154,8 +149,9 @@ def genotypes_from_json(text: str, source: str) -> dict[str, Genotype]:
         raise GenotypeError(f"{source}: not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not {"g_a", "g_b"} <= data.keys() or not data.keys() <= set(NETWORK_NAMES):
         found = sorted(data) if isinstance(data, dict) else type(data).__name__
-        raise GenotypeError(f"{source}: a genotypes.json needs the keys g_a and g_b (and optionally d_a, d_b), "
-                            f"got {found}")
+        raise GenotypeError(
+            f"{source}: a genotypes.json needs the keys g_a and g_b (and optionally d_a, d_b), got {found}"
+        )
     genotypes = {}
     for name, value in data.items():
         try:
@@ -193,8 +189,12 @@ RENAMED_GENOTYPES = {"patchgan": "patchgan_point"}
 def named_genotype(name: str) -> Genotype:
     if name in RENAMED_GENOTYPES:
         new = RENAMED_GENOTYPES[name]
-        warnings.warn(f"the named genotype {name!r} is now {new!r} (a point of the search space, not the official "
-                      f"PatchGAN network, which is `discriminator: patchgan`); write {new!r}", FutureWarning, stacklevel=2)
+        warnings.warn(
+            f"the named genotype {name!r} is now {new!r} (a point of the search space, not the official "
+            f"PatchGAN network, which is `discriminator: patchgan`); write {new!r}",
+            FutureWarning,
+            stacklevel=2,
+        )
         name = new
     try:
         return NAMED_GENOTYPES[name]

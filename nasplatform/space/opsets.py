@@ -55,5 +55,6 @@ def remove_op_name(name: str) -> None:
     for cell_type, ops in OP_SETS.items():
         OP_SETS[cell_type] = tuple(op for op in ops if op != name)
 
+
 #: Every cell is two operations in sequence.
 OPS_PER_CELL = 2

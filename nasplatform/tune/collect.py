@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pandas as pd
 
@@ -22,32 +23,73 @@ from nasplatform.tune.storage import Storage, StorageError
 
 #: Scores of the evaluation's reference points (evaluation/baselines.py), same test set as the model's scores.
 BASELINE_COLUMNS = (
-    *(f"{p}_{m}" for p in ("identity", "mean_colour")
-      for m in ("fid_a2b", "kid_a2b", "kid_a2b_std", "fid_b2a", "kid_b2a", "kid_b2a_std", "l1_a2b", "psnr_a2b")),
-    "true_fid_a2b", "true_kid_a2b", "true_kid_a2b_std",
+    *(
+        f"{p}_{m}"
+        for p in ("identity", "mean_colour")
+        for m in ("fid_a2b", "kid_a2b", "kid_a2b_std", "fid_b2a", "kid_b2a", "kid_b2a_std", "l1_a2b", "psnr_a2b")
+    ),
+    "true_fid_a2b",
+    "true_kid_a2b",
+    "true_kid_a2b_std",
     *(f"floor_{m}" for m in ("fid_a2b", "kid_a2b", "kid_a2b_std", "fid_b2a", "kid_b2a", "kid_b2a_std")),
 )
 GENOTYPE_COLUMNS = ("genotype_g_a", "genotype_g_b", "genotype_d_a", "genotype_d_b")
 #: The results-table schema of docs/formats.md, in column order: name -> pandas dtype.
 RESULT_COLUMNS: dict[str, str] = {
-    **{name: "string" for name in ("experiment", "stage", "figure", "trial_id", "dataset", "scheme", "architecture",
-                                   "discriminator", "search_trial_id", *GENOTYPE_COLUMNS)},
-    **{name: "Int64" for name in ("hidden_dim_a", "hidden_dim_b", "seed", "repeat", "image_size", "params_g_a",
-                                  "params_g_b")},
+    **{
+        name: "string"
+        for name in (
+            "experiment",
+            "stage",
+            "figure",
+            "trial_id",
+            "dataset",
+            "scheme",
+            "architecture",
+            "discriminator",
+            "search_trial_id",
+            *GENOTYPE_COLUMNS,
+        )
+    },
+    **{
+        name: "Int64"
+        for name in ("hidden_dim_a", "hidden_dim_b", "seed", "repeat", "image_size", "params_g_a", "params_g_b")
+    },
     **{name: "float64" for name in ("mb_g_a", "mb_g_b")},
     **{name: "Int64" for name in ("macs_g_a", "macs_g_b", "ref_params_g_a", "ref_params_g_b")},
-    **{name: "float64" for name in ("fid_a2b", "fid_b2a", "kid_a2b", "kid_b2a", "fid_a2b_best_val", "fid_b2a_best_val",
-                                    "kid_a2b_best_val", "kid_b2a_best_val", "l1_a2b", "psnr_a2b", "kid_a2b_std",
-                                    "kid_b2a_std", *BASELINE_COLUMNS, "search_time_s", "train_time_s", "alpha_entropy")},
+    **{
+        name: "float64"
+        for name in (
+            "fid_a2b",
+            "fid_b2a",
+            "kid_a2b",
+            "kid_b2a",
+            "fid_a2b_best_val",
+            "fid_b2a_best_val",
+            "kid_a2b_best_val",
+            "kid_b2a_best_val",
+            "l1_a2b",
+            "psnr_a2b",
+            "kid_a2b_std",
+            "kid_b2a_std",
+            *BASELINE_COLUMNS,
+            "search_time_s",
+            "train_time_s",
+            "alpha_entropy",
+        )
+    },
     **{name: "Int64" for name in ("genotype_stable_since", "epochs_done", "epochs_planned")},
     **{name: "string" for name in ("status", "error", "run_dir", "versions")},
     # stable identity and provenance (docs/platform.md, "Reusing a search", "Several experiments in one table")
     **{name: "string" for name in ("trial_key", "genotype_source", "experiment_uri")},
 }
 #: Columns copied from a trial's last reported result when present.
-RESULT_METRICS = tuple(c for c in RESULT_COLUMNS if c.startswith(("genotype_", "params_", "mb_", "macs_", "fid_", "kid_",
-                                                                      "l1_", "psnr_", "alpha_entropy"))
-                       or c in BASELINE_COLUMNS)
+RESULT_METRICS = tuple(
+    c
+    for c in RESULT_COLUMNS
+    if c.startswith(("genotype_", "params_", "mb_", "macs_", "fid_", "kid_", "l1_", "psnr_", "alpha_entropy"))
+    or c in BASELINE_COLUMNS
+)
 STATE_PREFIX = "experiment_state-"
 #: What every trial entry of a Tune experiment state must hold for the table to be built from it.
 TRIAL_KEYS = ("config", "status", "trial_id", "relative_logdir")
@@ -61,11 +103,11 @@ class TrialRecord:
     plan: TrialPlan
     folder: str = ""
     tune_status: str = "NOT_STARTED"
-    trial_id: Optional[str] = None
-    trial_dir: Optional[str] = None
+    trial_id: str | None = None
+    trial_dir: str | None = None
     last_result: dict = field(default_factory=dict)
     num_failures: int = 0
-    error: Optional[str] = None
+    error: str | None = None
 
     @property
     def status(self) -> str:
@@ -75,9 +117,11 @@ class TrialRecord:
         return {"ERROR": "error", "RUNNING": "running"}.get(self.tune_status, "pending")
 
 
-def newest_state_file(exp: Storage, stage: str) -> Optional[str]:
+def newest_state_file(exp: Storage, stage: str) -> str | None:
     """The newest Tune experiment-state file of a stage (timestamped names sort by time), or None."""
-    names = [n for n, is_dir in exp.list_names(stage) if not is_dir and n.startswith(STATE_PREFIX) and n.endswith(".json")]
+    names = [
+        n for n, is_dir in exp.list_names(stage) if not is_dir and n.startswith(STATE_PREFIX) and n.endswith(".json")
+    ]
     return max(names) if names else None
 
 
@@ -97,8 +141,10 @@ def _tune_trials(exp: Storage, stage: str) -> list[tuple[dict, dict]]:
         if not missing and not (isinstance(trial["config"], dict) and "plan" in trial["config"]):
             missing = ["config.plan"]
         if missing:
-            raise StorageError(f"{source}: trial entry {index} lacks {', '.join(missing)}; the file was not written "
-                               "by Tune for this platform (restore it, or remove it to fall back to an older one)")
+            raise StorageError(
+                f"{source}: trial entry {index} lacks {', '.join(missing)}; the file was not written "
+                "by Tune for this platform (restore it, or remove it to fall back to an older one)"
+            )
     return trials
 
 
@@ -129,7 +175,7 @@ def read_stage(exp: Storage, stage: str) -> list[TrialRecord]:
     return list(records.values())
 
 
-def run_dir_of(exp: Storage, record: TrialRecord) -> Optional[str]:
+def run_dir_of(exp: Storage, record: TrialRecord) -> str | None:
     """The trial's run directory relative to the experiment folder: the engine's own (local storage) or
     its newest Tune checkpoint, which holds the same small files."""
     folder = record.folder
@@ -141,7 +187,7 @@ def run_dir_of(exp: Storage, record: TrialRecord) -> Optional[str]:
     return f"{folder}/{record.trial_dir}/{max(checkpoints)}" if checkpoints else None
 
 
-def missing_folder(exp: Storage, record: TrialRecord) -> Optional[str]:
+def missing_folder(exp: Storage, record: TrialRecord) -> str | None:
     """A note when Tune knows the trial but its folder is no longer in the experiment folder, else None."""
     if record.trial_dir is None or exp.exists(record.folder, record.trial_dir):
         return None
@@ -160,8 +206,12 @@ def stage_folders(exp: Storage, stage: str) -> list[str]:
 def reporting_trials(exp: Storage, stage: str) -> list[tuple[str, str]]:
     """(Tune experiment folder, trial folder) of every trial of a stage that has reported a result, running ones
     included: read from the folders, before the stage's experiment state (saved every few seconds) names them."""
-    return [(folder, name) for folder in stage_folders(exp, stage) for name, is_dir in exp.list_names(folder)
-            if is_dir and exp.exists(folder, name, RESULT_FILE)]
+    return [
+        (folder, name)
+        for folder in stage_folders(exp, stage)
+        for name, is_dir in exp.list_names(folder)
+        if is_dir and exp.exists(folder, name, RESULT_FILE)
+    ]
 
 
 def reported_results(exp: Storage, folder: str, trial_dir: str) -> list[dict]:
@@ -192,14 +242,26 @@ def trial_row(exp: Storage, record: TrialRecord, experiment: str, figure: str, s
     """One results-table row (docs/formats.md)."""
     plan, result = record.plan, record.last_result
     search = plan.stage == "search"
-    row = {"experiment": experiment, "stage": plan.stage, "figure": figure, "trial_id": record.trial_id,
-           "dataset": plan.dataset, "scheme": plan.scheme, "architecture": plan.architecture,
-           # the engine config of a retrain plan has always carried it; search rows retrain nothing
-           "discriminator": None if search else plan.engine.get("discriminator", "patchgan"),
-           "search_trial_id": record.trial_id if search else plan.search_trial_id,
-           "hidden_dim_a": plan.hidden_dim_a, "hidden_dim_b": plan.hidden_dim_b, "seed": plan.seed,
-           "repeat": plan.repeat, "image_size": plan.image_size, "ref_params_g_a": plan.ref_params_g_a,
-           "ref_params_g_b": plan.ref_params_g_b, "epochs_planned": plan.epochs_planned}
+    row = {
+        "experiment": experiment,
+        "stage": plan.stage,
+        "figure": figure,
+        "trial_id": record.trial_id,
+        "dataset": plan.dataset,
+        "scheme": plan.scheme,
+        "architecture": plan.architecture,
+        # the engine config of a retrain plan has always carried it; search rows retrain nothing
+        "discriminator": None if search else plan.engine.get("discriminator", "patchgan"),
+        "search_trial_id": record.trial_id if search else plan.search_trial_id,
+        "hidden_dim_a": plan.hidden_dim_a,
+        "hidden_dim_b": plan.hidden_dim_b,
+        "seed": plan.seed,
+        "repeat": plan.repeat,
+        "image_size": plan.image_size,
+        "ref_params_g_a": plan.ref_params_g_a,
+        "ref_params_g_b": plan.ref_params_g_b,
+        "epochs_planned": plan.epochs_planned,
+    }
     row.update({name: _number(result.get(name)) for name in RESULT_METRICS})
     elapsed = _number(result.get("elapsed_s"))
     source = plan.genotype_source or {}
@@ -207,10 +269,21 @@ def trial_row(exp: Storage, record: TrialRecord, experiment: str, figure: str, s
     row["train_time_s"] = None if search else elapsed
     row["epochs_done"] = result.get("epochs_done", result.get("epoch", 0 if record.trial_id else None))
     gone = missing_folder(exp, record)
-    row.update({"status": record.status, "error": gone or record.error or (result.get("message") or None),
-                "run_dir": run_dir_of(exp, record), "versions": result.get("versions")})
-    row.update({"trial_key": plan.trial_key or trial_key(experiment, plan),  # plans from before trial keys
-                "genotype_source": json.dumps(source, sort_keys=True) if source else None, "experiment_uri": exp.uri})
+    row.update(
+        {
+            "status": record.status,
+            "error": gone or record.error or (result.get("message") or None),
+            "run_dir": run_dir_of(exp, record),
+            "versions": result.get("versions"),
+        }
+    )
+    row.update(
+        {
+            "trial_key": plan.trial_key or trial_key(experiment, plan),  # plans from before trial keys
+            "genotype_source": json.dumps(source, sort_keys=True) if source else None,
+            "experiment_uri": exp.uri,
+        }
+    )
     return row
 
 
@@ -244,8 +317,10 @@ def collect_tables(exps: list[Storage], warn: Callable[[str], None]) -> pd.DataF
     dropped = ranked[ranked.duplicated("trial_key", keep="first")]
     for _, row in dropped.iterrows():
         kept = ranked[ranked["trial_key"] == row["trial_key"]].iloc[0]
-        warn(f"warning: trial {row['trial_key']} appears in {kept['experiment_uri']} ({kept['status']}) and in "
-             f"{row['experiment_uri']} ({row['status']}); kept the row from {kept['experiment_uri']}")
+        warn(
+            f"warning: trial {row['trial_key']} appears in {kept['experiment_uri']} ({kept['status']}) and in "
+            f"{row['experiment_uri']} ({row['status']}); kept the row from {kept['experiment_uri']}"
+        )
     kept_rows = ranked.drop(index=dropped.index).sort_values("_given").drop(columns=["_rank", "_given"])
     return kept_rows.reset_index(drop=True).astype(RESULT_COLUMNS)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Optional
 
 from nasplatform.engine.config import ConfigError
 from nasplatform.tune.plan import TrialPlan, plans_from_json, plans_to_json
@@ -41,19 +40,24 @@ class ExperimentRecord:
     data_root: str
 
     def to_json(self) -> str:
-        return json.dumps({"spec": spec_to_dict(self.spec), "data_root": self.data_root}, indent=2, sort_keys=True) + "\n"
+        return (
+            json.dumps({"spec": spec_to_dict(self.spec), "data_root": self.data_root}, indent=2, sort_keys=True) + "\n"
+        )
 
     def differences(self, other: ExperimentRecord) -> list[str]:
         """What `other` (a rerun) changes beyond adding trials: "dotted key: old -> new" per spec key, and
         data_root; [] when every trial of this record stays as it is (spec.growth_conflicts)."""
         diff = growth_conflicts(self.spec, other.spec)
-        return diff + ([f"data_root: {self.data_root} -> {other.data_root}"] if self.data_root != other.data_root else [])
+        return diff + (
+            [f"data_root: {self.data_root} -> {other.data_root}"] if self.data_root != other.data_root else []
+        )
 
 
 def read_record(exp: Storage) -> ExperimentRecord:
     if not exp.exists(EXPERIMENT_FILE):
-        raise StorageError(f"{exp.uri}: not an experiment folder (no {EXPERIMENT_FILE}); "
-                           "start one with `nasplatform run SPEC`")
+        raise StorageError(
+            f"{exp.uri}: not an experiment folder (no {EXPERIMENT_FILE}); start one with `nasplatform run SPEC`"
+        )
     source = f"{exp.uri}/{EXPERIMENT_FILE}"
     try:
         data = json.loads(exp.read_text(EXPERIMENT_FILE))
@@ -71,7 +75,7 @@ def write_record(exp: Storage, record: ExperimentRecord) -> None:
     exp.write_text(record.to_json(), EXPERIMENT_FILE)
 
 
-def read_plans(exp: Storage, stage: str) -> Optional[list[TrialPlan]]:
+def read_plans(exp: Storage, stage: str) -> list[TrialPlan] | None:
     """The stage's planned trials, or None when the stage has not been planned yet."""
     if not exp.exists(plan_file(stage)):
         return None

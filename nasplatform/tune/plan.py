@@ -1,4 +1,4 @@
-"""Stage plans: the trials of the search and retrain stages, with size matching of N- and C'-models (docs/design.md §5.5)."""
+"""Stage plans: the trials of the search and retrain stages, size-matching N- and C'-models (docs/design.md §5.5)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -40,27 +40,27 @@ class TrialPlan:
     key: str
     stage: str
     dataset: str
-    scheme: Optional[str]
+    scheme: str | None
     seed: int
-    repeat: Optional[int]
-    architecture: Optional[str]
-    label: Optional[str]
-    search_key: Optional[str]
-    search_trial_id: Optional[str]
+    repeat: int | None
+    architecture: str | None
+    label: str | None
+    search_key: str | None
+    search_trial_id: str | None
     hidden_dim_a: int
     hidden_dim_b: int
-    ref_params_g_a: Optional[int]
-    ref_params_g_b: Optional[int]
+    ref_params_g_a: int | None
+    ref_params_g_b: int | None
     image_size: int
     epochs_planned: int
     engine: dict
-    genotypes: Optional[dict]
+    genotypes: dict | None
     evaluate: dict
     cpus: float
     gpus: float
-    fail_at_epoch: Optional[int]
+    fail_at_epoch: int | None
     run_dir_in_trial: bool
-    genotype_source: Optional[dict] = None
+    genotype_source: dict | None = None
     trial_key: str = ""
     segment: int = 0
 
@@ -84,11 +84,11 @@ class SearchOutcome:
     key, trial id, genotypes_sha256; or file, file_sha256 and genotypes_sha256). tag: the part of the retrain plan keys
     naming these genotypes ("OF-s0" for a search, "file0" for the first file of a dataset)."""
 
-    key: Optional[str]
-    trial_id: Optional[str]
+    key: str | None
+    trial_id: str | None
     dataset: str
-    scheme: Optional[str]
-    seed: Optional[int]
+    scheme: str | None
+    seed: int | None
     genotypes: dict
     source: dict = field(default_factory=dict)
     tag: str = ""
@@ -113,10 +113,20 @@ def trial_key(experiment: str, plan: TrialPlan) -> str:
     # digested in the spelling of before the rename (RENAMED_KEYS), so that experiments planned then keep their keys
     if "hidden_dim_a" in engine:
         engine["hidden_dim"] = engine.pop("hidden_dim_a")
-    source = {k: v for k, v in (plan.genotype_source or {}).items() if k in ("experiment", "search_key", "genotypes_sha256")}
-    content = {"experiment": experiment, "key": plan.key, "stage": plan.stage, "dataset": plan.dataset,
-               "engine": engine, "genotypes": plan.genotypes, "hidden_dims": [plan.hidden_dim_a, plan.hidden_dim_b],
-               "evaluate": bool(plan.evaluate.get("enabled")), "source": source}
+    source = {
+        k: v for k, v in (plan.genotype_source or {}).items() if k in ("experiment", "search_key", "genotypes_sha256")
+    }
+    content = {
+        "experiment": experiment,
+        "key": plan.key,
+        "stage": plan.stage,
+        "dataset": plan.dataset,
+        "engine": engine,
+        "genotypes": plan.genotypes,
+        "hidden_dims": [plan.hidden_dim_a, plan.hidden_dim_b],
+        "evaluate": bool(plan.evaluate.get("enabled")),
+        "source": source,
+    }
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     return f"{experiment}/{plan.key}#{digest[:12]}"
 
@@ -150,7 +160,7 @@ def real_params(genotype: GeneratorGenotype, hidden_dim: int) -> int:
         return count_params(Generator(genotype, hidden_dim))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def param_polynomial(genotype: GeneratorGenotype) -> ParamPolynomial:
     """The quadratic through the real counts at H = 1, 2, 3, checked against the real count at H = 7."""
     p1, p2, p3 = (real_params(genotype, h) for h in (1, 2, 3))
@@ -182,7 +192,7 @@ class MatchedDims:
     hidden_dim_b: int
 
 
-def label_dims(label: ArchitectureLabel, g_a: Optional[GeneratorGenotype], g_b: Optional[GeneratorGenotype]) -> MatchedDims:
+def label_dims(label: ArchitectureLabel, g_a: GeneratorGenotype | None, g_b: GeneratorGenotype | None) -> MatchedDims:
     """The generators' H for a label: C<H>/cyclegan@H/searched@H use H; N<H> shares one H whose total size
     matches C<H>; C'<H> gives each cyclegan generator the H matching the N<H> generator of its direction."""
     h = label.hidden_dim
@@ -192,8 +202,10 @@ def label_dims(label: ArchitectureLabel, g_a: Optional[GeneratorGenotype], g_b: 
     h_n = match_hidden_dim([g_a, g_b], 2 * param_polynomial(cyclegan)(h))
     if label.family == "N":
         return MatchedDims(h_n, h_n)
-    return MatchedDims(match_hidden_dim([cyclegan], param_polynomial(g_a)(h_n)),
-                       match_hidden_dim([cyclegan], param_polynomial(g_b)(h_n)))
+    return MatchedDims(
+        match_hidden_dim([cyclegan], param_polynomial(g_a)(h_n)),
+        match_hidden_dim([cyclegan], param_polynomial(g_b)(h_n)),
+    )
 
 
 # ---------------------------------------------------------------- the stages' trials
@@ -202,8 +214,15 @@ def label_dims(label: ArchitectureLabel, g_a: Optional[GeneratorGenotype], g_b: 
 def _common(spec: ExperimentSpec, stage: str, run_dir_in_trial: bool) -> dict:
     resources = spec.search_resources if stage == "search" else spec.retrain_resources
     stage_spec = spec.search if stage == "search" else spec.retrain
-    return {"stage": stage, "image_size": spec.image_size, "evaluate": to_dict(spec.evaluate), "cpus": resources.cpus,
-            "gpus": resources.gpus, "fail_at_epoch": stage_spec.fail_at_epoch, "run_dir_in_trial": run_dir_in_trial}
+    return {
+        "stage": stage,
+        "image_size": spec.image_size,
+        "evaluate": to_dict(spec.evaluate),
+        "cpus": resources.cpus,
+        "gpus": resources.gpus,
+        "fail_at_epoch": stage_spec.fail_at_epoch,
+        "run_dir_in_trial": run_dir_in_trial,
+    }
 
 
 def search_plans(spec: ExperimentSpec, data_root: Path, run_dir_in_trial: bool) -> list[TrialPlan]:
@@ -214,11 +233,30 @@ def search_plans(spec: ExperimentSpec, data_root: Path, run_dir_in_trial: bool) 
             for seed in spec.search.seeds:
                 cfg = search_config(spec, str(data_root / dataset), scheme, seed)
                 h = spec.search.hidden_dim
-                plans.append(keyed(spec.name, TrialPlan(
-                    key=f"{dataset}/{scheme}/s{seed}", dataset=dataset, scheme=scheme, seed=seed, repeat=None,
-                    architecture=None, label=None, search_key=None, search_trial_id=None, hidden_dim_a=h,
-                    hidden_dim_b=h, ref_params_g_a=None, ref_params_g_b=None, epochs_planned=cfg.epochs,
-                    engine=to_dict(cfg), genotypes=None, **_common(spec, "search", run_dir_in_trial))))
+                plans.append(
+                    keyed(
+                        spec.name,
+                        TrialPlan(
+                            key=f"{dataset}/{scheme}/s{seed}",
+                            dataset=dataset,
+                            scheme=scheme,
+                            seed=seed,
+                            repeat=None,
+                            architecture=None,
+                            label=None,
+                            search_key=None,
+                            search_trial_id=None,
+                            hidden_dim_a=h,
+                            hidden_dim_b=h,
+                            ref_params_g_a=None,
+                            ref_params_g_b=None,
+                            epochs_planned=cfg.epochs,
+                            engine=to_dict(cfg),
+                            genotypes=None,
+                            **_common(spec, "search", run_dir_in_trial),
+                        ),
+                    )
+                )
     return plans
 
 
@@ -233,30 +271,55 @@ def label_discriminators(spec: ExperimentSpec, label: ArchitectureLabel) -> tupl
     return spec.retrain.discriminator if searched_generators(label) else ("patchgan",)
 
 
-def _retrain_plan(spec: ExperimentSpec, data_root: Path, dataset: str, label: ArchitectureLabel, repeat: int,
-                  search: Optional[SearchOutcome], run_dir_in_trial: bool, discriminator: str = "patchgan") -> TrialPlan:
+def _retrain_plan(
+    spec: ExperimentSpec,
+    data_root: Path,
+    dataset: str,
+    label: ArchitectureLabel,
+    repeat: int,
+    search: SearchOutcome | None,
+    run_dir_in_trial: bool,
+    discriminator: str = "patchgan",
+) -> TrialPlan:
     g_a = genotype_from_dict(search.genotypes["g_a"]) if search else None
     g_b = genotype_from_dict(search.genotypes["g_b"]) if search else None
     dims = label_dims(label, g_a, g_b)
     cyclegan = param_polynomial(named_genotype("cyclegan"))
     source = SOURCE_GENOTYPES if searched_generators(label) else "cyclegan"
-    cfg = retrain_config(spec, str(data_root / dataset), repeat, (dims.hidden_dim_a, dims.hidden_dim_b), source,
-                         discriminator)
+    cfg = retrain_config(
+        spec, str(data_root / dataset), repeat, (dims.hidden_dim_a, dims.hidden_dim_b), source, discriminator
+    )
     # the official-PatchGAN trials keep the keys they had before the discriminator became a spec key
     arch = label.text if discriminator == "patchgan" else f"{label.text}/D-{discriminator}"
     key = f"{dataset}/{arch}/{search.label}/r{repeat}" if search else f"{dataset}/{arch}/r{repeat}"
-    return keyed(spec.name, TrialPlan(
-        key=key, dataset=dataset, scheme=search.scheme if search and source != "cyclegan" else None, seed=repeat,
-        repeat=repeat, architecture=label.result_label, label=label.text, search_key=search.key if search else None,
-        search_trial_id=search.trial_id if search else None, hidden_dim_a=dims.hidden_dim_a,
-        hidden_dim_b=dims.hidden_dim_b, ref_params_g_a=cyclegan(dims.hidden_dim_a),
-        ref_params_g_b=cyclegan(dims.hidden_dim_b), epochs_planned=spec.retrain.epochs, engine=to_dict(cfg),
-        genotypes=search.genotypes if source != "cyclegan" else None, genotype_source=search.source if search else None,
-        **_common(spec, "retrain", run_dir_in_trial)))
+    return keyed(
+        spec.name,
+        TrialPlan(
+            key=key,
+            dataset=dataset,
+            scheme=search.scheme if search and source != "cyclegan" else None,
+            seed=repeat,
+            repeat=repeat,
+            architecture=label.result_label,
+            label=label.text,
+            search_key=search.key if search else None,
+            search_trial_id=search.trial_id if search else None,
+            hidden_dim_a=dims.hidden_dim_a,
+            hidden_dim_b=dims.hidden_dim_b,
+            ref_params_g_a=cyclegan(dims.hidden_dim_a),
+            ref_params_g_b=cyclegan(dims.hidden_dim_b),
+            epochs_planned=spec.retrain.epochs,
+            engine=to_dict(cfg),
+            genotypes=search.genotypes if source != "cyclegan" else None,
+            genotype_source=search.source if search else None,
+            **_common(spec, "retrain", run_dir_in_trial),
+        ),
+    )
 
 
-def retrain_plans(spec: ExperimentSpec, data_root: Path, searches: list[SearchOutcome],
-                  run_dir_in_trial: bool) -> list[TrialPlan]:
+def retrain_plans(
+    spec: ExperimentSpec, data_root: Path, searches: list[SearchOutcome], run_dir_in_trial: bool
+) -> list[TrialPlan]:
     """Per dataset, label and repeat: one trial for cyclegan-based labels that need no search (C<H>,
     cyclegan@H), one per searched genotype set of that dataset for the others (N<H>, C'<H>, searched@H):
     `searches` holds this experiment's finished searches and those reused (retrain.genotypes_from); labels with
@@ -265,12 +328,15 @@ def retrain_plans(spec: ExperimentSpec, data_root: Path, searches: list[SearchOu
     for dataset in spec.datasets:
         found = [s for s in searches if s.dataset == dataset]
         for label in spec.retrain.labels:
-            sources: list[Optional[SearchOutcome]] = found if label.needs_search else [None]
+            sources: list[SearchOutcome | None] = found if label.needs_search else [None]
             for search in sources:
                 for discriminator in label_discriminators(spec, label):
                     for repeat in range(spec.retrain.repeats):
-                        plans.append(_retrain_plan(spec, data_root, dataset, label, repeat, search, run_dir_in_trial,
-                                                   discriminator))
+                        plans.append(
+                            _retrain_plan(
+                                spec, data_root, dataset, label, repeat, search, run_dir_in_trial, discriminator
+                            )
+                        )
     return plans
 
 

@@ -13,9 +13,9 @@ import contextlib
 import dataclasses
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
 import ray
 from ray import tune
@@ -24,8 +24,16 @@ from nasplatform.data import DEMO_NAME, DataError, build_demo, describe_root, li
 from nasplatform.engine.lock import folder_lock
 from nasplatform.tune.collect import TrialRecord, collect_table, read_stage, table_bytes
 from nasplatform.tune.experiment import (
-    EXPERIMENT_FILE, REPORT_DIR, RESULTS_FILE, STAGES, ExperimentRecord, read_plans, read_record, segment_folder,
-    write_plans, write_record,
+    EXPERIMENT_FILE,
+    REPORT_DIR,
+    RESULTS_FILE,
+    STAGES,
+    ExperimentRecord,
+    read_plans,
+    read_record,
+    segment_folder,
+    write_plans,
+    write_record,
 )
 from nasplatform.tune.plan import SearchOutcome, TrialPlan, retrain_plans, search_plans
 from nasplatform.tune.sources import own_searches, resolve_source, reused_searches
@@ -60,8 +68,8 @@ class RunOptions:
     GPUs against the nodes up now)."""
 
     storage: str = "runs"
-    data_root: Optional[str] = None
-    address: Optional[str] = None
+    data_root: str | None = None
+    address: str | None = None
     smoke: bool = False
     verbose: int = 1
     storage_is_shared: bool = False
@@ -75,8 +83,8 @@ class ExperimentOutcome:
     exp: Storage
     stages: dict[str, list[TrialRecord]] = field(default_factory=dict)
     stopped: str = ""
-    results: Optional[str] = None
-    report: Optional[str] = None
+    results: str | None = None
+    report: str | None = None
 
     @property
     def all_finished(self) -> bool:
@@ -87,7 +95,7 @@ class ExperimentOutcome:
 
 
 @contextlib.contextmanager
-def ray_connection(address: Optional[str]) -> Iterator[None]:
+def ray_connection(address: str | None) -> Iterator[None]:
     """Join the cluster at `address` ("auto": the one running here) or start a local Ray; a Ray already
     initialised in this process (a test session, a notebook) is used as it is and left running."""
     if ray.is_initialized():
@@ -96,8 +104,10 @@ def ray_connection(address: Optional[str]) -> Iterator[None]:
     try:
         ray.init(address=address) if address else ray.init(include_dashboard=False)
     except ConnectionError as exc:
-        raise ExperimentError(f"cannot join a Ray cluster at {address!r} ({exc}); start one with `ray start --head` "
-                              "or leave out --address to start a local Ray") from None
+        raise ExperimentError(
+            f"cannot join a Ray cluster at {address!r} ({exc}); start one with `ray start --head` "
+            "or leave out --address to start a local Ray"
+        ) from None
     try:
         yield
     finally:
@@ -115,10 +125,15 @@ def _stage_resources(spec: ExperimentSpec) -> dict[str, tuple[float, float]]:
 
 
 def without_gpus(spec: ExperimentSpec) -> ExperimentSpec:
-    no_gpu = lambda res: dataclasses.replace(res, gpus=0.0 if res.gpus is not None else None)
-    return dataclasses.replace(spec, resources=dataclasses.replace(spec.resources, gpus=0.0),
-                               search=dataclasses.replace(spec.search, resources=no_gpu(spec.search.resources)),
-                               retrain=dataclasses.replace(spec.retrain, resources=no_gpu(spec.retrain.resources)))
+    def no_gpu(res):
+        return dataclasses.replace(res, gpus=0.0 if res.gpus is not None else None)
+
+    return dataclasses.replace(
+        spec,
+        resources=dataclasses.replace(spec.resources, gpus=0.0),
+        search=dataclasses.replace(spec.search, resources=no_gpu(spec.search.resources)),
+        retrain=dataclasses.replace(spec.retrain, resources=no_gpu(spec.retrain.resources)),
+    )
 
 
 def fit_to_cluster(spec: ExperimentSpec, smoke: bool, log: Log, autoscaling: bool = False) -> ExperimentSpec:
@@ -126,8 +141,10 @@ def fit_to_cluster(spec: ExperimentSpec, smoke: bool, log: Log, autoscaling: boo
     instead, and says so), or more CPUs per trial than the whole cluster has. Under `autoscaling` nothing is
     checked: Ray 2.60 does not tell a driver which nodes its autoscaler may add, so the user vouches for them."""
     if autoscaling:
-        log("--autoscaling: the spec's CPUs and GPUs are not checked against the nodes up now; trials wait until "
-            "the autoscaler adds nodes that fit them (`ray status` shows pending and infeasible demands)")
+        log(
+            "--autoscaling: the spec's CPUs and GPUs are not checked against the nodes up now; trials wait until "
+            "the autoscaler adds nodes that fit them (`ray status` shows pending and infeasible demands)"
+        )
         return spec
     cluster = ray.cluster_resources()
     cpus, gpus = cluster.get("CPU", 0.0), cluster.get("GPU", 0.0)
@@ -147,7 +164,8 @@ def fit_gpus(spec: ExperimentSpec, cpus: float, gpus: float, smoke: bool, log: L
             f"the spec asks for {asks}, but the Ray cluster has no GPU ({cpus:g} CPUs, 0 GPUs) and Tune would "
             "wait for one forever. Run it on a cluster with GPUs (--address), run it on CPUs with "
             "--set resources.gpus=0, or dry-run it with --smoke; if the cluster autoscales and its GPU workers "
-            "are not up yet, pass --autoscaling")
+            "are not up yet, pass --autoscaling"
+        )
     log(f"--smoke: the cluster has no GPU; dropping the spec's GPU requests ({asks}): trials run on CPUs")
     return without_gpus(spec)
 
@@ -156,9 +174,11 @@ def check_cpus(spec: ExperimentSpec, cpus: float) -> None:
     """Refuse a trial that asks for more CPUs than the whole cluster has (Tune would wait forever)."""
     for stage, (c, _) in _stage_resources(spec).items():
         if c > cpus:
-            raise ExperimentError(f"a {stage} trial asks for {c:g} CPUs but the Ray cluster has {cpus:g} in all; "
-                                  f"lower resources.cpus (--set resources.cpus={max(int(cpus), 1)}), or pass "
-                                  "--autoscaling if the cluster adds bigger nodes on demand")
+            raise ExperimentError(
+                f"a {stage} trial asks for {c:g} CPUs but the Ray cluster has {cpus:g} in all; "
+                f"lower resources.cpus (--set resources.cpus={max(int(cpus), 1)}), or pass "
+                "--autoscaling if the cluster adds bigger nodes on demand"
+            )
 
 
 def alive_hosts(nodes: list[dict]) -> list[str]:
@@ -181,7 +201,8 @@ def check_storage_reach(storage: Storage, given: str, nodes: list[dict], declare
         "them, and a trial retried on another node, or a resume, would not find its checkpoints. Give --storage a "
         "path on a file system every node mounts at the same place (e.g. --storage /mnt/nfs/nasplatform) or an "
         "object store URI (--storage s3://BUCKET/PREFIX or gs://BUCKET/PREFIX); if this folder is such a shared "
-        "mount already, pass --storage-is-shared")
+        "mount already, pass --storage-is-shared"
+    )
 
 
 # ---------------------------------------------------------------- data
@@ -196,16 +217,19 @@ def prepare_data(spec: ExperimentSpec, data_root: Path, log: Log) -> None:
             build_demo(data_root, image_size=max(DEMO_IMAGE_SIZE, spec.image_size))
         empty = [s for s in SPLIT_FOLDERS if not (folder / s).is_dir() or not list_images(folder / s)]
         if empty:
-            raise DataError(f"dataset {dataset}: {folder} lacks images in {', '.join(empty)} (the CycleGAN layout is "
-                            f"trainA/trainB/testA/testB); {describe_root(folder)}\nget it with `nasplatform data "
-                            f"download {dataset} --root {data_root}` or point --data-root at the folder holding it")
+            raise DataError(
+                f"dataset {dataset}: {folder} lacks images in {', '.join(empty)} (the CycleGAN layout is "
+                f"trainA/trainB/testA/testB); {describe_root(folder)}\nget it with `nasplatform data "
+                f"download {dataset} --root {data_root}` or point --data-root at the folder holding it"
+            )
 
 
 # ---------------------------------------------------------------- stages
 
 
-def ensure_plans(exp: Storage, stage: str, make: Callable[[], list[TrialPlan]], grow: bool,
-                 log: Log) -> list[TrialPlan]:
+def ensure_plans(
+    exp: Storage, stage: str, make: Callable[[], list[TrialPlan]], grow: bool, log: Log
+) -> list[TrialPlan]:
     """The stage's saved plan; a new one when there is none, saved before any of its trials starts. Under
     `grow` (a `run` of the spec, not a `resume`), the trials `make` plans that the saved plan lacks are added
     as a new segment (their own Tune experiment); the saved trials stay exactly as they are."""
@@ -222,15 +246,18 @@ def ensure_plans(exp: Storage, stage: str, make: Callable[[], list[TrialPlan]], 
         return plans
     segment = max(p.segment for p in plans) + 1
     added = [dataclasses.replace(p, segment=segment) for p in added]
-    log(f"{stage}: the spec adds {len(added)} trial(s) to the {len(plans)} planned earlier, which are kept as "
-        f"they are; the new ones run in {exp.child(segment_folder(stage, segment)).uri}")
+    log(
+        f"{stage}: the spec adds {len(added)} trial(s) to the {len(plans)} planned earlier, which are kept as "
+        f"they are; the new ones run in {exp.child(segment_folder(stage, segment)).uri}"
+    )
     plans = plans + added
     write_plans(exp, stage, plans)
     return plans
 
 
-def stage_tuner(exp: Storage, stage: str, segment: int, plans: list[TrialPlan], spec: ExperimentSpec, verbose: int,
-                log: Log):
+def stage_tuner(
+    exp: Storage, stage: str, segment: int, plans: list[TrialPlan], spec: ExperimentSpec, verbose: int, log: Log
+):
     """A new Tune experiment EXP/<segment folder> over the segment's plans, or the existing one restored
     (errored and interrupted trials continue from their last checkpoints; finished ones are kept) once its
     pickled state is checked against the signed digests recorded while it was written (tune/trust.py)."""
@@ -246,18 +273,25 @@ def stage_tuner(exp: Storage, stage: str, segment: int, plans: list[TrialPlan], 
     tuner = tune.Tuner(
         trainable,
         param_space={"plan": tune.grid_search([p.to_dict() for p in plans])},
-        tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=trial_dirname,
-                                    trial_name_creator=trial_name),
-        run_config=tune.RunConfig(name=folder, storage_path=exp.uri, verbose=verbose,
-                                  failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
-                                  callbacks=[StateRecorder(exp, folder)]))
+        tune_config=tune.TuneConfig(
+            reuse_actors=True, trial_dirname_creator=trial_dirname, trial_name_creator=trial_name
+        ),
+        run_config=tune.RunConfig(
+            name=folder,
+            storage_path=exp.uri,
+            verbose=verbose,
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
+            callbacks=[StateRecorder(exp, folder)],
+        ),
+    )
     record_stage(exp, folder)
     return tuner
 
 
-def run_stage(exp: Storage, stage: str, plans: list[TrialPlan], spec: ExperimentSpec, verbose: int,
-              log: Log) -> list[TrialRecord]:
+def run_stage(
+    exp: Storage, stage: str, plans: list[TrialPlan], spec: ExperimentSpec, verbose: int, log: Log
+) -> list[TrialRecord]:
     """Run (or continue) one stage, segment by segment; a segment whose trials all finished is not started again."""
     if not plans:
         log(f"{stage}: no trials to run")
@@ -282,8 +316,9 @@ def run_stage(exp: Storage, stage: str, plans: list[TrialPlan], spec: Experiment
     return read_stage(exp, stage)
 
 
-def continue_experiment(exp: Storage, record: ExperimentRecord, verbose: int, log: Log,
-                        grow: bool = False) -> ExperimentOutcome:
+def continue_experiment(
+    exp: Storage, record: ExperimentRecord, verbose: int, log: Log, grow: bool = False
+) -> ExperimentOutcome:
     """Run every stage that is not finished, then write results.parquet (and the report, when possible).
     `grow`: plan the spec afresh and add the trials the saved plans lack (ensure_plans)."""
     spec, data_root, in_trial = record.spec, Path(record.data_root), exp.is_local
@@ -294,8 +329,10 @@ def continue_experiment(exp: Storage, record: ExperimentRecord, verbose: int, lo
         records = outcome.stages["search"] = run_stage(exp, "search", plans, spec, verbose, log)
         unfinished = [r for r in records if r.status not in ("ok", "diverged")]
         if unfinished and spec.retrain.architectures:
-            outcome.stopped = (f"{len(unfinished)} search trial(s) did not finish, so the retrain stage (planned from "
-                               f"all searches) has not started; continue with `nasplatform resume {exp.uri}`")
+            outcome.stopped = (
+                f"{len(unfinished)} search trial(s) did not finish, so the retrain stage (planned from "
+                f"all searches) has not started; continue with `nasplatform resume {exp.uri}`"
+            )
         searches = own_searches(records, spec.name, exp.uri)
         for r in records:
             if r.status == "diverged":
@@ -303,7 +340,10 @@ def continue_experiment(exp: Storage, record: ExperimentRecord, verbose: int, lo
     if spec.retrain.architectures and not outcome.stopped:
         if read_plans(exp, "retrain") is None:
             log("retrain: size matching and planning from the searches' genotypes")
-        make = lambda: retrain_plans(spec, data_root, searches + reused_searches(spec, log), in_trial)
+
+        def make():
+            return retrain_plans(spec, data_root, searches + reused_searches(spec, log), in_trial)
+
         plans = ensure_plans(exp, "retrain", make, grow, log)
         outcome.stages["retrain"] = run_stage(exp, "retrain", plans, spec, verbose, log)
     write_results(exp, outcome, log)
@@ -356,7 +396,8 @@ def run_experiment(spec: ExperimentSpec, options: RunOptions, log: Log = print) 
                 raise ExperimentError(
                     f"{exp.uri} holds experiment {spec.name} with other settings ({'; '.join(differ)}). A rerun may "
                     "only add trials (datasets, search schemes and seeds, architectures, repeats); continue it as it "
-                    "was with `nasplatform resume`, or start another with --name")
+                    "was with `nasplatform resume`, or start another with --name"
+                )
             log(f"continuing experiment {exp.uri}")
         prepare_data(record.spec, data_root, log)
         write_record(exp, record)
@@ -369,9 +410,16 @@ def stage_folders(exp: Storage) -> list[str]:
     return sorted(n for n in names for stage in STAGES if re.fullmatch(rf"{stage}(-\d+)?", n))
 
 
-def resume_experiment(exp_uri: str, address: Optional[str] = None, verbose: int = 1, log: Log = print, *,
-                      storage_is_shared: bool = False, autoscaling: bool = False,
-                      trust_tune_state: bool = False) -> ExperimentOutcome:
+def resume_experiment(
+    exp_uri: str,
+    address: str | None = None,
+    verbose: int = 1,
+    log: Log = print,
+    *,
+    storage_is_shared: bool = False,
+    autoscaling: bool = False,
+    trust_tune_state: bool = False,
+) -> ExperimentOutcome:
     """Continue the experiment in `exp_uri` from its saved spec and plans alone (the two flags as in RunOptions;
     `trust_tune_state`: accept the stages' pickled Tune state as it is, see tune/trust.py)."""
     exp = open_storage(exp_uri)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from nasplatform.space import NETWORK_NAMES, GenotypeError, genotypes_from_json
 from nasplatform.tune.collect import TrialRecord, read_stage
@@ -26,8 +26,14 @@ def search_outcome(record: TrialRecord, experiment: str, uri: str) -> SearchOutc
     """A finished search's genotypes, as reported in its last result, with where they came from."""
     genotypes = {n: json.loads(record.last_result[f"genotype_{n}"]) for n in NETWORK_NAMES}
     plan = record.plan
-    source = {"experiment": experiment, "uri": uri, "search_key": plan.key, "trial_id": record.trial_id,
-              "genotypes_sha256": genotypes_digest(genotypes), "search_time_s": record.last_result.get("elapsed_s")}
+    source = {
+        "experiment": experiment,
+        "uri": uri,
+        "search_key": plan.key,
+        "trial_id": record.trial_id,
+        "genotypes_sha256": genotypes_digest(genotypes),
+        "search_time_s": record.last_result.get("elapsed_s"),
+    }
     return SearchOutcome(plan.key, record.trial_id, plan.dataset, plan.scheme, plan.seed, genotypes, source)
 
 
@@ -41,12 +47,15 @@ def resolve_source(spec: ExperimentSpec, storage: Storage) -> ExperimentSpec:
         ref = source.experiment.strip()
         uri = storage.child(ref).uri if SAFE_NAME.match(ref) and "/" not in ref else open_storage(ref).uri
         if uri == storage.child(spec.name).uri:
-            raise SourceError(f"retrain.genotypes_from.experiment: {ref!r} is this experiment itself; "
-                              "its own searches are listed in search.schemes")
+            raise SourceError(
+                f"retrain.genotypes_from.experiment: {ref!r} is this experiment itself; "
+                "its own searches are listed in search.schemes"
+            )
         source = dataclasses.replace(source, experiment=uri)
     else:
-        source = dataclasses.replace(source, files={d: tuple(open_storage(p).uri for p in paths)
-                                                    for d, paths in source.files.items()})
+        source = dataclasses.replace(
+            source, files={d: tuple(open_storage(p).uri for p in paths) for d, paths in source.files.items()}
+        )
     return dataclasses.replace(spec, retrain=dataclasses.replace(spec.retrain, genotypes_from=source))
 
 
@@ -56,13 +65,19 @@ def reused_searches(spec: ExperimentSpec, log: Log) -> list[SearchOutcome]:
     if source is None:
         return []
     if source.files is not None:
-        return [file_outcome(dataset, i, uri) for dataset in spec.datasets
-                for i, uri in enumerate(source.files.get(dataset, ()))]
+        return [
+            file_outcome(dataset, i, uri)
+            for dataset in spec.datasets
+            for i, uri in enumerate(source.files.get(dataset, ()))
+        ]
     return experiment_outcomes(spec, open_storage(source.experiment), log)
 
 
 def _selection(source) -> str:
-    parts = [f"schemes {list(source.schemes)}" if source.schemes else "", f"seeds {list(source.seeds)}" if source.seeds else ""]
+    parts = [
+        f"schemes {list(source.schemes)}" if source.schemes else "",
+        f"seeds {list(source.seeds)}" if source.seeds else "",
+    ]
     return " and ".join(p for p in parts if p) or "any scheme and seed"
 
 
@@ -71,13 +86,19 @@ def experiment_outcomes(spec: ExperimentSpec, src: Storage, log: Log) -> list[Se
     a selected trial has not finished, and when a dataset has none (the retrain grid would be incomplete)."""
     source = spec.retrain.genotypes_from
     name = read_record(src).spec.name
-    selected = [r for r in read_stage(src, "search") if r.plan.dataset in spec.datasets
-                and (source.schemes is None or r.plan.scheme in source.schemes)
-                and (source.seeds is None or r.plan.seed in source.seeds)]
+    selected = [
+        r
+        for r in read_stage(src, "search")
+        if r.plan.dataset in spec.datasets
+        and (source.schemes is None or r.plan.scheme in source.schemes)
+        and (source.seeds is None or r.plan.seed in source.seeds)
+    ]
     unfinished = [f"{r.plan.key} ({r.status})" for r in selected if r.status not in ("ok", "diverged")]
     if unfinished:
-        raise SourceError(f"retrain.genotypes_from: {len(unfinished)} selected search trial(s) of {src.uri} have not "
-                          f"finished ({', '.join(unfinished[:6])}); finish them first (`nasplatform resume {src.uri}`)")
+        raise SourceError(
+            f"retrain.genotypes_from: {len(unfinished)} selected search trial(s) of {src.uri} have not "
+            f"finished ({', '.join(unfinished[:6])}); finish them first (`nasplatform resume {src.uri}`)"
+        )
     for r in selected:
         if r.status == "diverged":
             log(f"search {r.plan.key} of {name} diverged; its genotypes are not retrained")
@@ -85,8 +106,10 @@ def experiment_outcomes(spec: ExperimentSpec, src: Storage, log: Log) -> list[Se
     missing = [d for d in spec.datasets if not any(s.dataset == d for s in found)]
     if missing:
         searched = sorted({r.plan.dataset for r in read_stage(src, "search")})
-        raise SourceError(f"retrain.genotypes_from: {src.uri} has no finished search of {missing} with "
-                          f"{_selection(source)} (it searched {searched}); grow it with those datasets first")
+        raise SourceError(
+            f"retrain.genotypes_from: {src.uri} has no finished search of {missing} with "
+            f"{_selection(source)} (it searched {searched}); grow it with those datasets first"
+        )
     return found
 
 
@@ -100,11 +123,13 @@ def file_outcome(dataset: str, index: int, uri: str) -> SearchOutcome:
         genotypes = {name: g.to_dict() for name, g in genotypes_from_json(text, uri).items()}
     except GenotypeError as exc:
         raise SourceError(str(exc)) from None
-    source = {"file": uri, "file_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-              "genotypes_sha256": genotypes_digest(genotypes)}
+    source = {
+        "file": uri,
+        "file_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "genotypes_sha256": genotypes_digest(genotypes),
+    }
     return SearchOutcome(None, None, dataset, None, None, genotypes, source, tag=f"file{index}")
 
 
 def own_searches(records: list[TrialRecord], experiment: str, uri: str) -> list[SearchOutcome]:
     return [search_outcome(r, experiment, uri) for r in records if r.status == "ok"]
-

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-import json
 import dataclasses
+import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Union
-
+from typing import Any
 
 from nasplatform.engine.config import (
     ConfigError,
@@ -40,13 +40,27 @@ SMOKE_SEARCH_HIDDEN_DIM = 4
 SMOKE_N_CELLS = 3
 
 #: Engine keys a stage's `settings` may not set, because the spec sets them (value: the spec key that does).
-SEARCH_OWNED = {"scheme": "search.schemes", "seed": "search.seeds", "epochs": "search.epochs",
-                "hidden_dim": "search.hidden_dim", "n_cells": "search.n_cells", "data.root": "data_root",
-                "data.crop_size": "image_size"}
-RETRAIN_OWNED = {"genotypes": "retrain.architectures", "hidden_dim": "retrain.architectures",
-                 "hidden_dim_a": "retrain.architectures", "hidden_dim_b": "retrain.architectures", "discriminator": "retrain.discriminator",
-                 "seed": "retrain.repeats", "n_epochs": "retrain.n_epochs",
-                 "n_epochs_decay": "retrain.n_epochs_decay", "data.root": "data_root", "data.crop_size": "image_size"}
+SEARCH_OWNED = {
+    "scheme": "search.schemes",
+    "seed": "search.seeds",
+    "epochs": "search.epochs",
+    "hidden_dim": "search.hidden_dim",
+    "n_cells": "search.n_cells",
+    "data.root": "data_root",
+    "data.crop_size": "image_size",
+}
+RETRAIN_OWNED = {
+    "genotypes": "retrain.architectures",
+    "hidden_dim": "retrain.architectures",
+    "hidden_dim_a": "retrain.architectures",
+    "hidden_dim_b": "retrain.architectures",
+    "discriminator": "retrain.discriminator",
+    "seed": "retrain.repeats",
+    "n_epochs": "retrain.n_epochs",
+    "n_epochs_decay": "retrain.n_epochs_decay",
+    "data.root": "data_root",
+    "data.crop_size": "image_size",
+}
 
 
 @dataclass(frozen=True)
@@ -66,15 +80,22 @@ class ArchitectureLabel:
     def parse(cls, text: Any, key: str = "") -> ArchitectureLabel:
         match = LABEL_PATTERN.match(text) if isinstance(text, str) else None
         if not match or int(match.group(2) or match.group(4)) < 1:
-            raise ConfigError(key, f"not an architecture label: {text!r} "
-                              "(expected C<H>, N<H>, C'<H>, cyclegan@<H> or searched@<H> with H >= 1, e.g. C32, C'64)")
+            raise ConfigError(
+                key,
+                f"not an architecture label: {text!r} "
+                "(expected C<H>, N<H>, C'<H>, cyclegan@<H> or searched@<H> with H >= 1, e.g. C32, C'64)",
+            )
         if match.group(1):
             return cls(match.group(1), int(match.group(2)))
         return cls(match.group(3), int(match.group(4)))
 
     @property
     def text(self) -> str:
-        return f"{self.family}@{self.hidden_dim}" if self.family in ("cyclegan", "searched") else f"{self.family}{self.hidden_dim}"
+        return (
+            f"{self.family}@{self.hidden_dim}"
+            if self.family in ("cyclegan", "searched")
+            else f"{self.family}{self.hidden_dim}"
+        )
 
     @property
     def needs_search(self) -> bool:
@@ -95,8 +116,8 @@ def _check(condition: bool, key: str, reason: str) -> None:
 class Resources:
     """Ray resources of one trial: CPUs and GPUs (fractional GPUs share one device). None = inherit."""
 
-    cpus: Optional[float] = None
-    gpus: Optional[float] = None
+    cpus: float | None = None
+    gpus: float | None = None
 
     def __post_init__(self) -> None:
         _check(self.cpus is None or self.cpus > 0, "cpus", f"must be > 0, got {self.cpus}")
@@ -104,7 +125,10 @@ class Resources:
 
     def over(self, base: Resources) -> Resources:
         """These resources, with keys left out taken from `base` (and 1 CPU, 0 GPUs when both leave them out)."""
-        pick = lambda mine, theirs, default: mine if mine is not None else theirs if theirs is not None else default
+
+        def pick(mine, theirs, default):
+            return mine if mine is not None else theirs if theirs is not None else default
+
         return Resources(pick(self.cpus, base.cpus, 1.0), pick(self.gpus, base.gpus, 0.0))
 
 
@@ -112,7 +136,9 @@ def flatten_settings(settings: Any, key: str) -> dict[str, Any]:
     """A stage's `settings` as {dotted engine key: value}; nested mappings are flattened."""
     if settings is None:
         return {}
-    _check(isinstance(settings, Mapping), key, "expected a mapping of engine config keys to values, e.g. {optim.lr: 1e-4}")
+    _check(
+        isinstance(settings, Mapping), key, "expected a mapping of engine config keys to values, e.g. {optim.lr: 1e-4}"
+    )
     flat = flatten(settings)
     for name in flat:
         _check(all(name.split(".")), key, f"keys must be non-empty strings, got {name!r}")
@@ -134,18 +160,25 @@ class SearchStage:
     n_cells: int = 11
     resources: Resources = field(default_factory=Resources)
     settings: Any = None
-    fail_at_epoch: Optional[int] = None
+    fail_at_epoch: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "settings", flatten_settings(self.settings, "settings"))
         _check(len(set(self.schemes)) == len(self.schemes), "schemes", f"lists a scheme twice: {list(self.schemes)}")
-        _check(len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds) and min(self.seeds) >= 0,
-               "seeds", f"must be distinct integers >= 0, at least one, got {list(self.seeds)}")
+        _check(
+            len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds) and min(self.seeds) >= 0,
+            "seeds",
+            f"must be distinct integers >= 0, at least one, got {list(self.seeds)}",
+        )
         for name, low in (("epochs", 1), ("hidden_dim", 1), ("n_cells", 3)):
             _check(getattr(self, name) >= low, name, f"must be >= {low}, got {getattr(self, name)}")
         _check(self.fail_at_epoch is None or self.fail_at_epoch >= 1, "fail_at_epoch", "must be >= 1 or null")
         for key in self.settings:
-            _check(key not in SEARCH_OWNED, f"settings.{key}", f"is set by the spec key {SEARCH_OWNED.get(key)}; remove it here")
+            _check(
+                key not in SEARCH_OWNED,
+                f"settings.{key}",
+                f"is set by the spec key {SEARCH_OWNED.get(key)}; remove it here",
+            )
 
 
 @dataclass(frozen=True)
@@ -159,34 +192,49 @@ class GenotypeSource:
     files: {dataset: a genotypes.json path/URI or a list of them}, each file one searched genotype set.
     """
 
-    experiment: Optional[str] = None
-    schemes: Optional[tuple[Scheme, ...]] = None
-    seeds: Optional[tuple[int, ...]] = None
+    experiment: str | None = None
+    schemes: tuple[Scheme, ...] | None = None
+    seeds: tuple[int, ...] | None = None
     files: Any = None
 
     def __post_init__(self) -> None:
-        _check((self.experiment is None) != (self.files is None), "experiment",
-               "give exactly one of experiment (an experiment folder or URI) and files ({dataset: genotypes.json})")
+        _check(
+            (self.experiment is None) != (self.files is None),
+            "experiment",
+            "give exactly one of experiment (an experiment folder or URI) and files ({dataset: genotypes.json})",
+        )
         _check(self.experiment is None or bool(str(self.experiment).strip()), "experiment", "must not be empty")
         for name in ("schemes", "seeds"):
             values = getattr(self, name)
-            _check(values is None or self.experiment is not None, name, "selects search trials of an experiment; "
-                   "files are taken as listed")
-            _check(values is None or (len(values) >= 1 and len(set(values)) == len(values)), name,
-                   f"must list distinct values, at least one (or be left out for all), got {values}")
+            _check(
+                values is None or self.experiment is not None,
+                name,
+                "selects search trials of an experiment; files are taken as listed",
+            )
+            _check(
+                values is None or (len(values) >= 1 and len(set(values)) == len(values)),
+                name,
+                f"must list distinct values, at least one (or be left out for all), got {values}",
+            )
         if self.files is not None:
             object.__setattr__(self, "files", _genotype_files(self.files))
 
 
 def _genotype_files(files: Any) -> dict[str, tuple[str, ...]]:
     """`files` as {dataset: (path, ...)}; a single path may stand for a list of one."""
-    _check(isinstance(files, Mapping) and bool(files), "files",
-           "expected a mapping {dataset: genotypes.json path or list of paths}")
+    _check(
+        isinstance(files, Mapping) and bool(files),
+        "files",
+        "expected a mapping {dataset: genotypes.json path or list of paths}",
+    )
     out = {}
     for dataset, paths in files.items():
         paths = [paths] if isinstance(paths, str) else paths
-        _check(isinstance(paths, (list, tuple)) and bool(paths) and all(isinstance(p, str) and p for p in paths),
-               f"files.{dataset}", f"expected a genotypes.json path or a list of them, got {paths!r}")
+        _check(
+            isinstance(paths, (list, tuple)) and bool(paths) and all(isinstance(p, str) and p for p in paths),
+            f"files.{dataset}",
+            f"expected a genotypes.json path or a list of them, got {paths!r}",
+        )
         _check(len(set(paths)) == len(paths), f"files.{dataset}", f"lists a file twice: {list(paths)}")
         out[str(dataset)] = tuple(paths)
     return out
@@ -205,32 +253,46 @@ class RetrainStage:
     """
 
     architectures: tuple[str, ...] = ()
-    genotypes_from: Any = None  # a GenotypeSource; typed Any so its own errors reach the user (not "expected ... or null")
-    discriminator: Union[DiscriminatorKind, tuple[DiscriminatorKind, ...]] = ("patchgan",)
+    genotypes_from: Any = (
+        None  # a GenotypeSource; typed Any so its own errors reach the user (not "expected ... or null")
+    )
+    discriminator: DiscriminatorKind | tuple[DiscriminatorKind, ...] = ("patchgan",)
     repeats: int = 3
     n_epochs: int = 100
     n_epochs_decay: int = 100
     resources: Resources = field(default_factory=Resources)
     settings: Any = None
-    fail_at_epoch: Optional[int] = None
+    fail_at_epoch: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "settings", flatten_settings(self.settings, "settings"))
         if self.genotypes_from is not None and not isinstance(self.genotypes_from, GenotypeSource):
-            object.__setattr__(self, "genotypes_from", from_dict(GenotypeSource, self.genotypes_from, prefix="genotypes_from"))
+            object.__setattr__(
+                self, "genotypes_from", from_dict(GenotypeSource, self.genotypes_from, prefix="genotypes_from")
+            )
         labels = [ArchitectureLabel.parse(a, f"architectures[{i}]").text for i, a in enumerate(self.architectures)]
         _check(len(set(labels)) == len(labels), "architectures", f"lists a label twice: {labels}")
         object.__setattr__(self, "architectures", tuple(labels))
         kinds = (self.discriminator,) if isinstance(self.discriminator, str) else tuple(self.discriminator)
-        _check(len(kinds) >= 1 and len(set(kinds)) == len(kinds), "discriminator",
-               f"must be patchgan, searched or a list of distinct ones, got {self.discriminator!r}")
+        _check(
+            len(kinds) >= 1 and len(set(kinds)) == len(kinds),
+            "discriminator",
+            f"must be patchgan, searched or a list of distinct ones, got {self.discriminator!r}",
+        )
         object.__setattr__(self, "discriminator", kinds)
         _check(self.repeats >= 1, "repeats", f"must be >= 1, got {self.repeats}")
-        _check(self.n_epochs >= 0 and self.n_epochs_decay >= 0 and self.n_epochs + self.n_epochs_decay >= 1,
-               "n_epochs", "n_epochs and n_epochs_decay must be >= 0 with a sum >= 1")
+        _check(
+            self.n_epochs >= 0 and self.n_epochs_decay >= 0 and self.n_epochs + self.n_epochs_decay >= 1,
+            "n_epochs",
+            "n_epochs and n_epochs_decay must be >= 0 with a sum >= 1",
+        )
         _check(self.fail_at_epoch is None or self.fail_at_epoch >= 1, "fail_at_epoch", "must be >= 1 or null")
         for key in self.settings:
-            _check(key not in RETRAIN_OWNED, f"settings.{key}", f"is set by the spec key {RETRAIN_OWNED.get(key)}; remove it here")
+            _check(
+                key not in RETRAIN_OWNED,
+                f"settings.{key}",
+                f"is set by the spec key {RETRAIN_OWNED.get(key)}; remove it here",
+            )
 
     @property
     def labels(self) -> list[ArchitectureLabel]:
@@ -247,7 +309,7 @@ class EvaluateStage:
     statistics (None = the engine's default, ~/.cache/nasplatform or $NASPLATFORM_CACHE)."""
 
     enabled: bool = True
-    cache_dir: Optional[str] = None
+    cache_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -270,25 +332,44 @@ class ExperimentSpec:
     max_failures: int = 2
 
     def __post_init__(self) -> None:
-        _check(bool(SAFE_NAME.match(self.name)), "name", f"must be a folder-safe name (letters, digits, . _ -), got {self.name!r}")
-        _check(bool(self.figure), "figure", "must name the figure the results belong to (fig3, fig4, fig5, fig6, quickstart)")
+        _check(
+            bool(SAFE_NAME.match(self.name)),
+            "name",
+            f"must be a folder-safe name (letters, digits, . _ -), got {self.name!r}",
+        )
+        _check(
+            bool(self.figure),
+            "figure",
+            "must name the figure the results belong to (fig3, fig4, fig5, fig6, quickstart)",
+        )
         _check(len(self.datasets) >= 1, "datasets", "must list at least one dataset")
         for i, name in enumerate(self.datasets):
             _check(bool(SAFE_NAME.match(name)), f"datasets[{i}]", f"not a dataset folder name: {name!r}")
-        _check(len(set(self.datasets)) == len(self.datasets), "datasets", f"lists a dataset twice: {list(self.datasets)}")
+        _check(
+            len(set(self.datasets)) == len(self.datasets), "datasets", f"lists a dataset twice: {list(self.datasets)}"
+        )
         _check(self.image_size % 8 == 0, "image_size", f"must be a multiple of 8, got {self.image_size}")
         from nasplatform.nets.layout import min_image_size  # network code, loaded only when a spec is checked
 
         limit = min_image_size()
-        _check(self.image_size >= limit.size, "image_size", f"must be at least {limit.size} ({limit.reason}), "
-               f"got {self.image_size}")
+        _check(
+            self.image_size >= limit.size,
+            "image_size",
+            f"must be at least {limit.size} ({limit.reason}), got {self.image_size}",
+        )
         _check(self.max_failures >= 0, "max_failures", f"must be >= 0, got {self.max_failures}")
-        _check(bool(self.search.schemes) or bool(self.retrain.architectures), "retrain.architectures",
-               "the spec runs nothing: list search.schemes and/or retrain.architectures")
+        _check(
+            bool(self.search.schemes) or bool(self.retrain.architectures),
+            "retrain.architectures",
+            "the spec runs nothing: list search.schemes and/or retrain.architectures",
+        )
         needing = [lab.text for lab in self.retrain.labels if lab.needs_search]
-        _check(not needing or bool(self.search.schemes) or self.retrain.genotypes_from is not None, "search.schemes",
-               f"architectures {needing} are derived from a search: list at least one scheme, or take the "
-               "genotypes of another experiment's searches with retrain.genotypes_from")
+        _check(
+            not needing or bool(self.search.schemes) or self.retrain.genotypes_from is not None,
+            "search.schemes",
+            f"architectures {needing} are derived from a search: list at least one scheme, or take the "
+            "genotypes of another experiment's searches with retrain.genotypes_from",
+        )
         check_genotype_source(self, needing)
         check_settings(self)
 
@@ -307,22 +388,39 @@ def check_genotype_source(spec: ExperimentSpec, needing: list[str]) -> None:
     source = spec.retrain.genotypes_from
     if source is None:
         return
-    _check(bool(needing), "retrain.genotypes_from", "no architecture uses searched genotypes (N<H>, C'<H> or "
-           "searched@<H>); remove genotypes_from or list such an architecture")
+    _check(
+        bool(needing),
+        "retrain.genotypes_from",
+        "no architecture uses searched genotypes (N<H>, C'<H> or "
+        "searched@<H>); remove genotypes_from or list such an architecture",
+    )
     if source.files is not None:
         for dataset in source.files:
-            _check(dataset in spec.datasets, f"retrain.genotypes_from.files.{dataset}",
-                   f"is not one of the spec's datasets {list(spec.datasets)}")
+            _check(
+                dataset in spec.datasets,
+                f"retrain.genotypes_from.files.{dataset}",
+                f"is not one of the spec's datasets {list(spec.datasets)}",
+            )
         if not spec.search.schemes:
             missing = [d for d in spec.datasets if d not in source.files]
-            _check(not missing, "retrain.genotypes_from.files", f"lists no genotypes.json for {missing}, and the spec "
-                   "runs no search of its own")
+            _check(
+                not missing,
+                "retrain.genotypes_from.files",
+                f"lists no genotypes.json for {missing}, and the spec runs no search of its own",
+            )
     elif spec.search.schemes:
-        _check(source.schemes is not None, "retrain.genotypes_from.schemes", "must be listed when the spec also "
-               f"searches itself (search.schemes {list(spec.search.schemes)}), and not overlap them")
+        _check(
+            source.schemes is not None,
+            "retrain.genotypes_from.schemes",
+            "must be listed when the spec also "
+            f"searches itself (search.schemes {list(spec.search.schemes)}), and not overlap them",
+        )
         both = sorted(set(source.schemes) & set(spec.search.schemes))
-        _check(not both, "retrain.genotypes_from.schemes", f"{both} are also in search.schemes: take each scheme's "
-               "genotypes from one place")
+        _check(
+            not both,
+            "retrain.genotypes_from.schemes",
+            f"{both} are also in search.schemes: take each scheme's genotypes from one place",
+        )
 
 
 # ---------------------------------------------------------------- engine configs of the trials
@@ -344,18 +442,39 @@ def _data_section(spec: ExperimentSpec, dataset_dir: str) -> dict:
 def search_config(spec: ExperimentSpec, dataset_dir: str, scheme: str, seed: int) -> SearchConfig:
     """The SearchConfig of one search trial: the spec's fields, then `search.settings`."""
     s = spec.search
-    base = {"data": _data_section(spec, dataset_dir), "scheme": scheme, "seed": seed, "epochs": s.epochs,
-            "hidden_dim": s.hidden_dim, "n_cells": s.n_cells, "device": "cuda" if spec.search_resources.gpus else "cpu"}
+    base = {
+        "data": _data_section(spec, dataset_dir),
+        "scheme": scheme,
+        "seed": seed,
+        "epochs": s.epochs,
+        "hidden_dim": s.hidden_dim,
+        "n_cells": s.n_cells,
+        "device": "cuda" if spec.search_resources.gpus else "cpu",
+    }
     return _engine_config(SearchConfig, base, s.settings, "search.settings")
 
 
-def retrain_config(spec: ExperimentSpec, dataset_dir: str, seed: int, hidden_dims: tuple[int, int],
-                   genotypes: str = "cyclegan", discriminator: str = "patchgan") -> RetrainConfig:
+def retrain_config(
+    spec: ExperimentSpec,
+    dataset_dir: str,
+    seed: int,
+    hidden_dims: tuple[int, int],
+    genotypes: str = "cyclegan",
+    discriminator: str = "patchgan",
+) -> RetrainConfig:
     """The RetrainConfig of one retrain trial (H_A, H_B = hidden_dims): the spec's fields, then `retrain.settings`."""
     r = spec.retrain
-    base = {"data": _data_section(spec, dataset_dir), "genotypes": genotypes, "discriminator": discriminator, "seed": seed,
-            "hidden_dim_a": hidden_dims[0], "hidden_dim_b": hidden_dims[1], "n_epochs": r.n_epochs,
-            "n_epochs_decay": r.n_epochs_decay, "device": "cuda" if spec.retrain_resources.gpus else "cpu"}
+    base = {
+        "data": _data_section(spec, dataset_dir),
+        "genotypes": genotypes,
+        "discriminator": discriminator,
+        "seed": seed,
+        "hidden_dim_a": hidden_dims[0],
+        "hidden_dim_b": hidden_dims[1],
+        "n_epochs": r.n_epochs,
+        "n_epochs_decay": r.n_epochs_decay,
+        "device": "cuda" if spec.retrain_resources.gpus else "cpu",
+    }
     return _engine_config(RetrainConfig, base, r.settings, "retrain.settings")
 
 
@@ -370,9 +489,12 @@ def check_settings(spec: ExperimentSpec) -> None:
 
 def spec_from_dict(data: Any, source: str = "", overrides: Iterable[str] = ()) -> ExperimentSpec:
     """An ExperimentSpec from a mapping (a YAML file or a saved spec.json), with `key=value` overrides (below a
-    stage's `settings` the rest is an engine key: `retrain.settings.optim.lr=1e-4`); errors name `source` and the key."""
+    stage's `settings` the rest is an engine key: `retrain.settings.optim.lr=1e-4`); errors name `source` and
+    the key."""
     if not isinstance(data, Mapping):
-        raise ConfigError("", f"an experiment spec is a mapping of keys (name, figure, datasets, ...), got {data!r}", source)
+        raise ConfigError(
+            "", f"an experiment spec is a mapping of keys (name, figure, datasets, ...), got {data!r}", source
+        )
     try:
         return from_dict(ExperimentSpec, apply_overrides(copy.deepcopy(dict(data)), overrides, ExperimentSpec))
     except ConfigError as exc:
@@ -417,23 +539,56 @@ def smoke_spec(spec: ExperimentSpec) -> ExperimentSpec:
     runs a 1-epoch search of its own instead, so a dry run needs neither the source nor its files."""
     shrink = {"data.max_images": SMOKE_MAX_IMAGES, "ndf": SMOKE_NDF, "max_iters_per_epoch": SMOKE_MAX_IMAGES}
     drop = {"swap_epoch", "data.load_size", "val_every"}
-    small = lambda settings: {**{k: v for k, v in settings.items() if k not in drop}, **shrink}
-    one_cpu = lambda res: dataclasses.replace(res, cpus=1.0 if res.cpus is not None else None)
+
+    def small(settings):
+        return {**{k: v for k, v in settings.items() if k not in drop}, **shrink}
+
+    def one_cpu(res):
+        return dataclasses.replace(res, cpus=1.0 if res.cpus is not None else None)
+
     search = dataclasses.replace(
-        spec.search, schemes=_smoke_schemes(spec), seeds=spec.search.seeds[:1], epochs=1, hidden_dim=min(SMOKE_SEARCH_HIDDEN_DIM, spec.search.hidden_dim),
-        n_cells=SMOKE_N_CELLS, settings=small(spec.search.settings), resources=one_cpu(spec.search.resources))
+        spec.search,
+        schemes=_smoke_schemes(spec),
+        seeds=spec.search.seeds[:1],
+        epochs=1,
+        hidden_dim=min(SMOKE_SEARCH_HIDDEN_DIM, spec.search.hidden_dim),
+        n_cells=SMOKE_N_CELLS,
+        settings=small(spec.search.settings),
+        resources=one_cpu(spec.search.resources),
+    )
     retrain = dataclasses.replace(
-        spec.retrain, architectures=_smoke_labels(spec.retrain.labels), genotypes_from=None, repeats=1, n_epochs=1, n_epochs_decay=0,
-        settings=small(spec.retrain.settings), resources=one_cpu(spec.retrain.resources))
-    return dataclasses.replace(spec, name=f"{spec.name}-smoke", datasets=spec.datasets[:1], image_size=SMOKE_IMAGE_SIZE,
-                               resources=dataclasses.replace(spec.resources, cpus=1.0), search=search, retrain=retrain)
+        spec.retrain,
+        architectures=_smoke_labels(spec.retrain.labels),
+        genotypes_from=None,
+        repeats=1,
+        n_epochs=1,
+        n_epochs_decay=0,
+        settings=small(spec.retrain.settings),
+        resources=one_cpu(spec.retrain.resources),
+    )
+    return dataclasses.replace(
+        spec,
+        name=f"{spec.name}-smoke",
+        datasets=spec.datasets[:1],
+        image_size=SMOKE_IMAGE_SIZE,
+        resources=dataclasses.replace(spec.resources, cpus=1.0),
+        search=search,
+        retrain=retrain,
+    )
 
 
 # ---------------------------------------------------------------- growing an experiment
 
 #: Spec keys (dotted) whose lists may gain items when an experiment is run again: its grid grows by new trials.
-GROWABLE_LISTS = ("datasets", "search.schemes", "search.seeds", "retrain.architectures",
-                  "retrain.genotypes_from.schemes", "retrain.genotypes_from.seeds", "retrain.genotypes_from.files.")
+GROWABLE_LISTS = (
+    "datasets",
+    "search.schemes",
+    "search.seeds",
+    "retrain.architectures",
+    "retrain.genotypes_from.schemes",
+    "retrain.genotypes_from.seeds",
+    "retrain.genotypes_from.files.",
+)
 #: Spec keys whose number may grow.
 GROWABLE_COUNTS = ("retrain.repeats",)
 
@@ -457,7 +612,10 @@ def _grows(key: str, old: Any, new: Any) -> bool:
 def growth_conflicts(old: ExperimentSpec, new: ExperimentSpec) -> list[str]:
     """The dotted spec keys in which `new` does more than add trials to `old` ("key: old -> new"); [] when
     running `new` in the folder of `old` keeps every trial of `old` as it is (docs/platform.md, "Growing")."""
-    mine, theirs = flatten(json.loads(json.dumps(spec_to_dict(old)))), flatten(json.loads(json.dumps(spec_to_dict(new))))
+    mine, theirs = (
+        flatten(json.loads(json.dumps(spec_to_dict(old)))),
+        flatten(json.loads(json.dumps(spec_to_dict(new)))),
+    )
     conflicts = []
     for key in sorted(set(mine) | set(theirs)):
         a, b = mine.get(key), theirs.get(key)

@@ -7,7 +7,6 @@ import math
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Optional
 
 from nasplatform.engine.lock import LOCK_NAME
 from nasplatform.tune.collect import TrialRecord, read_stage, run_dir_of
@@ -39,7 +38,7 @@ def _flock_held(path: Path) -> bool:
         os.close(fd)
 
 
-def driver_alive(exp: Storage) -> Optional[bool]:
+def driver_alive(exp: Storage) -> bool | None:
     """Whether a driver runs this experiment now; None where it cannot be told (object storage)."""
     path = exp.local_path(DRIVER_LOCK)
     if path is None:
@@ -47,12 +46,12 @@ def driver_alive(exp: Storage) -> Optional[bool]:
     return path.is_file() and _flock_held(path)
 
 
-def shown_status(record: TrialRecord, alive: Optional[bool]) -> str:
+def shown_status(record: TrialRecord, alive: bool | None) -> str:
     """Tune's last saved state says "running" also after its driver died: without a driver it is interrupted."""
     return "interrupted" if record.status == "running" and alive is False else record.status
 
 
-def _counts(records: list[TrialRecord], alive: Optional[bool]) -> str:
+def _counts(records: list[TrialRecord], alive: bool | None) -> str:
     counts = Counter(shown_status(r, alive) for r in records)
     return ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts[s])
 
@@ -62,8 +61,10 @@ def _failure_lines(records: list[TrialRecord]) -> list[str]:
     for r in records:
         if r.status in ("error", "diverged"):
             retries = f", {r.num_failures} failure(s)" if r.num_failures else ""
-            lines.append(f"    {r.status}: {r.plan.key} (trial {r.trial_id}{retries}): "
-                         f"{r.error or r.last_result.get('message') or '-'}")
+            lines.append(
+                f"    {r.status}: {r.plan.key} (trial {r.trial_id}{retries}): "
+                f"{r.error or r.last_result.get('message') or '-'}"
+            )
     return lines
 
 
@@ -83,8 +84,10 @@ def status_lines(exp: Storage) -> list[str]:
         lines += _failure_lines(records)
         interrupted += sum(shown_status(r, alive) == "interrupted" for r in records)
     if interrupted:
-        lines.append(f"  no driver is running this experiment: continue the {interrupted} interrupted trial(s) "
-                     f"with `nasplatform resume {exp.uri}`")
+        lines.append(
+            f"  no driver is running this experiment: continue the {interrupted} interrupted trial(s) "
+            f"with `nasplatform resume {exp.uri}`"
+        )
     return lines
 
 
@@ -94,7 +97,7 @@ def status_lines(exp: Storage) -> list[str]:
 WATCHED_LOSSES = ("loss_g", "loss_cyc", "loss_d_a", "loss_d_b")
 
 
-def _duration(seconds: Optional[float]) -> str:
+def _duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "-"
     seconds = int(round(seconds))
@@ -102,7 +105,7 @@ def _duration(seconds: Optional[float]) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
-def seconds_per_epoch(record: TrialRecord) -> Optional[float]:
+def seconds_per_epoch(record: TrialRecord) -> float | None:
     """Training seconds per epoch so far (elapsed_s counts training time across resumes), None before epoch 1."""
     epoch, elapsed = record.last_result.get("epoch"), record.last_result.get("elapsed_s")
     if not epoch or elapsed is None or not math.isfinite(float(elapsed)):
@@ -110,7 +113,7 @@ def seconds_per_epoch(record: TrialRecord) -> Optional[float]:
     return float(elapsed) / int(epoch)
 
 
-def remaining_seconds(record: TrialRecord, fallback_per_epoch: Optional[float]) -> float:
+def remaining_seconds(record: TrialRecord, fallback_per_epoch: float | None) -> float:
     """Training time left for one trial: its own pace, or the stage's for trials that have not reported yet."""
     if record.status in ("ok", "diverged", "error"):
         return 0.0
@@ -120,7 +123,7 @@ def remaining_seconds(record: TrialRecord, fallback_per_epoch: Optional[float]) 
     return max(0, record.plan.epochs_planned - int(record.last_result.get("epoch") or 0)) * pace
 
 
-def stage_eta(records: list[TrialRecord]) -> Optional[float]:
+def stage_eta(records: list[TrialRecord]) -> float | None:
     """Seconds until the stage's training ends: the work left, shared by the trials running now (>= 1 at a time)."""
     paces = [p for p in (seconds_per_epoch(r) for r in records) if p is not None]
     fallback = sum(paces) / len(paces) if paces else None
@@ -150,15 +153,20 @@ def trial_line(record: TrialRecord, metrics: dict) -> str:
     result = record.last_result
     epoch = int(result.get("epoch") or 0)
     values = {**metrics, **{k: v for k, v in result.items() if k in WATCHED_LOSSES}}
-    losses = " ".join(f"{name}={values[name]:.3f}" for name in WATCHED_LOSSES
-                      if isinstance(values.get(name), (int, float)) and math.isfinite(values[name]))
+    losses = " ".join(
+        f"{name}={values[name]:.3f}"
+        for name in WATCHED_LOSSES
+        if isinstance(values.get(name), (int, float)) and math.isfinite(values[name])
+    )
     pace = seconds_per_epoch(record)
     eta = remaining_seconds(record, None) if record.status == "running" else None
-    return (f"    {record.plan.key:<28} {record.status:<8} epoch {epoch:>3}/{record.plan.epochs_planned:<3} "
-            f"{_duration(pace):>7}/epoch  ETA {_duration(eta):>7}  {losses or '-'}")
+    return (
+        f"    {record.plan.key:<28} {record.status:<8} epoch {epoch:>3}/{record.plan.epochs_planned:<3} "
+        f"{_duration(pace):>7}/epoch  ETA {_duration(eta):>7}  {losses or '-'}"
+    )
 
 
-def watch_lines(exp: Storage, now: Optional[str] = None) -> list[str]:
+def watch_lines(exp: Storage, now: str | None = None) -> list[str]:
     """One frame of `status --watch`: per stage its counts and ETA, then every trial's epoch, pace, ETA and losses.
 
     Read from the experiment folder alone (the plans and Tune's experiment state, which the driver saves every

@@ -1,21 +1,36 @@
-"""Experiment folders on a local disk or in object storage (s3://, gs://), read and written through pyarrow file systems."""
+"""Experiment folders on a local disk or in object storage (s3://, gs://), read and written through pyarrow."""
 
 from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import pyarrow.fs as pafs
 
 from nasplatform.atomic import atomic_write
 
-
 #: File system types (the third field of /proc/mounts) that machines share: a local --storage folder on one of
 #: them is taken to be mounted at the same place on every node. Others are node-local unless --storage-is-shared.
-SHARED_FS_TYPES = frozenset({"nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "ceph", "glusterfs", "beegfs", "wekafs",
-                             "fuse.glusterfs", "fuse.ceph-fuse", "fuse.juicefs", "fuse.gcsfuse", "fuse.s3fs"})
+SHARED_FS_TYPES = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "lustre",
+        "gpfs",
+        "ceph",
+        "glusterfs",
+        "beegfs",
+        "wekafs",
+        "fuse.glusterfs",
+        "fuse.ceph-fuse",
+        "fuse.juicefs",
+        "fuse.gcsfuse",
+        "fuse.s3fs",
+    }
+)
 
 
 class StorageError(ValueError):
@@ -52,7 +67,7 @@ class Storage:
     def child(self, *parts: str) -> Storage:
         return Storage(self.fs, self.path(*parts), posixpath.join(self.uri, *parts))
 
-    def local_path(self, *parts: str) -> Optional[Path]:
+    def local_path(self, *parts: str) -> Path | None:
         """The path on this machine, for local storage; None for object storage."""
         return Path(self.path(*parts)) if self.is_local else None
 

@@ -17,20 +17,20 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from ray import tune
 
 import nasplatform
 from nasplatform.engine.config import RetrainConfig, SearchConfig, from_dict
-from nasplatform.evaluation.baselines import flatten_baselines
 from nasplatform.engine.evaluate import evaluate_run, load_generators
-from nasplatform.evaluation import load_inception
 from nasplatform.engine.loop import RunOutcome
 from nasplatform.engine.retrain import run_retrain
 from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.search import run_search
+from nasplatform.evaluation import load_inception
+from nasplatform.evaluation.baselines import flatten_baselines
 from nasplatform.nets import model_cost
 from nasplatform.space import NETWORK_NAMES
 from nasplatform.tune.plan import SOURCE_GENOTYPES, TrialPlan
@@ -38,8 +38,15 @@ from nasplatform.tune.plan import SOURCE_GENOTYPES, TrialPlan
 #: Written into every Tune checkpoint: the epoch it holds.
 SNAPSHOT_FILE = "snapshot.json"
 #: Run files (docs/formats.md) carried by every Tune checkpoint, besides the folders below and the latest sample.
-SNAPSHOT_FILES = ("config.yaml", "genotypes.json", SOURCE_GENOTYPES, "metrics.parquet", "alpha_history.parquet",
-                  "splits.json", "evaluation.json")
+SNAPSHOT_FILES = (
+    "config.yaml",
+    "genotypes.json",
+    SOURCE_GENOTYPES,
+    "metrics.parquet",
+    "alpha_history.parquet",
+    "splits.json",
+    "evaluation.json",
+)
 SNAPSHOT_FOLDERS = ("checkpoints", "final")
 #: The run's TensorBoard folder travels as one archive: event files in the trial's checkpoint folders would show
 #: up as extra runs under `tensorboard --logdir EXP_DIR`.
@@ -164,8 +171,13 @@ class TrialSession:
         return engine
 
     def report(self, metrics: dict, epoch: int, with_checkpoint: bool) -> None:
-        row = {"epoch": epoch, **metrics, "resumed_from_epoch": self.resumed_from, "key": self.plan.key,
-               "stage": self.plan.stage}
+        row = {
+            "epoch": epoch,
+            **metrics,
+            "resumed_from_epoch": self.resumed_from,
+            "key": self.plan.key,
+            "stage": self.plan.stage,
+        }
         row = {**{k: row[k] for k in LEADING_METRICS if k in row}, **row}
         if not with_checkpoint:
             tune.report(row)
@@ -175,7 +187,7 @@ class TrialSession:
             write_snapshot(self.run, Path(tmp), epoch)
             tune.report(row, checkpoint=tune.Checkpoint.from_directory(tmp))
 
-    def on_epoch(self, row: dict, checkpoint_path: Optional[str]) -> None:
+    def on_epoch(self, row: dict, checkpoint_path: str | None) -> None:
         """The engine's epoch callback: report, then fail once if the plan asks for it (tests)."""
         self.report(_epoch_metrics(row), int(row["epoch"]), checkpoint_path is not None)
         fail = self.plan.fail_at_epoch
@@ -185,8 +197,14 @@ class TrialSession:
     def finish(self, outcome: RunOutcome, final: dict) -> None:
         """The last report: outcome, final values for the results table, and a checkpoint holding them."""
         elapsed = next((r["elapsed_s"] for r in reversed(outcome.metrics) if "elapsed_s" in r), math.nan)
-        metrics = {"elapsed_s": elapsed, "trial_status": outcome.status, "message": outcome.message,
-                   "epochs_done": outcome.epochs_done, "versions": package_versions(), **final}
+        metrics = {
+            "elapsed_s": elapsed,
+            "trial_status": outcome.status,
+            "message": outcome.message,
+            "epochs_done": outcome.epochs_done,
+            "versions": package_versions(),
+            **final,
+        }
         self.report(metrics, outcome.epochs_done, with_checkpoint=True)
 
 
@@ -242,11 +260,18 @@ def evaluation_metrics(session: TrialSession, cfg: RetrainConfig) -> dict[str, A
     if run.evaluation.is_file():
         report = run.read_json(run.evaluation)
     else:
-        report = evaluate_run(run.root, extractor=cached_extractor(cfg.device), cache_dir=session.plan.evaluate["cache_dir"],
-                              device=cfg.device, progress=False)
+        report = evaluate_run(
+            run.root,
+            extractor=cached_extractor(cfg.device),
+            cache_dir=session.plan.evaluate["cache_dir"],
+            device=cfg.device,
+            progress=False,
+        )
     metrics = {k: v for k, v in report["final"].items()}
     metrics.update(flatten_baselines(report.get("baselines") or {}))
-    metrics.update({f"{k}_best_val": v for k, v in (report.get("best_val") or {}).items() if not k.startswith("epoch_")})
+    metrics.update(
+        {f"{k}_best_val": v for k, v in (report.get("best_val") or {}).items() if not k.startswith("epoch_")}
+    )
     for name in ("g_a", "g_b"):
         metrics.update({f"{key}_{name}": report[name][key] for key in ("params", "mb", "macs", "inference_ms")})
     return metrics

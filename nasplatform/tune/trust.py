@@ -18,7 +18,6 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Optional
 
 from ray.tune import Callback
 
@@ -61,7 +60,9 @@ def pickled_files(stage: Storage) -> list[str]:
         if not is_dir and name.endswith(STATE_SUFFIXES):
             found.append(name)
         elif is_dir:
-            found += [f"{name}/{sub}" for sub, sub_dir in stage.list_names(name) if not sub_dir and sub.endswith(".pkl")]
+            found += [
+                f"{name}/{sub}" for sub, sub_dir in stage.list_names(name) if not sub_dir and sub.endswith(".pkl")
+            ]
     return found
 
 
@@ -74,7 +75,7 @@ def _sign(stages: dict) -> str:
     return hmac.new(_key(), json.dumps(stages, sort_keys=True).encode(), hashlib.sha256).hexdigest()
 
 
-def read_record(exp: Storage) -> Optional[dict]:
+def read_record(exp: Storage) -> dict | None:
     """{stage: {path: sha256}} as recorded and signed with this user's key; None if absent or not signed so."""
     if not exp.exists(DIGESTS_FILE):
         return None
@@ -97,8 +98,7 @@ def _digests(folder: Storage) -> dict[str, str]:
 
 
 def _write_record(exp: Storage, stages: dict) -> None:
-    exp.write_text(json.dumps({"stages": stages, "hmac": _sign(stages)}, indent=1, sort_keys=True) + "\n",
-                   DIGESTS_FILE)
+    exp.write_text(json.dumps({"stages": stages, "hmac": _sign(stages)}, indent=1, sort_keys=True) + "\n", DIGESTS_FILE)
 
 
 def record_stage(exp: Storage, stage: str) -> None:
@@ -142,15 +142,21 @@ def check_stage(exp: Storage, stage: str) -> None:
         digest = hashlib.sha256(_read_bytes(folder, rel)).hexdigest()
         if digest in _accepted(recorded.get(rel)):
             continue
-        why = ("there is no record signed with this user's key (another user's or machine's folder, an older "
-               "nasplatform, or a tampered record)" if stages is None
-               else "it is not in the record" if rel not in recorded else "it changed since it was recorded")
+        why = (
+            "there is no record signed with this user's key (another user's or machine's folder, an older "
+            "nasplatform, or a tampered record)"
+            if stages is None
+            else "it is not in the record"
+            if rel not in recorded
+            else "it changed since it was recorded"
+        )
         raise UntrustedState(
             f"{folder.uri}/{rel}: Ray Tune would unpickle this file to continue the stage, which can run any code "
             f"in it, but it is not the file this platform recorded writing: {why}. Nothing was restored. If you "
             f"trust this folder (your own run, killed while Tune saved its state), accept its Tune state as it is "
             f"with `nasplatform resume --trust-tune-state {exp.uri}`; `nasplatform status` and `collect` read the "
-            "folder without unpickling anything")
+            "folder without unpickling anything"
+        )
 
 
 class StateRecorder(Callback):
@@ -159,7 +165,7 @@ class StateRecorder(Callback):
 
     def __init__(self, exp: Storage, stage: str):
         self.exp, self.stage = exp, stage
-        self._seen: Optional[dict] = None
+        self._seen: dict | None = None
 
     def on_step_end(self, iteration: int, trials: list, **info) -> None:
         folder = self.exp.child(self.stage)
