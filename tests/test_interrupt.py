@@ -11,6 +11,9 @@ import pytest
 
 from nasplatform import interrupt
 
+# the point of these tests is a KeyboardInterrupt that Python drops in a finaliser; pytest reports each drop
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
 
 class SignalledWhileCollected:
     """A finaliser in which SIGINT arrives: Python raises the KeyboardInterrupt there and drops it."""
@@ -25,7 +28,7 @@ def swallow_a_ctrl_c() -> None:
     gc.collect()
 
 
-def test_a_ctrl_c_lost_in_a_finaliser_stops_the_next_batch(recwarn):
+def test_a_ctrl_c_lost_in_a_finaliser_stops_the_next_batch():
     seen = []
     with pytest.raises(KeyboardInterrupt):
         with interrupt.remembered():

@@ -59,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     dump_stacks_on_sigusr1()
     parser = build_parser()
     args = parser.parse_args(argv)
-    # a user reads warnings, not the source line that raised them
+    # a user reads warnings, not the source line that raised them (put back afterwards: tests call main() in-process)
+    plain_format = warnings.formatwarning
     warnings.formatwarning = lambda message, category, *_, **__: f"nasplatform {args.command}: warning: {message}\n"
     try:
         with interrupt.remembered():
@@ -80,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    finally:
+        warnings.formatwarning = plain_format
 
 
 def dump_stacks_on_sigusr1() -> None:
