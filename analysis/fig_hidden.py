@@ -87,20 +87,7 @@ def hidden_table(rows: pd.DataFrame, gaps: pd.DataFrame) -> pd.DataFrame:
     table = table.merge(missing, on=KEYS + ["direction"], how="outer")
     table["n"] = table["n"].fillna(0).astype(int)
     table["n_missing"] = table["n_missing"].fillna(0).astype(int)
-    columns = [
-        "dataset",
-        "direction",
-        "family",
-        "H",
-        "n",
-        "fid_mean",
-        "fid_std",
-        "fid_ci_low",
-        "fid_ci_high",
-        "fid_min",
-        "fid_max",
-        "n_missing",
-    ]
+    columns = ["dataset", "direction", *columns[1:], "n_missing"]  # the per-direction columns, direction second
     return table[columns].sort_values(["dataset", "direction", "family", "H"], ignore_index=True)
 
 

@@ -37,6 +37,15 @@ def search(data, out, *extra):
     return main(["search", "--data", str(data), *SMALL, "--out", str(out), *extra])
 
 
+def retrain(data, out, genotypes):
+    """One tiny retrain epoch of `genotypes` into `out`."""
+    return main(
+        ["retrain", "--data", str(data), "--image-size", "32", "--genotypes", str(genotypes), "--hidden-dim", "2"]
+        + ["--epochs", "1", "--decay-epochs", "0", "--no-progress", "--set", "max_iters_per_epoch=1"]
+        + ["--set", "ndf=4", "--out", str(out)]
+    )
+
+
 def snapshot(folder: Path) -> dict:
     return {
         p.relative_to(folder).as_posix(): p.read_bytes()
@@ -59,33 +68,7 @@ def test_folder_with_run_files_but_no_checkpoint_is_refused(tiny_data, tmp_path,
     assert "already holds run files" in err and f"--resume {out}" in err and "--out NEW_DIR" in err
     genotypes = tmp_path / "g.json"
     genotypes.write_text(json.dumps({"g_a": "cyclegan", "g_b": "cyclegan"}))
-    assert (
-        main(
-            [
-                "retrain",
-                "--data",
-                str(tiny_data),
-                "--image-size",
-                "32",
-                "--genotypes",
-                str(genotypes),
-                "--hidden-dim",
-                "2",
-                "--epochs",
-                "1",
-                "--decay-epochs",
-                "0",
-                "--no-progress",
-                "--set",
-                "max_iters_per_epoch=1",
-                "--set",
-                "ndf=4",
-                "--out",
-                str(out),
-            ]
-        )
-        == 2
-    )
+    assert retrain(tiny_data, out, genotypes) == 2
     assert "already holds run files" in capsys.readouterr().err
     assert snapshot(out) == before  # nothing of the first run was touched
     # --resume starts such a run again with its saved config (nothing was checkpointed, nothing is lost)
@@ -98,33 +81,7 @@ def test_retrain_into_a_finished_search_is_refused(tiny_data, tmp_path, capsys):
     assert search(tiny_data, out, "--epochs", "1") == 0
     before = snapshot(out)
     capsys.readouterr()
-    assert (
-        main(
-            [
-                "retrain",
-                "--data",
-                str(tiny_data),
-                "--image-size",
-                "32",
-                "--genotypes",
-                str(out / "genotypes.json"),
-                "--hidden-dim",
-                "2",
-                "--epochs",
-                "1",
-                "--decay-epochs",
-                "0",
-                "--no-progress",
-                "--set",
-                "max_iters_per_epoch=1",
-                "--set",
-                "ndf=4",
-                "--out",
-                str(out),
-            ]
-        )
-        == 2
-    )
+    assert retrain(tiny_data, out, out / "genotypes.json") == 2
     assert "holds another kind of run or file" in capsys.readouterr().err
     assert snapshot(out) == before
 

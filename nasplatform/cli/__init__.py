@@ -6,9 +6,11 @@ import argparse
 import errno
 import faulthandler
 import importlib
+import io
 import os
 import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 
@@ -87,9 +89,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def dump_stacks_on_sigusr1() -> None:
     """`kill -USR1 PID` prints where every thread of a run that seems stuck is, without stopping it."""
-    import io
-    import threading
-
     if not hasattr(signal, "SIGUSR1") or threading.current_thread() is not threading.main_thread():
         return  # handlers are installed from the main thread only (tests may call main() from others)
     try:

@@ -84,6 +84,8 @@ class EventWriter:
     """
 
     def __init__(self, folder: Path, purge_step: int | None):
+        # imported here: tensorboardX (and its protobufs) load only once a run writes events
+        from tensorboardX import summary
         from tensorboardX.event_file_writer import EventsWriter
         from tensorboardX.proto.event_pb2 import Event, SessionLog
 
@@ -91,7 +93,7 @@ class EventWriter:
         # file names hold whole seconds: two writers within one (a quick resume) would share a file and the second
         # would truncate it; the nanoseconds keep them apart and in the order they started
         self._file = EventsWriter(str(folder / "events"), filename_suffix=f".{time.time_ns() % 10**9:09d}")
-        self._event = Event
+        self._summary, self._event = summary, Event
         if purge_step is not None:
             # what SummaryWriter(purge_step=...) writes: a restart mark at that step hides later steps of before
             self._write(Event(step=purge_step, file_version="brain.Event:2"))
@@ -105,19 +107,13 @@ class EventWriter:
         self._write(self._event(summary=summary, step=step))
 
     def add_scalar(self, tag: str, value: float, step: int) -> None:
-        from tensorboardX.summary import scalar
-
-        self._add(scalar(tag, value), step)
+        self._add(self._summary.scalar(tag, value), step)
 
     def add_image(self, tag: str, image: np.ndarray, step: int, dataformats: str = "HWC") -> None:
-        from tensorboardX.summary import image as image_summary
-
-        self._add(image_summary(tag, image, dataformats=dataformats), step)
+        self._add(self._summary.image(tag, image, dataformats=dataformats), step)
 
     def add_text(self, tag: str, text: str, step: int) -> None:
-        from tensorboardX.summary import text as text_summary
-
-        self._add(text_summary(tag, text), step)
+        self._add(self._summary.text(tag, text), step)
 
     def flush(self) -> None:
         self._file.flush()
