@@ -29,11 +29,10 @@ import torch
 
 from benchmarks.harness import interleaved_times, publish
 from nasplatform.engine.accel import AccelConfig, autocast, configure_backends, prepare_networks, to_memory_format
-from nasplatform.engine.config import LossConfig, SearchConfig
+from nasplatform.engine.config import LossConfig, SearchConfig, scheme_names
 from nasplatform.engine.cyclegan_step import cyclegan_step
 from nasplatform.engine.losses import GANLoss
 from nasplatform.engine.pool import ImagePool
-from nasplatform.engine.schemes import scheme_names
 from nasplatform.engine.strategies import build_strategy
 from nasplatform.nets.build import CycleGANNetworks, build_discrete, build_supernets, load_genotypes
 

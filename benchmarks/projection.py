@@ -32,7 +32,7 @@ from benchmarks.harness import publish
 from benchmarks.iteration import command_line
 from nasplatform.data.download import PAPER_DATASETS
 from nasplatform.engine.strategies import FULL, STRATEGIES, TwoStep
-from nasplatform.tune.spec import ExperimentSpec, load_spec
+from nasplatform.tune.spec import ExperimentSpec, load_spec, retrain_config, search_config
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 FIGURE_SPECS = ("fig3_schemes.yaml", "fig4_hidden_dims.yaml", "fig5_size_matched.yaml", "fig6_asymmetry.yaml")
@@ -131,10 +131,12 @@ def spec_hours(spec: ExperimentSpec, iterations: dict, precision: str, inception
     """Device-hours of a spec's searches, retrains and evaluations, with the trial counts."""
     search = retrain = evaluate = 0.0
     n_search = n_retrain = 0
+    search_epochs = search_config(spec, "", "OF", 0).epochs
+    retrain_epochs = retrain_config(spec, "", 0, (1, 1)).epochs
     for dataset in spec.datasets:
         for scheme in spec.search.schemes:
             per_trial = (
-                spec.search.epochs * iterations_per_epoch(dataset, scheme) * search_time(iterations, precision, scheme)
+                search_epochs * iterations_per_epoch(dataset, scheme) * search_time(iterations, precision, scheme)
             )
             search += per_trial * len(spec.search.seeds)
             n_search += len(spec.search.seeds)
@@ -145,9 +147,7 @@ def spec_hours(spec: ExperimentSpec, iterations: dict, precision: str, inception
         for label in spec.retrain.labels:
             trials = spec.retrain.repeats * (searches if label.needs_search else 1)
             per_trial = (
-                spec.retrain.epochs
-                * iterations_per_epoch(dataset)
-                * discrete_time(iterations, precision, label.hidden_dim)
+                retrain_epochs * iterations_per_epoch(dataset) * discrete_time(iterations, precision, label.hidden_dim)
             )
             retrain += per_trial * trials
             evaluate += trials * test_images / inception_rate

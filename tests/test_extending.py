@@ -1,17 +1,18 @@
 """Extension points (docs/extending.md): a toy scheme and a toy op, registered from this module alone through the
 public registry functions, run a tiny search; afterwards the registries are as they were."""
 
+import argparse
 import json
 
 import pandas as pd
 import pytest
 import torch
 
+from nasplatform.cli.search import add_search_flags
 from nasplatform.data.dataset import UnpairedDataset
-from nasplatform.engine.config import ConfigError, SearchConfig, apply_overrides, from_dict
+from nasplatform.engine.config import ConfigError, SearchConfig, apply_overrides, from_dict, scheme_names
 from nasplatform.engine.loop import MeanMeter, endless_batches
 from nasplatform.engine.rundir import RunDirectory
-from nasplatform.engine.schemes import BUILTIN_SCHEMES, scheme_names
 from nasplatform.engine.search import SearchJob, run_search
 from nasplatform.engine.strategies import (
     FULL_SPLIT,
@@ -188,7 +189,11 @@ def test_a_strategy_must_declare_the_splits_it_draws_from(tiny_data, tmp_path):
 
 
 def test_the_scheme_names_configs_check_are_the_strategies_the_search_runs():
-    """A built-in scheme is named in engine/schemes.py (torch-free) and implemented in engine/strategies.py: the
-    two lists agree, and every op of every op set has a factory."""
-    assert scheme_names() == BUILTIN_SCHEMES == tuple(STRATEGIES)
+    """The strategies are the one list of schemes: configs, the CLI and benchmarks read STRATEGIES' keys (the paper's
+    four in its order), and every op of every op set has a factory."""
+    assert scheme_names() == tuple(STRATEGIES) == ("OF", "TF", "TH", "THS")
+    parser = argparse.ArgumentParser()
+    add_search_flags(parser)
+    (scheme_flag,) = [a for a in parser._actions if a.dest == "scheme"]
+    assert tuple(scheme_flag.choices) == tuple(STRATEGIES)
     assert all(name in OPS for ops in OP_SETS.values() for name in ops)

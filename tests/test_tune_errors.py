@@ -30,7 +30,11 @@ def experiment(cluster, tmp_path_factory):
         "image_size": 24,
         "resources": {"cpus": 1},
         "evaluate": {"enabled": False},
-        "retrain": {"architectures": ["C2"], "repeats": 3, "n_epochs": 1, "n_epochs_decay": 0, "settings": TINY},
+        "retrain": {
+            "architectures": ["C2"],
+            "repeats": 3,
+            "settings": {"n_epochs": 1, "n_epochs_decay": 0, **TINY},
+        },
     }
     folder = tmp_path_factory.mktemp("exp")
     (folder / "spec.yaml").write_text(yaml.safe_dump(spec))

@@ -31,6 +31,9 @@ from nasplatform.tune.storage import mount_type, open_storage, read_mounts
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"ndf": 4, "data.max_images": 4, "max_iters_per_epoch": 2}
+#: Each stage's own settings in these specs (epochs, H and N of the search; the retrain's schedule).
+SEARCH = {"epochs": 2, "hidden_dim": 2, "n_cells": 3}
+RETRAIN = {"n_epochs": 1, "n_epochs_decay": 1}
 
 
 @pytest.fixture(scope="session")
@@ -49,9 +52,9 @@ def write_spec(folder: Path, name: str, search=None, retrain=None, **top) -> Pat
         **top,
     }
     if search is not None:
-        spec["search"] = {"schemes": ["OF"], "epochs": 2, "hidden_dim": 2, "n_cells": 3, "settings": TINY, **search}
+        spec["search"] = {"schemes": ["OF"], **search, "settings": {**SEARCH, **TINY, **search.get("settings", {})}}
     if retrain is not None:
-        spec["retrain"] = {"repeats": 1, "n_epochs": 1, "n_epochs_decay": 1, "settings": TINY, **retrain}
+        spec["retrain"] = {"repeats": 1, **retrain, "settings": {**RETRAIN, **TINY, **retrain.get("settings", {})}}
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
@@ -174,7 +177,7 @@ def test_a_failed_trial_is_retried_from_its_checkpoint(cluster, data_root, tmp_p
     spec = write_spec(
         tmp_path,
         "retry",
-        retrain={"architectures": ["C2"], "n_epochs": 2, "n_epochs_decay": 0, "fail_at_epoch": 1},
+        retrain={"architectures": ["C2"], "settings": {"n_epochs": 2, "n_epochs_decay": 0}, "fail_at_epoch": 1},
         max_failures=1,
     )
     assert run(spec, tmp_path / "runs", data_root) == 0
@@ -190,8 +193,8 @@ def test_a_failed_trial_is_retried_from_its_checkpoint(cluster, data_root, tmp_p
 
     # the same name with other settings is refused rather than mixed into this experiment
     capsys.readouterr()
-    assert run(spec, tmp_path / "runs", data_root, "--set", "retrain.n_epochs=3") == 2
-    assert "retry with other settings (retrain.n_epochs: 2 -> 3)" in capsys.readouterr().err
+    assert run(spec, tmp_path / "runs", data_root, "--set", "retrain.settings.n_epochs=3") == 2
+    assert "retry with other settings (retrain.settings.n_epochs: 2 -> 3)" in capsys.readouterr().err
 
 
 def test_missing_dataset_is_a_clear_error(cluster, data_root, tmp_path, capsys):
@@ -202,7 +205,7 @@ def test_missing_dataset_is_a_clear_error(cluster, data_root, tmp_path, capsys):
 
 
 def test_resume_continues_an_errored_trial_from_its_last_checkpoint(cluster, data_root, tmp_path, capsys):
-    spec = write_spec(tmp_path, "errored", search={"epochs": 3, "fail_at_epoch": 2}, max_failures=0)
+    spec = write_spec(tmp_path, "errored", search={"settings": {"epochs": 3}, "fail_at_epoch": 2}, max_failures=0)
     assert run(spec, tmp_path / "runs", data_root) == 1
     exp_dir = tmp_path / "runs" / "errored"
     capsys.readouterr()
@@ -345,7 +348,7 @@ class Plant:
 def test_resume_refuses_a_planted_pickle_and_runs_none_of_it(cluster, data_root, tmp_path, capsys):
     import pickle
 
-    spec = write_spec(tmp_path, "planted", search={"epochs": 3, "fail_at_epoch": 2}, max_failures=0)
+    spec = write_spec(tmp_path, "planted", search={"settings": {"epochs": 3}, "fail_at_epoch": 2}, max_failures=0)
     assert run(spec, tmp_path / "runs", data_root) == 1  # an errored trial: resume would restore the stage
     exp_dir = tmp_path / "runs" / "planted"
     tuner_pkl = exp_dir / "search" / "tuner.pkl"
@@ -503,5 +506,5 @@ def test_growing_the_repeats_runs_just_the_new_trials(combined, data_root, tmp_p
     assert run(spec, tmp_path / "runs", data_root) == 0
     assert "retrain: all 6 trial(s) finished earlier" in capsys.readouterr().out
     assert run(spec, tmp_path / "runs", data_root, "--set", "retrain.n_epochs=2", "--set", "retrain.repeats=1") == 2
-    err = capsys.readouterr().err
-    assert "retrain.n_epochs: 1 -> 2; retrain.repeats: 3 -> 1" in err and "may only add trials" in err
+    err = capsys.readouterr().err  # the old spelling of the key in --set is moved into settings too
+    assert "retrain.repeats: 3 -> 1; retrain.settings.n_epochs: 1 -> 2" in err and "may only add trials" in err

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nasplatform.engine.config import ConfigError
-from nasplatform.engine.schemes import BUILTIN_SCHEMES
+from nasplatform.engine.strategies import STRATEGIES
 from nasplatform.space import GeneratorGenotype, named_genotype
 from nasplatform.tune.plan import (
     SearchOutcome,
@@ -22,7 +22,16 @@ from nasplatform.tune.plan import (
     trial_key,
 )
 from nasplatform.tune.sources import SourceError, resolve_source, reused_searches
-from nasplatform.tune.spec import ArchitectureLabel, growth_conflicts, load_spec, smoke_spec, spec_from_dict
+from nasplatform.tune.spec import (
+    ArchitectureLabel,
+    growth_conflicts,
+    load_spec,
+    retrain_config,
+    search_config,
+    smoke_spec,
+    spec_from_dict,
+    spec_to_dict,
+)
 from nasplatform.tune.storage import open_storage
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
@@ -39,12 +48,14 @@ def minimal(**changes) -> dict:
         "figure": "quickstart",
         "datasets": ["tiny"],
         "image_size": 32,
-        "search": {"schemes": ["OF"], "epochs": 2, "hidden_dim": 4, "n_cells": 3},
-        "retrain": {"architectures": ["C4", "N4"], "repeats": 2, "n_epochs": 1, "n_epochs_decay": 1},
+        "search": {"schemes": ["OF"], "settings": {"epochs": 2, "hidden_dim": 4, "n_cells": 3}},
+        "retrain": {"architectures": ["C4", "N4"], "repeats": 2, "settings": {"n_epochs": 1, "n_epochs_decay": 1}},
     }
     for key, value in changes.items():
         section, _, leaf = key.partition("__")
-        if leaf:
+        if leaf == "settings":  # settings given here are added to the stage's own
+            data[section] = {**data[section], "settings": {**data[section]["settings"], **value}}
+        elif leaf:
             data[section] = {**data[section], leaf: value}
         else:
             data[section] = value
@@ -55,15 +66,16 @@ def minimal(**changes) -> dict:
 def test_paper_specs_carry_the_paper_settings(name):
     spec = load_spec(EXPERIMENTS / f"{name}.yaml")
     assert spec.figure == name.split("_")[0]
-    assert spec.image_size == 256 and spec.search.epochs == 400
-    assert (spec.retrain.n_epochs, spec.retrain.n_epochs_decay) == (100, 100)
+    search, retrain = search_config(spec, "", "OF", 0), retrain_config(spec, "", 0, (64, 64))
+    assert spec.image_size == 256 and search.epochs == 400 and (search.hidden_dim, search.n_cells) == (16, 11)
+    assert (retrain.n_epochs, retrain.n_epochs_decay) == (100, 100)
     assert spec.retrain.repeats == PAPER[name]
     assert spec.retrain_resources.gpus > 0 and spec.search_resources.gpus > 0
 
 
 def test_paper_grids_match_design_section_6():
     fig3 = load_spec(EXPERIMENTS / "fig3_schemes.yaml")
-    assert set(fig3.search.schemes) | set(fig3.retrain.genotypes_from.schemes) == set(BUILTIN_SCHEMES)
+    assert set(fig3.search.schemes) | set(fig3.retrain.genotypes_from.schemes) == set(STRATEGIES)
     assert set(fig3.datasets) == {"facades", "horse2zebra", "iphone2dslr_flower"}
     assert set(load_spec(EXPERIMENTS / "fig5_size_matched.yaml").retrain.architectures) == {"C32", "C64", "N32", "N64"}
     fig6 = load_spec(EXPERIMENTS / "fig6_asymmetry.yaml")
@@ -127,18 +139,62 @@ def test_spec_file_errors_name_the_file(tmp_path):
 
 
 def test_overrides_reach_stage_settings_and_plain_keys():
-    spec = spec_from_dict(minimal(), "", ["retrain.settings.optim.lr=1e-4", "search.epochs=3", "datasets=[a, b]"])
-    assert spec.retrain.settings == {"optim.lr": 1e-4} and spec.search.epochs == 3 and spec.datasets == ("a", "b")
+    spec = spec_from_dict(
+        minimal(), "", ["retrain.settings.optim.lr=1e-4", "search.settings.epochs=3", "datasets=[a, b]"]
+    )
+    assert spec.retrain.settings == {"n_epochs": 1, "n_epochs_decay": 1, "optim.lr": 1e-4}
+    assert spec.search.settings["epochs"] == 3 and spec.datasets == ("a", "b")
     with pytest.raises(ConfigError, match="search.epoch"):
         spec_from_dict(minimal(), "", ["search.epoch=3"])
+
+
+OLD_SHAPE = {
+    "name": "t",
+    "figure": "quickstart",
+    "datasets": ["tiny"],
+    "image_size": 32,
+    "search": {"schemes": ["OF"], "epochs": 2, "hidden_dim": 4, "n_cells": 3},
+    "retrain": {"architectures": ["C4", "N4"], "repeats": 2, "n_epochs": 1, "n_epochs_decay": 1},
+}
+
+
+def test_a_spec_of_the_old_shape_reads_as_the_same_spec():
+    """Specs and experiment.json files written before held five engine keys as stage keys: the migration moves
+    them into `settings`, in files and in --set alike, so an old experiment compares equal and may still grow."""
+    old = spec_from_dict(OLD_SHAPE, "old.yaml")
+    assert old == spec_from_dict(minimal()) and growth_conflicts(old, spec_from_dict(minimal())) == []
+    assert spec_to_dict(old)["search"]["settings"] == {"epochs": 2, "hidden_dim": 4, "n_cells": 3}
+    assert "epochs" not in spec_to_dict(old)["search"]
+    # --set in the old spelling lands on the same key, whichever spelling the file has
+    for data in (OLD_SHAPE, minimal()):
+        spec = spec_from_dict(data, "", ["search.epochs=5", "retrain.n_epochs_decay=0"])
+        assert spec.search.settings["epochs"] == 5 and spec.retrain.settings["n_epochs_decay"] == 0
+    assert OLD_SHAPE["search"]["epochs"] == 2  # the caller's mapping is left as it was
+    both = {**OLD_SHAPE, "search": {**OLD_SHAPE["search"], "settings": {"epochs": 3}}}
+    with pytest.raises(ConfigError, match=r"old\.yaml: search\.epochs: was renamed 'settings\.epochs', which is also"):
+        spec_from_dict(both, "old.yaml")
+
+
+def test_the_grid_axes_are_not_settings():
+    for stage, key, owner in [
+        ("search", "scheme", "search.schemes"),
+        ("search", "seed", "search.seeds"),
+        ("search", "data.crop_size", "image_size"),
+        ("retrain", "hidden_dim_b", "retrain.architectures"),
+        ("retrain", "seed", "retrain.repeats"),
+        ("retrain", "genotypes", "retrain.architectures"),
+    ]:
+        with pytest.raises(ConfigError, match=f"{stage}.settings.{key}: is set by the spec key {owner}"):
+            spec_from_dict(minimal(**{f"{stage}__settings": {key: 1}}))
 
 
 def test_smoke_shrinks_every_dimension():
     spec = load_spec(EXPERIMENTS / "fig4_hidden_dims.yaml")
     small = smoke_spec(spec)
     assert small.name == f"{spec.name}-smoke" and small.image_size == 32 and small.datasets == spec.datasets[:1]
-    assert small.search.epochs == 1 and small.search.n_cells == 3 and len(small.search.seeds) == 1
-    assert (small.retrain.n_epochs, small.retrain.n_epochs_decay, small.retrain.repeats) == (1, 0, 1)
+    search, retrain = small.search.settings, small.retrain.settings
+    assert (search["epochs"], search["hidden_dim"], search["n_cells"], len(small.search.seeds)) == (1, 4, 3, 1)
+    assert (retrain["n_epochs"], retrain["n_epochs_decay"], small.retrain.repeats) == (1, 0, 1)
     assert small.retrain.settings["data.max_images"] == 8 and small.search.settings["data.max_images"] == 8
     assert max(lab.hidden_dim for lab in small.retrain.labels) <= 8
     assert {lab.family for lab in small.retrain.labels} == {lab.family for lab in spec.retrain.labels}
@@ -149,20 +205,21 @@ def test_smoke_shrinks_every_dimension():
 def test_overrides_win_over_smoke():
     path = EXPERIMENTS / "fig4_hidden_dims.yaml"
     base = smoke_spec(load_spec(path))
-    assert load_spec(path, smoke=True) == base and base.search.epochs == 1
-    small = load_spec(path, ["search.epochs=2", "retrain.settings.data.max_images=16"], smoke=True)
-    assert small.search.epochs == 2 and small.retrain.settings["data.max_images"] == 16
+    assert load_spec(path, smoke=True) == base and base.search.settings["epochs"] == 1
+    small = load_spec(path, ["search.settings.epochs=2", "retrain.settings.data.max_images=16"], smoke=True)
+    assert small.search.settings["epochs"] == 2 and small.retrain.settings["data.max_images"] == 16
     # every key the user did not set keeps smoke's value
     retrain = dataclasses.replace(base.retrain, settings={**base.retrain.settings, "data.max_images": 16})
-    assert small == dataclasses.replace(base, search=dataclasses.replace(base.search, epochs=2), retrain=retrain)
+    search = dataclasses.replace(base.search, settings={**base.search.settings, "epochs": 2})
+    assert small == dataclasses.replace(base, search=search, retrain=retrain)
 
 
 def test_bad_override_under_smoke_names_the_key_and_file():
     with pytest.raises(ConfigError) as info:
         load_spec(EXPERIMENTS / "quickstart.yaml", ["search.epoch=2"], smoke=True)
     assert info.value.key == "search.epoch" and str(info.value).startswith(f"{EXPERIMENTS / 'quickstart.yaml'}: ")
-    with pytest.raises(ConfigError, match=r"quickstart\.yaml: search\.epochs: must be >= 1"):
-        load_spec(EXPERIMENTS / "quickstart.yaml", ["search.epochs=0"], smoke=True)
+    with pytest.raises(ConfigError, match=r"quickstart\.yaml: search\.settings\.epochs: must be >= 1"):
+        load_spec(EXPERIMENTS / "quickstart.yaml", ["search.settings.epochs=0"], smoke=True)
 
 
 def test_parameter_polynomial_is_exact():
@@ -258,12 +315,8 @@ SEARCH_PAPER = "search_paper"
 def test_paper_figures_retrain_from_one_shared_search():
     shared = load_spec(EXPERIMENTS / f"{SEARCH_PAPER}.yaml")
     assert shared.search.schemes == ("OF",) and shared.search.seeds == (0,) and not shared.retrain.architectures
-    assert (shared.image_size, shared.search.epochs, shared.search.hidden_dim, shared.search.n_cells) == (
-        256,
-        400,
-        16,
-        11,
-    )
+    search = search_config(shared, "", "OF", 0)
+    assert (shared.image_size, search.epochs, search.hidden_dim, search.n_cells) == (256, 400, 16, 11)
     for name in PAPER:
         spec = load_spec(EXPERIMENTS / f"{name}.yaml")
         source = spec.retrain.genotypes_from
@@ -288,13 +341,15 @@ def test_a_rerun_may_add_trials_but_not_change_them():
     )
     assert growth_conflicts(old, grown) == []
     changed = spec_from_dict(
-        minimal(datasets=["more"], retrain__repeats=1, search__epochs=3, retrain__settings={"optim.lr": 1e-3})
+        minimal(
+            datasets=["more"], retrain__repeats=1, search__settings={"epochs": 3}, retrain__settings={"optim.lr": 1e-3}
+        )
     )
     assert growth_conflicts(old, changed) == [
         'datasets: ["tiny"] -> ["more"]',
         "retrain.repeats: 2 -> 1",
         "retrain.settings.optim.lr: null -> 0.001",
-        "search.epochs: 2 -> 3",
+        "search.settings.epochs: 2 -> 3",
     ]
     every_seed = spec_from_dict(
         minimal(search={}, retrain={"architectures": ["N4"], "genotypes_from": {"experiment": "s"}})
@@ -384,7 +439,7 @@ def test_trial_keys_follow_what_a_trial_computes_not_where_it_runs(tmp_path):
     other = dataclasses.replace(outcome, genotypes={"g_a": G_B.to_dict(), "g_b": G_A.to_dict()})
     n4 = [p.trial_key for p in retrain_plans(spec, tmp_path, [other], True) if p.label == "N4"]
     assert not set(n4) & {p.trial_key for p in here}
-    longer = spec_from_dict(minimal(retrain__n_epochs=5))
+    longer = spec_from_dict(minimal(retrain__settings={"n_epochs": 5}))
     assert not {p.trial_key for p in retrain_plans(longer, tmp_path, [outcome], True)} & {p.trial_key for p in here}
     assert search_plans(spec, tmp_path, True)[0].trial_key == search_plans(spec, Path("/x"), False)[0].trial_key
 
@@ -392,13 +447,14 @@ def test_trial_keys_follow_what_a_trial_computes_not_where_it_runs(tmp_path):
 @pytest.mark.parametrize(
     "override, key, reason",
     [
-        ("search.epoch=2", "search.epoch", "unknown key; did you mean 'search.epochs'?"),
+        ("search.epoch=2", "search.epoch", "unknown key; did you mean 'search.settings.epochs'?"),
+        ("search.settings.epoch=2", "search.settings.epoch", "unknown key; did you mean 'search.settings.epochs' or"),
         ("lr=1", "lr", "unknown key"),
         ("search.schemes=[OF, XF]", "search.schemes[1]", "must be one of"),
-        ("search.epochs=many", "search.epochs", "expected an integer, got 'many' (str)"),
+        ("search.epochs=many", "search.settings.epochs", "expected an integer, got 'many' (str)"),
         ("image_size.x=3", "image_size", "is a value, not a section"),
         ("search.settings.seed.x=3", "search.settings.seed", "is a value, not a section"),
-        ("search.settings.optim.lrr=3", "search.settings.optim.lrr", "did you mean 'optim.lr'?"),
+        ("search.settings.optim.lrr=3", "search.settings.optim.lrr", "did you mean 'search.settings.optim.lr'?"),
         ("search.epochs", "search.epochs", "an override must look like key=value"),
     ],
 )
@@ -419,7 +475,9 @@ def test_spec_overrides_are_checked_like_config_overrides_and_name_the_file(over
 )
 def test_settings_overrides_win_however_the_yaml_spells_the_key(settings):
     spec = spec_from_dict(
-        minimal(search__settings=settings), "", ["search.settings.optim.lr=5e-4", "search.settings.data.max_images=2"]
+        minimal(search={"schemes": ["OF"], "settings": settings}),
+        "",
+        ["search.settings.optim.lr=5e-4", "search.settings.data.max_images=2"],
     )
     assert {k: v for k, v in spec.search.settings.items() if k != "optim.beta1"} == {
         "optim.lr": 5e-4,

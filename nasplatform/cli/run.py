@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a spec key, e.g. --set search.epochs=2 or --set retrain.settings.optim.lr=1e-4; "
+        help="override a spec key, e.g. --set search.settings.epochs=2 or --set retrain.settings.optim.lr=1e-4; "
         "applied after --smoke, so an explicit key wins over its value",
     )
     parser.add_argument(

@@ -1,12 +1,11 @@
-"""`nasplatform search`: one architecture search run (a scheme of engine/schemes.py) on a CycleGAN-layout dataset."""
+"""`nasplatform search`: one architecture search run (a scheme of engine/strategies.py) on a CycleGAN-layout dataset."""
 
 from __future__ import annotations
 
 import argparse
 
 from nasplatform.cli.options import add_run_parser, run_or_resume
-from nasplatform.engine.config import SearchConfig
-from nasplatform.engine.schemes import scheme_names
+from nasplatform.engine.config import SearchConfig, scheme_names
 from nasplatform.engine.search import resume_search, run_search
 
 

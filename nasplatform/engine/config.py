@@ -16,13 +16,21 @@ from typing import Any, Literal, Union
 
 import yaml
 
-from nasplatform.engine.schemes import scheme_names
-
 GanMode = Literal["lsgan", "vanilla"]
-#: A registered scheme name (engine/schemes.py), checked when a config is built, since schemes may register later.
+#: A search scheme: a name in engine/strategies.STRATEGIES, checked when a config is built (see scheme_names).
 Scheme = typing.NewType("Scheme", str)
 MixedOpMode = Literal["merged", "reference"]
 DiscriminatorKind = Literal["patchgan", "searched"]
+
+
+def scheme_names() -> tuple[str, ...]:
+    """The search schemes a config may name: the keys of engine/strategies.STRATEGIES, the one list of them.
+
+    Imported when a scheme is checked, not when this module is, so that importing the config stays torch-free;
+    a scheme added to that module (or registered with register_strategy) is valid everywhere at once."""
+    from nasplatform.engine.strategies import STRATEGIES
+
+    return tuple(STRATEGIES)
 
 
 class ConfigError(ValueError):
@@ -164,6 +172,8 @@ def _unknown_key(cls: type, key: str, prefix: str) -> ConfigError:
         return ConfigError(_join(prefix, key), f"is computed, not set: {(derived.__doc__ or '').strip()}")
     names = list(_field_types(cls))
     hints = difflib.get_close_matches(key, names, n=3)
+    renamed = RENAMED_KEYS.get(cls.__name__, {})  # a typo of an old spelling: point to the new one
+    hints += [renamed[old] for old in difflib.get_close_matches(key, list(renamed), n=1) if renamed[old] not in hints]
     # a leaf key given at the wrong level ("lr" instead of "optim.lr")
     hints += [p for p in _leaf_paths(cls) if p.rsplit(".", 1)[-1] == key and p != key]
     if hints:
@@ -181,18 +191,43 @@ def _leaf_paths(cls: type) -> list[str]:
 
 
 #: Keys renamed since configs were first saved, per config class: {old: new}. Run folders, checkpoints and plans
-#: written before hold the old spelling; they are read as the new one (docs/formats.md, "Renamed keys").
-RENAMED_KEYS: dict[str, dict[str, str]] = {"RetrainConfig": {"hidden_dim": "hidden_dim_a"}}
+#: written before hold the old spelling; they are read as the new one (docs/formats.md, "Renamed keys"). A dotted
+#: new name moves the key into a section: a spec stage's `epochs` is now a key of its `settings` (`settings.epochs`).
+RENAMED_KEYS: dict[str, dict[str, str]] = {
+    "RetrainConfig": {"hidden_dim": "hidden_dim_a"},
+    "SearchStage": {"epochs": "settings.epochs", "hidden_dim": "settings.hidden_dim", "n_cells": "settings.n_cells"},
+    "RetrainStage": {"n_epochs": "settings.n_epochs", "n_epochs_decay": "settings.n_epochs_decay"},
+}
 
 
 def migrate_keys(cls: type, data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """`data` (the top level of a `cls` config) with renamed keys spelled as now; both spellings is an error."""
     out = dict(data)
     for old, new in RENAMED_KEYS.get(cls.__name__, {}).items():
-        if old in out:
-            if new in out:
-                raise ConfigError(_join(prefix, old), f"was renamed {new!r}, which is also given; keep only {new}")
+        if old not in out:
+            continue
+        if new in flatten(out):
+            raise ConfigError(_join(prefix, old), f"was renamed {new!r}, which is also given; keep only {new}")
+        if "." in new:
+            value = out.pop(old)
+            section, rest = new.split(".", 1)
+            out[section] = dict(out.get(section) or {})  # a copy: the caller's mapping stays as it was
+            set_dotted(out[section], rest, value)
+        else:
             out = {new if key == old else key: value for key, value in out.items()}
+    return out
+
+
+def migrate_tree(cls: type, data: Any, prefix: str = "") -> Any:
+    """The raw mapping of a `cls` config with renamed keys spelled as now in it and its sections (nothing else is
+    checked): overrides spelled either way then land on one key."""
+    if not isinstance(data, Mapping):
+        return data
+    out = migrate_keys(cls, data, prefix)
+    types_ = _field_types(cls)
+    for key, value in out.items():
+        if dataclasses.is_dataclass(types_.get(key)) and isinstance(value, Mapping):
+            out[key] = migrate_tree(types_[key], value, _join(prefix, key))
     return out
 
 
@@ -300,15 +335,15 @@ def _field_type_at(cls: type, parts: list[str]) -> Any:
 
 
 def _renamed(cls: type, parts: list[str]) -> list[str]:
-    """A dotted key's parts with each renamed field (RENAMED_KEYS) spelled as now."""
+    """A dotted key's parts with each renamed field (RENAMED_KEYS) spelled as now (a moved one as its new path)."""
     out: list[str] = []
     tp: Any = cls
-    for part in parts:
+    for i, part in enumerate(parts):
         if not dataclasses.is_dataclass(tp):
-            return out + parts[len(out) :]
+            return out + parts[i:]
         part = RENAMED_KEYS.get(tp.__name__, {}).get(part, part)
-        out.append(part)
-        tp = _field_types(tp).get(part)
+        out += part.split(".")
+        tp = _field_types(tp).get(part) if "." not in part else Any
     return out
 
 
@@ -340,7 +375,7 @@ def apply_overrides(base: Any, overrides: Iterable[str], cls: type | None = None
     is_mapping = isinstance(base, Mapping)
     if is_mapping and cls is None:
         raise TypeError("apply_overrides on a mapping needs the type it is for (cls)")
-    cls, data = (cls, base) if is_mapping else (type(base), to_dict(base))
+    cls, data = (cls, migrate_tree(cls, base)) if is_mapping else (type(base), to_dict(base))
     for item in overrides:
         key, sep, raw = item.partition("=")
         key = key.strip()

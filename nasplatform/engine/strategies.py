@@ -20,7 +20,6 @@ from nasplatform.engine.cyclegan_step import (
 )
 from nasplatform.engine.losses import GANLoss
 from nasplatform.engine.pool import ImagePool
-from nasplatform.engine.schemes import add_scheme_name, remove_scheme_name
 from nasplatform.nets.build import CycleGANNetworks, Genotypes
 
 #: Parts of the training data a split can cover: all of it, or one of the seeded halves of A and B.
@@ -119,7 +118,8 @@ class SearchStrategy(ABC):
         return torch.optim.Adam(params, lr=o.lr, betas=(o.beta1, o.beta2))
 
 
-#: scheme name -> strategy class; `register_strategy` adds to it (and to the torch-free engine/schemes.py names).
+#: scheme name -> strategy class, the one list of schemes (configs, specs, the CLI and benchmarks read its keys);
+#: `register_strategy` adds to it.
 STRATEGIES: dict[str, type[SearchStrategy]] = {}
 
 
@@ -128,12 +128,13 @@ def register_strategy(cls: type[SearchStrategy]) -> type[SearchStrategy]:
     if not (isinstance(cls, type) and issubclass(cls, SearchStrategy)):
         raise TypeError(f"a search strategy subclasses SearchStrategy, got {cls!r}")
     name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name.strip():
+        raise TypeError(f"{cls.__qualname__}.name must be a non-empty string (the scheme's name), got {name!r}")
     if name in STRATEGIES:
         raise KeyError(f"scheme {name!r} is already registered ({STRATEGIES[name].__qualname__})")
     splits = getattr(cls, "splits", ())
     if not splits or not all(isinstance(s, Split) for s in splits):
         raise TypeError(f"{cls.__qualname__}.splits must declare the Split(s) it draws from, got {splits!r}")
-    add_scheme_name(name)
     STRATEGIES[name] = cls
     return cls
 
@@ -141,7 +142,6 @@ def register_strategy(cls: type[SearchStrategy]) -> type[SearchStrategy]:
 def unregister_strategy(name: str) -> None:
     """Remove a scheme registered at run time (tests and plug-ins clean up with this)."""
     STRATEGIES.pop(name, None)
-    remove_scheme_name(name)
 
 
 @register_strategy

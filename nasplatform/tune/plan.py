@@ -232,7 +232,7 @@ def search_plans(spec: ExperimentSpec, data_root: Path, run_dir_in_trial: bool) 
         for scheme in spec.search.schemes:
             for seed in spec.search.seeds:
                 cfg = search_config(spec, str(data_root / dataset), scheme, seed)
-                h = spec.search.hidden_dim
+                h = cfg.hidden_dim
                 plans.append(
                     keyed(
                         spec.name,
@@ -308,7 +308,7 @@ def _retrain_plan(
             hidden_dim_b=dims.hidden_dim_b,
             ref_params_g_a=cyclegan(dims.hidden_dim_a),
             ref_params_g_b=cyclegan(dims.hidden_dim_b),
-            epochs_planned=spec.retrain.epochs,
+            epochs_planned=cfg.epochs,
             engine=to_dict(cfg),
             genotypes=search.genotypes if source != "cyclegan" else None,
             genotype_source=search.source if search else None,

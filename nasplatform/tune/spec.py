@@ -39,26 +39,22 @@ SMOKE_NDF = 8
 SMOKE_SEARCH_HIDDEN_DIM = 4
 SMOKE_N_CELLS = 3
 
-#: Engine keys a stage's `settings` may not set, because the spec sets them (value: the spec key that does).
-SEARCH_OWNED = {
+#: Engine keys a stage's `settings` may not set, because the grid or the experiment sets them per trial (value: the
+#: spec key that does). Everything else about a trial (epochs, H and N of the search, lr, batch, ...) is a setting.
+SEARCH_AXES = {
     "scheme": "search.schemes",
     "seed": "search.seeds",
-    "epochs": "search.epochs",
-    "hidden_dim": "search.hidden_dim",
-    "n_cells": "search.n_cells",
-    "data.root": "data_root",
+    "data.root": "data_root and datasets",
     "data.crop_size": "image_size",
 }
-RETRAIN_OWNED = {
+RETRAIN_AXES = {
     "genotypes": "retrain.architectures",
     "hidden_dim": "retrain.architectures",
     "hidden_dim_a": "retrain.architectures",
     "hidden_dim_b": "retrain.architectures",
     "discriminator": "retrain.discriminator",
     "seed": "retrain.repeats",
-    "n_epochs": "retrain.n_epochs",
-    "n_epochs_decay": "retrain.n_epochs_decay",
-    "data.root": "data_root",
+    "data.root": "data_root and datasets",
     "data.crop_size": "image_size",
 }
 
@@ -149,15 +145,13 @@ def flatten_settings(settings: Any, key: str) -> dict[str, Any]:
 class SearchStage:
     """The search stage: one trial per dataset x scheme x seed (none when `schemes` is empty).
 
-    hidden_dim = H and n_cells = N of the supernets; settings: any other SearchConfig keys (dotted);
+    settings: the SearchConfig of every search trial, partial and dotted (`epochs`, `hidden_dim` = H and `n_cells`
+    = N of the supernets, `optim.lr`, ...); the grid sets scheme, seed and data (SEARCH_AXES).
     fail_at_epoch: test aid, every trial raises once right after that epoch's checkpoint.
     """
 
     schemes: tuple[Scheme, ...] = ()
     seeds: tuple[int, ...] = (0,)
-    epochs: int = 400
-    hidden_dim: int = 16
-    n_cells: int = 11
     resources: Resources = field(default_factory=Resources)
     settings: Any = None
     fail_at_epoch: int | None = None
@@ -170,15 +164,20 @@ class SearchStage:
             "seeds",
             f"must be distinct integers >= 0, at least one, got {list(self.seeds)}",
         )
-        for name, low in (("epochs", 1), ("hidden_dim", 1), ("n_cells", 3)):
-            _check(getattr(self, name) >= low, name, f"must be >= {low}, got {getattr(self, name)}")
         _check(self.fail_at_epoch is None or self.fail_at_epoch >= 1, "fail_at_epoch", "must be >= 1 or null")
-        for key in self.settings:
-            _check(
-                key not in SEARCH_OWNED,
-                f"settings.{key}",
-                f"is set by the spec key {SEARCH_OWNED.get(key)}; remove it here",
-            )
+        _check_not_axes(self.settings, SEARCH_AXES)
+
+
+def _check_not_axes(settings: dict, axes: dict[str, str]) -> None:
+    for key in settings:
+        _check(key not in axes, f"settings.{key}", f"is set by the spec key {axes.get(key)}; remove it here")
+
+
+def setting(settings: dict, cls: type, key: str) -> Any:
+    """The value a stage's `settings` gives the engine key `key` of `cls`, else that config's default."""
+    if key in settings:
+        return settings[key]
+    return next(f.default for f in dataclasses.fields(cls) if f.name == key)
 
 
 @dataclass(frozen=True)
@@ -244,7 +243,9 @@ def _genotype_files(files: Any) -> dict[str, tuple[str, ...]]:
 class RetrainStage:
     """The retrain+evaluate stage: one trial per dataset x architecture (x search trial, for searched ones) x repeat.
 
-    Repeat r trains with seed r. n_epochs at constant lr, then n_epochs_decay of linear decay.
+    Repeat r trains with seed r. settings: the RetrainConfig of every retrain trial, partial and dotted (`n_epochs`
+    at constant lr then `n_epochs_decay` of linear decay, `optim.lr`, ...); the grid sets genotypes, H, D, seed and
+    data (RETRAIN_AXES).
     discriminator: the D_A/D_B retrained with searched generators (N<H>, searched@H): "patchgan" (the official
     70x70 PatchGAN, the paper's protocol) or "searched" (the search's derived discriminator genotypes); a list
     of both is a sweep axis. CycleGAN-generator labels (C<H>, C'<H>, cyclegan@H) are the baseline and always
@@ -258,8 +259,6 @@ class RetrainStage:
     )
     discriminator: DiscriminatorKind | tuple[DiscriminatorKind, ...] = ("patchgan",)
     repeats: int = 3
-    n_epochs: int = 100
-    n_epochs_decay: int = 100
     resources: Resources = field(default_factory=Resources)
     settings: Any = None
     fail_at_epoch: int | None = None
@@ -281,26 +280,12 @@ class RetrainStage:
         )
         object.__setattr__(self, "discriminator", kinds)
         _check(self.repeats >= 1, "repeats", f"must be >= 1, got {self.repeats}")
-        _check(
-            self.n_epochs >= 0 and self.n_epochs_decay >= 0 and self.n_epochs + self.n_epochs_decay >= 1,
-            "n_epochs",
-            "n_epochs and n_epochs_decay must be >= 0 with a sum >= 1",
-        )
         _check(self.fail_at_epoch is None or self.fail_at_epoch >= 1, "fail_at_epoch", "must be >= 1 or null")
-        for key in self.settings:
-            _check(
-                key not in RETRAIN_OWNED,
-                f"settings.{key}",
-                f"is set by the spec key {RETRAIN_OWNED.get(key)}; remove it here",
-            )
+        _check_not_axes(self.settings, RETRAIN_AXES)
 
     @property
     def labels(self) -> list[ArchitectureLabel]:
         return [ArchitectureLabel.parse(a) for a in self.architectures]
-
-    @property
-    def epochs(self) -> int:
-        return self.n_epochs + self.n_epochs_decay
 
 
 @dataclass(frozen=True)
@@ -427,12 +412,13 @@ def check_genotype_source(spec: ExperimentSpec, needing: list[str]) -> None:
 
 
 def _engine_config(cls: type, base: dict, settings: dict, where: str):
+    """`cls` from the trial's own keys (`base`) and the stage's settings; errors name the spec key (`where`.key)."""
     try:
         for key, value in settings.items():
             set_dotted(base, key, value)
-        return from_dict(cls, base)
     except ConfigError as exc:
-        raise ConfigError(f"{where}.{exc.key}", exc.reason) from None
+        raise exc.under(where) from None
+    return from_dict(cls, base, prefix=where)
 
 
 def _data_section(spec: ExperimentSpec, dataset_dir: str) -> dict:
@@ -446,9 +432,6 @@ def search_config(spec: ExperimentSpec, dataset_dir: str, scheme: str, seed: int
         "data": _data_section(spec, dataset_dir),
         "scheme": scheme,
         "seed": seed,
-        "epochs": s.epochs,
-        "hidden_dim": s.hidden_dim,
-        "n_cells": s.n_cells,
         "device": "cuda" if spec.search_resources.gpus else "cpu",
     }
     return _engine_config(SearchConfig, base, s.settings, "search.settings")
@@ -471,8 +454,6 @@ def retrain_config(
         "seed": seed,
         "hidden_dim_a": hidden_dims[0],
         "hidden_dim_b": hidden_dims[1],
-        "n_epochs": r.n_epochs,
-        "n_epochs_decay": r.n_epochs_decay,
         "device": "cuda" if spec.retrain_resources.gpus else "cpu",
     }
     return _engine_config(RetrainConfig, base, r.settings, "retrain.settings")
@@ -540,20 +521,20 @@ def smoke_spec(spec: ExperimentSpec) -> ExperimentSpec:
     shrink = {"data.max_images": SMOKE_MAX_IMAGES, "ndf": SMOKE_NDF, "max_iters_per_epoch": SMOKE_MAX_IMAGES}
     drop = {"swap_epoch", "data.load_size", "val_every"}
 
-    def small(settings):
-        return {**{k: v for k, v in settings.items() if k not in drop}, **shrink}
+    def small(settings, **stage):
+        return {**{k: v for k, v in settings.items() if k not in drop}, **shrink, **stage}
 
     def one_cpu(res):
         return dataclasses.replace(res, cpus=1.0 if res.cpus is not None else None)
 
+    search_h = setting(spec.search.settings, SearchConfig, "hidden_dim")
     search = dataclasses.replace(
         spec.search,
         schemes=_smoke_schemes(spec),
         seeds=spec.search.seeds[:1],
-        epochs=1,
-        hidden_dim=min(SMOKE_SEARCH_HIDDEN_DIM, spec.search.hidden_dim),
-        n_cells=SMOKE_N_CELLS,
-        settings=small(spec.search.settings),
+        settings=small(
+            spec.search.settings, epochs=1, hidden_dim=min(SMOKE_SEARCH_HIDDEN_DIM, search_h), n_cells=SMOKE_N_CELLS
+        ),
         resources=one_cpu(spec.search.resources),
     )
     retrain = dataclasses.replace(
@@ -561,9 +542,7 @@ def smoke_spec(spec: ExperimentSpec) -> ExperimentSpec:
         architectures=_smoke_labels(spec.retrain.labels),
         genotypes_from=None,
         repeats=1,
-        n_epochs=1,
-        n_epochs_decay=0,
-        settings=small(spec.retrain.settings),
+        settings=small(spec.retrain.settings, n_epochs=1, n_epochs_decay=0),
         resources=one_cpu(spec.retrain.resources),
     )
     return dataclasses.replace(
