@@ -16,7 +16,8 @@ from analysis import html_page
 from analysis.architecture import alpha_deviation_heatmap, alpha_heatmap, genotype_diagram, parse_genotypes
 from analysis.curves import decisiveness_curve, loss_curves
 from analysis.fig_hidden import hidden_dim_figure
-from analysis.figures import asymmetry_figure, schemes_figure, size_matched_figure
+from analysis.figures import asymmetry_figure, retrain_rows, schemes_figure, size_matched_figure
+from analysis.labels import parse_label
 from analysis.load import (
     AnalysisInputError,
     load_alpha_history,
@@ -29,17 +30,26 @@ from analysis.samples import copy_sample, latest_sample
 from analysis.style import FigureFiles, FigureResult
 from analysis.tables import TableFiles, write_tables
 
-#: (figure value, builder) of the paper's figures; quickstart reuses the size-matched figure, cpu_mini both.
+#: (figure value, builder) of the paper's figures. Any other figure value is drawn by derived_figures.
 PAPER_FIGURES = (
     ("fig3", schemes_figure),
     ("fig4", hidden_dim_figure),
     ("fig5", lambda results, folder: size_matched_figure(results, folder, "fig5")),
     ("fig6", asymmetry_figure),
-    ("quickstart", lambda results, folder: size_matched_figure(results, folder, "quickstart")),
-    # the CPU mini-reproduction (experiments/cpu_mini.yaml) has C, N and C' at two sizes: both views of it
-    ("cpu_mini", lambda results, folder: size_matched_figure(results, folder, "cpu_mini")),
-    ("cpu_mini", lambda results, folder: asymmetry_figure(results, folder, "cpu_mini")),
 )
+
+
+def derived_builders(rows: pd.DataFrame) -> list:
+    """The figures a figure value of no paper figure gets, read from the labels of its retrain rows: C<H> and
+    N<H> models get the size-matched view (Fig. 5 style), and C'<H> ones the asymmetry view (Fig. 6 style) as
+    well. So an experiment with `figure: <name>` and such labels (quickstart, cpu_mini) needs no entry here."""
+    prefixes = {label.prefix for label in map(parse_label, rows["architecture"]) if label is not None}
+    builders = []
+    if {"C", "N"} <= prefixes or {"C'", "N"} <= prefixes:
+        builders.append(size_matched_figure)
+    if "C'" in prefixes:
+        builders.append(asymmetry_figure)
+    return builders
 
 
 @dataclass
@@ -80,6 +90,7 @@ def _describe(row: pd.Series) -> str:
 
 
 def paper_figures(results: pd.DataFrame, folder: Path) -> tuple[list[FigureResult], list[str]]:
+    """The paper's figures, then those derived for every other figure value in the table (derived_builders)."""
     made, skipped = [], []
     for figure, build in tqdm(PAPER_FIGURES, desc="paper figures", file=sys.stderr):
         result = build(results, folder)
@@ -89,9 +100,16 @@ def paper_figures(results: pd.DataFrame, folder: Path) -> tuple[list[FigureResul
                 skipped.append(note)
         else:
             made.append(result)
-    others = sorted({f for f in results["figure"] if f and f not in dict(PAPER_FIGURES)})
-    if others:
-        skipped.append(f"figure values without a dedicated figure (see the tables): {', '.join(others)}")
+    undrawn = []
+    for figure in sorted({f for f in results["figure"] if f and f not in dict(PAPER_FIGURES)}):
+        builders = derived_builders(retrain_rows(results, figure))
+        made += [result for build in builders if (result := build(results, folder, figure)) is not None]
+        if not builders:
+            undrawn.append(figure)
+    if undrawn:
+        skipped.append(
+            f"figure values whose architectures fit no figure kind (see the tables): {', '.join(undrawn)}"
+        )
     return made, skipped
 
 

@@ -674,6 +674,23 @@ def test_figures_without_rows_are_skipped_and_said(tmp_path):
     assert "Skipped figures" in (tmp_path / "report" / "index.html").read_text()
 
 
+def test_a_new_figure_value_is_drawn_from_its_labels_without_a_code_change(tmp_path):
+    """An experiment with `figure: <name>` needs no entry in analysis/: C/N rows get the size-matched view,
+    C' rows the asymmetry view too, and a value whose architectures fit no kind is named as undrawn."""
+    rows = (
+        labelled_rows("my_sizes", QUICK, ("tiny",), 2)
+        + labelled_rows("my_asym", FIG6, ("tiny",), 2)
+        + [retrain("my_fixed", "tiny", "cyclegan", 0, 50.0, 60.0, 1000, 1000, ha=8, hb=8)]
+    )
+    report = build_report(write_results(rows, tmp_path / "results.parquet"), tmp_path / "report")
+    assert [f.name for f in report.figures] == ["my_asym_size_matched", "my_asym_asymmetry", "my_sizes_size_matched"]
+    for name in ("my_asym_asymmetry", "my_sizes_size_matched"):
+        assert (tmp_path / "report" / "figures" / f"{name}.png").stat().st_size > 0
+    expected = _expected_scatter(rows, "my_sizes", "architecture", "C16", **_per_generator("C16"))
+    _check_trials(_csv({"out": tmp_path / "report"}, "my_sizes_size_matched"), expected)
+    assert any("fit no figure kind" in note and "my_fixed" in note for note in report.skipped)
+
+
 def test_missing_column_names_file_and_column(tmp_path):
     path = tmp_path / "bad.parquet"
     rows = labelled_rows("quickstart", QUICK, ("tiny",), 1)
