@@ -107,9 +107,7 @@ def paper_figures(results: pd.DataFrame, folder: Path) -> tuple[list[FigureResul
         if not builders:
             undrawn.append(figure)
     if undrawn:
-        skipped.append(
-            f"figure values whose architectures fit no figure kind (see the tables): {', '.join(undrawn)}"
-        )
+        skipped.append(f"figure values whose architectures fit no figure kind (see the tables): {', '.join(undrawn)}")
     return made, skipped
 
 
