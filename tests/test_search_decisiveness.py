@@ -9,8 +9,10 @@ import torch
 from analysis.curves import decisiveness_curve
 from analysis.load import load_metrics
 from nasplatform.engine.config import ConfigError, SearchConfig, apply_overrides, from_dict
-from nasplatform.engine.search import alpha_entropy, genotype_stable_since, run_search
-from nasplatform.engine.strategies import build_strategy
+from nasplatform.engine.loop import MeanMeter
+from nasplatform.engine.rundir import RunDirectory
+from nasplatform.engine.search import SearchJob, alpha_entropy, alpha_lr_factor, genotype_stable_since, run_search
+from nasplatform.engine.strategies import STRATEGIES, build_strategy
 from nasplatform.nets.build import build_supernets
 from nasplatform.nets.supernet import normalised_entropy
 
@@ -92,6 +94,36 @@ def test_of_alpha_lr_reaches_its_own_param_group(tiny_data):
     # the paper's default: the alphas step at the weights' lr
     default = build_strategy(nets, search_cfg(tiny_data))
     assert [g["lr"] for g in default.opt_g.param_groups] == [2e-4, 2e-4]
+
+
+def test_alpha_lr_factor_is_cyclegans_linear_rule_on_the_last_epochs():
+    # 10 epochs, the last 4 decaying: 1 - (epoch - 6) / 5
+    assert [alpha_lr_factor(e, 10, 4) for e in range(1, 11)] == pytest.approx([1] * 6 + [0.8, 0.6, 0.4, 0.2])
+    assert [alpha_lr_factor(e, 3, 0) for e in (1, 2, 3)] == [1.0, 1.0, 1.0]  # 0: constant, the paper's
+    assert [alpha_lr_factor(e, 3, 3) for e in (1, 2, 3)] == pytest.approx([0.75, 0.5, 0.25])
+
+
+@pytest.mark.parametrize("scheme", sorted(STRATEGIES))
+def test_alpha_lr_decay_sets_only_the_alpha_groups_of_every_scheme(tiny_data, tmp_path, scheme):
+    cfg = search_cfg(
+        tiny_data, f"scheme={scheme}", "epochs=4", "alpha_lr_decay_epochs=2", "max_iters_per_epoch=1", "optim.lr=3e-4"
+    )
+    job = SearchJob(cfg, RunDirectory(tmp_path / "run").prepare())
+    base = job.strategy.alpha_lr()
+    alpha_groups = {id(g) for g in job.strategy.alpha_param_groups()}
+    alpha_params = {id(p) for g in job.strategy.alpha_param_groups() for p in g["params"]}
+    assert alpha_params == {id(p) for _, net in job.nets.items() for p in net.arch_parameters()}
+    for epoch, factor in zip((1, 2, 3, 4), (1.0, 1.0, 2 / 3, 1 / 3)):
+        job.train_epoch(epoch, MeanMeter(), False)
+        assert job.epoch_metrics(epoch)["alpha_lr"] == pytest.approx(base * factor)
+        for opt in job.strategy.optimizers().values():
+            for group in opt.param_groups:
+                assert group["lr"] == pytest.approx(base * factor if id(group) in alpha_groups else 3e-4)
+
+
+def test_alpha_lr_decay_epochs_must_fit_the_search(tiny_data):
+    with pytest.raises(ConfigError, match=r"alpha_lr_decay_epochs: must be within 0..epochs \(3\), got 4"):
+        search_cfg(tiny_data, "epochs=3", "alpha_lr_decay_epochs=4")
 
 
 def test_of_alpha_lr_must_be_positive(tiny_data):

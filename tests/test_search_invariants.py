@@ -328,8 +328,14 @@ def assert_identical(a, b, where: str = "state") -> None:
 @pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
 def test_resume_is_bit_exact_in_weights_alphas_optimizers_and_pools(tiny_data, tmp_path, scheme):
     cfg = search_cfg(
-        tiny_data, f"scheme={scheme}", "epochs=3", "swap_epoch=2", "max_iters_per_epoch=3", "loss.pool_size=2"
-    )  # a pool of 2 fills within the run, so its replacement draws matter
+        tiny_data,
+        f"scheme={scheme}",
+        "epochs=3",
+        "swap_epoch=2",
+        "max_iters_per_epoch=3",
+        "loss.pool_size=2",
+        "alpha_lr_decay_epochs=2",
+    )  # a pool of 2 fills within the run, so its replacement draws matter; the alphas' lr decays in epochs 2-3
 
     def stop_after_two(row, checkpoint):
         if row["epoch"] == 2:

@@ -713,6 +713,8 @@ class SearchConfig(RunConfig):
     C_1^e .. C_N^d); hidden_dim = H of both supernet generators (their base width, ngf; paper: 16).
     swap_epoch: THS only, the epoch at which the two data halves swap roles (None = epochs // 2).
     gumbel*: optional Gumbel-softmax mixing with temperature annealed from gumbel_tau_start to gumbel_tau_end.
+    alpha_lr_decay_epochs: the alphas' learning rate falls linearly over the last so many epochs, by CycleGAN's
+    rule (engine/search.alpha_lr_factor); 0 = constant, the paper's. Lets a short search settle its argmax.
     """
 
     scheme: Scheme = "OF"
@@ -724,9 +726,14 @@ class SearchConfig(RunConfig):
     gumbel_tau_start: float = 5.0
     gumbel_tau_end: float = 0.1
     swap_epoch: int | None = None
+    alpha_lr_decay_epochs: int = 0
 
     def validate(self) -> None:
         _at_least(self, "epochs", 1)
+        if not 0 <= self.alpha_lr_decay_epochs <= self.epochs:
+            raise ConfigError(
+                "alpha_lr_decay_epochs", f"must be within 0..epochs ({self.epochs}), got {self.alpha_lr_decay_epochs}"
+            )
         _at_least(self, "n_cells", 3)
         _at_least(self, "hidden_dim", 1)
         _positive(self, "gumbel_tau_start")

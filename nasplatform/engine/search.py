@@ -45,6 +45,7 @@ class SearchJob:
             build_supernets(cfg.n_cells, cfg.hidden_dim, cfg.ndf, cfg.mixed_op_mode), cfg.accel, cfg.device
         )
         self.strategy = build_strategy(self.nets, cfg)
+        self.alpha_lr = self.strategy.alpha_lr()  # this epoch's, once train_epoch has set it
         self.data = self._datasets()
         self.samples = fixed_samples(cfg)
         self.alpha_rows: list[dict] = []
@@ -85,6 +86,8 @@ class SearchJob:
     def train_epoch(self, epoch: int, meter: MeanMeter, progress: bool) -> None:
         cfg = self.cfg
         self._set_gumbel(epoch)
+        self.alpha_lr = self.strategy.alpha_lr() * alpha_lr_factor(epoch, cfg.epochs, cfg.alpha_lr_decay_epochs)
+        self.strategy.set_alpha_lr(self.alpha_lr)
         w_role, alpha_role = self.strategy.data_roles(epoch)
         w_data = self._dataset(w_role)
         total = len(w_data) if cfg.max_iters_per_epoch is None else min(len(w_data), cfg.max_iters_per_epoch)
@@ -123,7 +126,7 @@ class SearchJob:
         row.update(
             {
                 "lr": self.cfg.optim.lr,
-                "alpha_lr": self.strategy.alpha_lr(),
+                "alpha_lr": self.alpha_lr,
                 "w_data": self.roles[0],
                 "alpha_data": self.roles[1] or "",
                 "gumbel_tau": float("nan") if self.tau is None else self.tau,
@@ -154,6 +157,13 @@ class SearchJob:
         self.strategy.load_state_dict(state["strategy"])
         saved = self.run.read_rows(self.run.alpha_history)
         self.alpha_rows = saved[: int(state["alpha_rows_epochs"])]
+
+
+def alpha_lr_factor(epoch: int, epochs: int, decay_epochs: int) -> float:
+    """The alphas' lr in `epoch` (1-based) over its base: 1 until the last `decay_epochs` epochs, then falling
+    linearly by CycleGAN's rule, 1 - (epoch - (epochs - decay_epochs)) / (decay_epochs + 1), to
+    1 / (decay_epochs + 1) in the last epoch. Set from the epoch alone, so a resumed search sets the same lr."""
+    return 1.0 - max(0, epoch - (epochs - decay_epochs)) / (decay_epochs + 1)
 
 
 def alpha_entropy(nets) -> dict[str, float]:

@@ -77,7 +77,15 @@ class SearchStrategy(ABC):
 
     @abstractmethod
     def alpha_lr(self) -> float:
-        """The learning rate the alphas are stepped with."""
+        """The learning rate the alphas are stepped with (before any decay, SearchConfig.alpha_lr_decay_epochs)."""
+
+    @abstractmethod
+    def alpha_param_groups(self) -> list[dict]:
+        """The optimizer parameter groups that hold the alphas (their lr is set each epoch by the search)."""
+
+    def set_alpha_lr(self, lr: float) -> None:
+        for group in self.alpha_param_groups():
+            group["lr"] = lr
 
     def get_final_architecture(self) -> Genotypes:
         return {name: net.derive() for name, net in self.nets.items()}
@@ -171,6 +179,9 @@ class OneStepFull(SearchStrategy):
         o = self.cfg.optim
         return o.lr if o.of_alpha_lr is None else o.of_alpha_lr
 
+    def alpha_param_groups(self) -> list[dict]:
+        return [self.opt_g.param_groups[1], self.opt_d.param_groups[1]]
+
     def data_roles(self, epoch: int) -> tuple[Split, Split | None]:
         return FULL_SPLIT, None
 
@@ -199,6 +210,9 @@ class TwoStep(SearchStrategy):
 
     def alpha_lr(self) -> float:
         return self.cfg.optim.arch_lr
+
+    def alpha_param_groups(self) -> list[dict]:
+        return [*self.opt_alpha_g.param_groups, *self.opt_alpha_d.param_groups]
 
     def step(self, w_batch: dict, alpha_batch: dict | None) -> dict[str, float]:
         alpha_losses = self._alpha_step(alpha_batch["a"], alpha_batch["b"])
