@@ -444,6 +444,36 @@ def test_trial_keys_follow_what_a_trial_computes_not_where_it_runs(tmp_path):
     assert search_plans(spec, tmp_path, True)[0].trial_key == search_plans(spec, Path("/x"), False)[0].trial_key
 
 
+#: The trial keys of minimal()'s trials as the landed platform computed them (commit 91030a6, before the spec's
+#: stage settings and alpha_lr_decay_epochs): experiments planned then must keep them, or growing one reruns all.
+PINNED_KEYS = [
+    "t/tiny/OF/s0#89e16088d957",
+    "t/tiny/C4/r0#22504b865cd8",
+    "t/tiny/C4/r1#b8e07205e3e9",
+    "t/tiny/N4/OF-s0/r0#1118164f73dc",
+    "t/tiny/N4/OF-s0/r1#760cf40c1dd9",
+]
+
+
+@pytest.mark.parametrize("shape", ["now", "old"])
+def test_trial_keys_of_experiments_planned_before_stay_the_same(tmp_path, shape):
+    spec = spec_from_dict(minimal() if shape == "now" else OLD_SHAPE)
+    outcome = SearchOutcome(
+        "tiny/OF/s0",
+        "ray1",
+        "tiny",
+        "OF",
+        0,
+        {"g_a": G_A.to_dict(), "g_b": G_B.to_dict()},
+        {"experiment": "t", "search_key": "tiny/OF/s0", "trial_id": "ray1", "genotypes_sha256": "x"},
+    )
+    keys = [p.trial_key for p in search_plans(spec, tmp_path, True) + retrain_plans(spec, tmp_path, [outcome], True)]
+    assert keys == PINNED_KEYS
+    # a field added since (ADDED_AT_DEFAULT) counts once it is set to anything but its default
+    decayed = spec_from_dict(minimal(search__settings={"alpha_lr_decay_epochs": 1}))
+    assert search_plans(decayed, tmp_path, True)[0].trial_key != PINNED_KEYS[0]
+
+
 @pytest.mark.parametrize(
     "override, key, reason",
     [

@@ -103,6 +103,12 @@ def genotypes_digest(genotypes: dict) -> str:
     return hashlib.sha256(json.dumps(genotypes, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+#: Engine config fields added after experiments were first planned, with their default: digested only when set to
+#: something else, so that a trial planned before the field existed keeps its key and a grown experiment does not
+#: run it again. Add a field here when you add it to SearchConfig/RetrainConfig (tests/test_tune_spec.py pins keys).
+ADDED_AT_DEFAULT: dict[str, object] = {"alpha_lr_decay_epochs": 0}
+
+
 def trial_key(experiment: str, plan: TrialPlan) -> str:
     """`<experiment>/<plan key>#<12 hex>`: the hex digests what the trial computes (stage, dataset, engine
     config, genotypes and their source, evaluation), leaving out where it runs (data root, storage, resources,
@@ -113,6 +119,9 @@ def trial_key(experiment: str, plan: TrialPlan) -> str:
     # digested in the spelling of before the rename (RENAMED_KEYS), so that experiments planned then keep their keys
     if "hidden_dim_a" in engine:
         engine["hidden_dim"] = engine.pop("hidden_dim_a")
+    for name, default in ADDED_AT_DEFAULT.items():  # likewise for fields added since, while they keep their default
+        if name in engine and engine[name] == default:
+            del engine[name]
     source = {
         k: v for k, v in (plan.genotype_source or {}).items() if k in ("experiment", "search_key", "genotypes_sha256")
     }
