@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml requirements-extra.txt
 demo: venv
 	$(PY) -m nasplatform run experiments/quickstart.yaml
 
-# every tier but s3 (pyproject.toml, [tool.pytest.ini_options]); 26-28 min on 2 busy cores
+# every tier but s3 (pyproject.toml, [tool.pytest.ini_options]); ~15 min on 2 idle cores, 19-39 min with both busy
 test: venv
 	$(PY) -m pytest -q
 
