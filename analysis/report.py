@@ -30,7 +30,7 @@ from analysis.samples import copy_sample, latest_sample
 from analysis.style import FigureFiles, FigureResult
 from analysis.tables import TableFiles, write_tables
 
-#: (figure value, builder) of the paper's figures. Any other figure value is drawn by derived_figures.
+#: (figure value, builder) of the paper's figures. Any other figure value is drawn by derived_builders.
 PAPER_FIGURES = (
     ("fig3", schemes_figure),
     ("fig4", hidden_dim_figure),
