@@ -417,9 +417,9 @@ def test_genotypes_from_files_are_size_matched_and_recorded(tmp_path):
         reused_searches(spec, print)
 
 
-def test_trial_keys_follow_what_a_trial_computes_not_where_it_runs(tmp_path):
-    spec = spec_from_dict(minimal())
-    outcome = SearchOutcome(
+def of_search_outcome() -> SearchOutcome:
+    """The finished OF search (seed 0, Ray trial ray1) of minimal()'s experiment, with the genotypes G_A, G_B."""
+    return SearchOutcome(
         "tiny/OF/s0",
         "ray1",
         "tiny",
@@ -428,6 +428,11 @@ def test_trial_keys_follow_what_a_trial_computes_not_where_it_runs(tmp_path):
         {"g_a": G_A.to_dict(), "g_b": G_B.to_dict()},
         {"experiment": "t", "search_key": "tiny/OF/s0", "trial_id": "ray1", "genotypes_sha256": "x"},
     )
+
+
+def test_trial_keys_follow_what_a_trial_computes_not_where_it_runs(tmp_path):
+    spec = spec_from_dict(minimal())
+    outcome = of_search_outcome()
     here = retrain_plans(spec, tmp_path / "data", [outcome], True)
     # another data root, object storage, another Ray trial id of the same search: the same keys
     moved = dataclasses.replace(outcome, trial_id="ray2", source={**outcome.source, "trial_id": "ray2"})
@@ -458,15 +463,7 @@ PINNED_KEYS = [
 @pytest.mark.parametrize("shape", ["now", "old"])
 def test_trial_keys_of_experiments_planned_before_stay_the_same(tmp_path, shape):
     spec = spec_from_dict(minimal() if shape == "now" else OLD_SHAPE)
-    outcome = SearchOutcome(
-        "tiny/OF/s0",
-        "ray1",
-        "tiny",
-        "OF",
-        0,
-        {"g_a": G_A.to_dict(), "g_b": G_B.to_dict()},
-        {"experiment": "t", "search_key": "tiny/OF/s0", "trial_id": "ray1", "genotypes_sha256": "x"},
-    )
+    outcome = of_search_outcome()
     keys = [p.trial_key for p in search_plans(spec, tmp_path, True) + retrain_plans(spec, tmp_path, [outcome], True)]
     assert keys == PINNED_KEYS
     # a field added since (ADDED_AT_DEFAULT) counts once it is set to anything but its default
