@@ -8,8 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
+from nasplatform.data.dataset import UnpairedDataset
 from nasplatform.engine.checkpoint import load_checkpoint
 from nasplatform.engine.config import RetrainConfig, SearchConfig, apply_overrides, from_dict
+from nasplatform.engine.loop import epoch_batches, iterations_per_epoch
 from nasplatform.engine.retrain import run_retrain
 from nasplatform.engine.search import resume_search, run_search
 from nasplatform.engine.strategies import STRATEGIES
@@ -270,3 +272,12 @@ def test_rerun_with_other_config_is_refused(tiny_data, tmp_path):
     run_search(search_cfg(tiny_data, "epochs=1"), tmp_path / "run", progress=False)
     with pytest.raises(ConfigError, match="hidden_dim"):
         run_search(search_cfg(tiny_data, "epochs=1", "hidden_dim=3"), tmp_path / "run", progress=False)
+
+
+@pytest.mark.parametrize(("batch_size", "limit"), [(1, None), (4, None), (3, None), (4, 1), (2, 99)])
+def test_the_progress_bars_total_is_the_number_of_batches_an_epoch_yields(tiny_data, batch_size, limit):
+    cfg = search_cfg(tiny_data).data
+    data = UnpairedDataset(cfg, "train", seed=0)  # 7 items (trainB's 7 images)
+    batches = list(epoch_batches(data, 1, 0, batch_size, "cpu", limit))
+    assert iterations_per_epoch(len(data), batch_size, limit) == len(batches)
+    assert sum(len(b["a"]) for b in batches) == (len(data) if limit is None else min(len(data), limit * batch_size))

@@ -8,10 +8,22 @@ import torch
 
 from analysis.curves import decisiveness_curve
 from analysis.load import load_metrics
+from nasplatform.engine.checkpoint import load_checkpoint
 from nasplatform.engine.config import ConfigError, SearchConfig, apply_overrides, from_dict
 from nasplatform.engine.loop import MeanMeter
 from nasplatform.engine.rundir import RunDirectory
-from nasplatform.engine.search import SearchJob, alpha_entropy, alpha_lr_factor, genotype_stable_since, run_search
+from nasplatform.engine.search import (
+    SearchJob,
+    alpha_entropy,
+    alpha_lr_factor,
+    decide_mixed_ops,
+    decisions,
+    decisions_due,
+    genotype_stable_since,
+    recorded_choices,
+    run_search,
+    undecided_ops,
+)
 from nasplatform.engine.strategies import STRATEGIES, build_strategy
 from nasplatform.nets.build import build_supernets
 from nasplatform.nets.supernet import normalised_entropy
@@ -163,3 +175,75 @@ def test_search_metrics_carry_decisiveness(tiny_data, tmp_path):
     assert plotted["alpha_entropy"].to_numpy() == pytest.approx(metrics["alpha_entropy"].to_numpy())
     assert plotted["genotype_stable_since"].iloc[-1] == since
     assert decisiveness_curve(metrics.drop(columns=["alpha_entropy"]), "old", tmp_path / "fig", "old") is None
+
+
+def test_decisions_are_spread_evenly_over_the_decision_epochs():
+    # 28 mixed ops decided over epochs 3..7 of 10: 6, 6, 6, 5, 5 (ceil of what is left over the epochs left)
+    left, due = 28, []
+    for epoch in range(1, 11):
+        n = decisions_due(epoch, 3, 7, left)
+        due.append(n)
+        left -= n
+    assert due == [0, 0, 6, 6, 6, 5, 5, 0, 0, 0] and left == 0
+    assert [decisions_due(e, 0, 0, 28) for e in (1, 5, 10)] == [0, 0, 0]  # 0, 0: no decisions, the paper's
+    assert decisions_due(4, 4, 4, 9) == 9
+
+
+def test_greedy_decision_fixes_the_most_certain_mixed_ops_to_their_argmax():
+    nets = build_supernets(3, 2, 4, "merged")
+    ops = undecided_ops(nets)
+    with torch.no_grad():
+        for _, _, op in ops:
+            op.alpha.zero_()
+        # three hand-made certainties: d_b's first op almost one-hot, g_b's second less, g_a's first a little
+        (_, _, g_a0), (_, _, d_b0) = ops[0], next(o for o in ops if o[0] == "d_b")
+        g_b1 = [o for o in ops if o[0] == "g_b"][1][2]
+        d_b0.alpha[-1], g_b1.alpha[1], g_a0.alpha[0] = 9.0, 3.0, 0.5
+    decided = decide_mixed_ops(nets, 2)
+    assert decided == [
+        ("d_b", next(o for o in ops if o[0] == "d_b")[1], d_b0.op_names[-1]),
+        ("g_b", [o for o in ops if o[0] == "g_b"][1][1], g_b1.op_names[1]),
+    ]
+    assert len(undecided_ops(nets)) == len(ops) - 2 and g_a0.decided is None
+    assert sorted(decisions(nets)) == sorted(decided)
+    # a decided op no longer mixes: it is its candidate alone, whatever its alphas do later
+    c_in = next(slot.c_in for slot, op in nets.d_b.mixed_ops() if op is d_b0)
+    x = torch.randn(2, c_in, 8, 8)
+    with torch.no_grad():
+        d_b0.alpha.copy_(torch.tensor([5.0] + [0.0] * (len(d_b0.op_names) - 1)))
+    torch.testing.assert_close(d_b0(x), d_b0.ops[d_b0.op_names[-1]](x), rtol=0, atol=0)
+    assert d_b0.derive() == d_b0.op_names[-1]
+    with pytest.raises(ValueError, match="not a candidate"):
+        g_a0.decide("no_such_op")
+
+
+def test_decision_epochs_must_come_in_pairs_and_fit_the_search(tiny_data):
+    with pytest.raises(ConfigError, match=r"decide_by_epoch: greedy decisions need both"):
+        search_cfg(tiny_data, "epochs=3", "decide_from_epoch=2")
+    with pytest.raises(
+        ConfigError, match=r"decide_by_epoch: need 1 <= decide_from_epoch \(2\) <= decide_by_epoch \(4\)"
+    ):
+        search_cfg(tiny_data, "epochs=3", "decide_from_epoch=2", "decide_by_epoch=4")
+    with pytest.raises(ConfigError, match=r"decide_by_epoch: need"):
+        search_cfg(tiny_data, "epochs=3", "decide_from_epoch=3", "decide_by_epoch=2")
+
+
+@pytest.mark.e2e  # a search or retrain run end to end (> 5 s)
+def test_a_deciding_search_fixes_every_op_by_its_last_decision_epoch(tiny_data, tmp_path):
+    cfg = search_cfg(tiny_data, "epochs=4", "decide_from_epoch=2", "decide_by_epoch=3", "optim.of_alpha_lr=0.5")
+    result = run_search(cfg, tmp_path / "run", progress=False)
+    metrics = pd.read_parquet(tmp_path / "run" / "metrics.parquet").set_index("epoch")
+    total = len(undecided_ops(build_supernets(cfg.n_cells, cfg.hidden_dim, cfg.ndf, cfg.mixed_op_mode)))
+    assert list(metrics["decided_ops"]) == [0, math.ceil(total / 2), total, total]
+    # decided from epoch 3 on: the genotype cannot change after it
+    assert metrics.loc[4, "genotype_stable_since"] <= 3
+    alphas = pd.read_parquet(tmp_path / "run" / "alpha_history.parquet")
+    assert (
+        alphas[alphas.epoch == 3].set_index(["network", "mixed_op", "op"])["alpha"]
+        == alphas[alphas.epoch == 4].set_index(["network", "mixed_op", "op"])["alpha"]
+    ).all()  # a decided op's alpha gets no gradient, so Adam leaves it where it was
+    saved = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["job"]["decisions"]
+    assert len(saved) == total
+    # each op was fixed to its argmax, and its frozen alphas keep saying so
+    assert {(n, s): o for n, s, o in saved} == recorded_choices(alphas.to_dict("records"))[4]
+    assert set(result.genotypes) == {"g_a", "g_b", "d_a", "d_b"}

@@ -335,7 +335,10 @@ def test_resume_is_bit_exact_in_weights_alphas_optimizers_and_pools(tiny_data, t
         "max_iters_per_epoch=3",
         "loss.pool_size=2",
         "alpha_lr_decay_epochs=2",
-    )  # a pool of 2 fills within the run, so its replacement draws matter; the alphas' lr decays in epochs 2-3
+        "decide_from_epoch=2",
+        "decide_by_epoch=3",
+    )  # a pool of 2 fills within the run, so its replacement draws matter; the alphas' lr decays in epochs 2-3;
+    # half the mixed ops are decided at the end of epoch 2, so the resumed epoch 3 must restore those decisions
 
     def stop_after_two(row, checkpoint):
         if row["epoch"] == 2:
@@ -353,5 +356,7 @@ def test_resume_is_bit_exact_in_weights_alphas_optimizers_and_pools(tiny_data, t
     assert all(len(pool["images"]) == 2 for pool in job["strategy"]["pools"])
     assert len(job["strategy"]["optimizers"]) == (2 if scheme == "OF" else 4)
     # networks (weights and alphas), every optimizer's state, both pools (images and RNG) and the global RNGs
+    all_ops = sum(len(net.slots) for _, net in build_supernets(cfg.n_cells, cfg.hidden_dim, cfg.ndf, "merged").items())
+    assert len(job["decisions"]) == all_ops  # all decided by the end of epoch 3
     assert_identical(straight["job"], resumed["job"], "job")
     assert_identical(straight["rng"], resumed["rng"], "rng")

@@ -715,6 +715,10 @@ class SearchConfig(RunConfig):
     gumbel*: optional Gumbel-softmax mixing with temperature annealed from gumbel_tau_start to gumbel_tau_end.
     alpha_lr_decay_epochs: the alphas' learning rate falls linearly over the last so many epochs, by CycleGAN's
     rule (engine/search.alpha_lr_factor); 0 = constant, the paper's. Lets a short search settle its argmax.
+    decide_from_epoch, decide_by_epoch: greedy decisions (SGAS-style; 0, 0 = none, the paper's): at the end of each
+    epoch from decide_from_epoch to decide_by_epoch, an equal share of the still-mixing ops of the four networks, the
+    most certain first (lowest normalised alpha entropy), is fixed to its argmax candidate; all are fixed by the end
+    of decide_by_epoch, and the remaining epochs train the weights of the decided networks.
     """
 
     scheme: Scheme = "OF"
@@ -727,9 +731,22 @@ class SearchConfig(RunConfig):
     gumbel_tau_end: float = 0.1
     swap_epoch: int | None = None
     alpha_lr_decay_epochs: int = 0
+    decide_from_epoch: int = 0
+    decide_by_epoch: int = 0
 
     def validate(self) -> None:
         _at_least(self, "epochs", 1)
+        if (self.decide_from_epoch == 0) != (self.decide_by_epoch == 0):
+            raise ConfigError(
+                "decide_from_epoch" if self.decide_from_epoch == 0 else "decide_by_epoch",
+                "greedy decisions need both decide_from_epoch and decide_by_epoch (or neither: 0, 0)",
+            )
+        if self.decide_by_epoch and not 1 <= self.decide_from_epoch <= self.decide_by_epoch <= self.epochs:
+            raise ConfigError(
+                "decide_by_epoch",
+                f"need 1 <= decide_from_epoch ({self.decide_from_epoch}) <= decide_by_epoch ({self.decide_by_epoch})"
+                f" <= epochs ({self.epochs})",
+            )
         if not 0 <= self.alpha_lr_decay_epochs <= self.epochs:
             raise ConfigError(
                 "alpha_lr_decay_epochs", f"must be within 0..epochs ({self.epochs}), got {self.alpha_lr_decay_epochs}"

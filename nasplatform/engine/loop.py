@@ -66,6 +66,12 @@ def epoch_batches(
         yield batch
 
 
+def iterations_per_epoch(n_items: int, batch_size: int, limit: int | None = None) -> int:
+    """How many batches `epoch_batches` yields for a dataset of `n_items` (the progress bar's total)."""
+    batches = -(-n_items // batch_size)
+    return batches if limit is None else min(batches, limit)
+
+
 def endless_batches(dataset, epoch: int, seed: int, batch_size: int, device: str) -> Iterator[dict]:
     """Batches of `dataset` for as long as asked, re-drawing the order when one pass ends."""
     rounds = 0

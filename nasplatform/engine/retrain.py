@@ -20,6 +20,7 @@ from nasplatform.engine.loop import (
     MeanMeter,
     RunOutcome,
     epoch_batches,
+    iterations_per_epoch,
     progress_bar,
     run_job,
     seed_everything,
@@ -92,7 +93,7 @@ class RetrainJob:
 
     def train_epoch(self, epoch: int, meter: MeanMeter, progress: bool) -> None:
         cfg = self.cfg
-        total = len(self.data) if cfg.max_iters_per_epoch is None else min(len(self.data), cfg.max_iters_per_epoch)
+        total = iterations_per_epoch(len(self.data), cfg.batch_size, cfg.max_iters_per_epoch)
         batches = epoch_batches(self.data, epoch, cfg.seed, cfg.batch_size, cfg.device, cfg.max_iters_per_epoch)
         self.nets.train(True)
         bar = progress_bar(batches, total, f"retrain epoch {epoch}/{self.total_epochs}", progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from nasplatform.engine.loop import (
     RunOutcome,
     endless_batches,
     epoch_batches,
+    iterations_per_epoch,
     progress_bar,
     run_job,
     seed_everything,
@@ -25,6 +27,8 @@ from nasplatform.engine.rundir import RunDirectory
 from nasplatform.engine.samples import fixed_samples, save_samples
 from nasplatform.engine.strategies import FULL, HALF1, HALF2, Split, build_strategy
 from nasplatform.nets.build import build_supernets, genotypes_to_json
+from nasplatform.nets.supernet import normalised_entropy
+from nasplatform.ops.mixed import MixedOp
 
 
 def split_halves(n: int, seed: int, domain: str) -> tuple[list[int], list[int]]:
@@ -90,7 +94,7 @@ class SearchJob:
         self.strategy.set_alpha_lr(self.alpha_lr)
         w_role, alpha_role = self.strategy.data_roles(epoch)
         w_data = self._dataset(w_role)
-        total = len(w_data) if cfg.max_iters_per_epoch is None else min(len(w_data), cfg.max_iters_per_epoch)
+        total = iterations_per_epoch(len(w_data), cfg.batch_size, cfg.max_iters_per_epoch)
         batches = epoch_batches(w_data, epoch, cfg.seed, cfg.batch_size, cfg.device, cfg.max_iters_per_epoch)
         alpha_batches = (
             endless_batches(self._dataset(alpha_role), epoch, cfg.seed + 1, cfg.batch_size, cfg.device)
@@ -106,6 +110,8 @@ class SearchJob:
             losses = self.strategy.step(in_memory_format(batch, cfg), in_memory_format(alpha_batch, cfg))
             meter.add(losses)
             bar.set_postfix(g=f"{losses['loss_g']:.3f}", d_a=f"{losses['loss_d_a']:.3f}", refresh=False)
+        n_decide = decisions_due(epoch, cfg.decide_from_epoch, cfg.decide_by_epoch, len(undecided_ops(self.nets)))
+        decide_mixed_ops(self.nets, n_decide)
 
     def _set_gumbel(self, epoch: int) -> float | None:
         cfg = self.cfg
@@ -123,6 +129,7 @@ class SearchJob:
         row = {f"genotype_{name}": g.to_json() for name, g in genotypes.items()}
         row.update(alpha_entropy(self.nets))
         row["genotype_stable_since"] = genotype_stable_since(self.alpha_rows, current_choices(self.nets), epoch)
+        row["decided_ops"] = sum(op.decided is not None for _, net in self.nets.items() for _, op in net.mixed_ops())
         row.update(
             {
                 "lr": self.cfg.optim.lr,
@@ -150,11 +157,15 @@ class SearchJob:
             "networks": self.nets.state_dict(),
             "strategy": self.strategy.state_dict(),
             "alpha_rows_epochs": len(self.alpha_rows),
+            "decisions": decisions(self.nets),
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.nets.load_state_dict(state["networks"])
         self.strategy.load_state_dict(state["strategy"])
+        for name, slot_id, op_name in state.get("decisions", []):  # checkpoints from before greedy decisions: none
+            net = getattr(self.nets, name)
+            net.get_submodule(slot_path(net, slot_id)).decide(op_name)
         saved = self.run.read_rows(self.run.alpha_history)
         self.alpha_rows = saved[: int(state["alpha_rows_epochs"])]
 
@@ -164,6 +175,45 @@ def alpha_lr_factor(epoch: int, epochs: int, decay_epochs: int) -> float:
     linearly by CycleGAN's rule, 1 - (epoch - (epochs - decay_epochs)) / (decay_epochs + 1), to
     1 / (decay_epochs + 1) in the last epoch. Set from the epoch alone, so a resumed search sets the same lr."""
     return 1.0 - max(0, epoch - (epochs - decay_epochs)) / (decay_epochs + 1)
+
+
+def undecided_ops(nets) -> list[tuple[str, str, MixedOp]]:
+    """(network, mixed op id, op) of every mixed op of the four networks that still mixes, in network and slot
+    order."""
+    return [(name, slot.id, op) for name, net in nets.items() for slot, op in net.mixed_ops() if op.decided is None]
+
+
+def decisions(nets) -> list[tuple[str, str, str]]:
+    """(network, mixed op id, candidate) of every decided mixed op (the search checkpoint's `decisions`)."""
+    return [(name, slot.id, op.decided) for name, net in nets.items() for slot, op in net.mixed_ops() if op.decided]
+
+
+def slot_path(net, slot_id: str) -> str:
+    """Module path of mixed op `slot_id` in supernet `net` (a checkpoint names decided ops by id)."""
+    for slot in net.slots:
+        if slot.id == slot_id:
+            return slot.path
+    raise KeyError(f"no mixed op {slot_id!r} in the {net.kind} supernet (its ids: {[s.id for s in net.slots]})")
+
+
+def decisions_due(epoch: int, first: int, last: int, undecided: int) -> int:
+    """How many mixed ops to decide at the end of `epoch` so that the `undecided` ones are spread evenly over the
+    decision epochs first..last (SearchConfig.decide_from_epoch/decide_by_epoch; 0 = none), all gone after `last`."""
+    if not first or not first <= epoch <= last:
+        return 0
+    return math.ceil(undecided / (last - epoch + 1))
+
+
+def decide_mixed_ops(nets, n: int) -> list[tuple[str, str, str]]:
+    """SGAS-style greedy decision: fix the `n` still-mixing ops whose softmax(alpha) is most certain (lowest
+    normalised entropy; earlier network and slot first on ties) to their argmax candidate. Returns (network,
+    mixed op id, candidate) of each, in decision order."""
+    ranked = sorted(undecided_ops(nets), key=lambda item: normalised_entropy(item[2].alpha))
+    decided = []
+    for name, slot_id, op in ranked[:n]:
+        op.decide(op.derive())
+        decided.append((name, slot_id, op.decided))
+    return decided
 
 
 def alpha_entropy(nets) -> dict[str, float]:

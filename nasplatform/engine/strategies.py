@@ -235,8 +235,9 @@ class TwoStep(SearchStrategy):
 
     @staticmethod
     def _descend(loss: torch.Tensor, params: list, opt: torch.optim.Optimizer) -> None:
-        # gradients w.r.t. the alphas only: the weights' gradients are never computed in this step
-        grads = torch.autograd.grad(loss, params)
+        # gradients w.r.t. the alphas only: the weights' gradients are never computed in this step; the alphas of
+        # decided mixed ops (SearchConfig.decide_*) are out of the graph, get None and are skipped by Adam
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
         for p, g in zip(params, grads):
             p.grad = g
         opt.step()

@@ -35,6 +35,9 @@ class MixedOp(nn.Module):
         self.mode = mode
         #: Gumbel-softmax temperature; None mixes with the plain softmax.
         self.tau: float | None = None
+        #: The candidate this slot was fixed to by a greedy decision (engine/search.decide_mixed_ops), or None while
+        #: it still mixes. A decided slot runs that candidate alone and its alpha gets no more gradient.
+        self.decided: str | None = None
         self._plan = self._merge_plan()
 
     @property
@@ -54,10 +57,20 @@ class MixedOp(nn.Module):
         return F.softmax(self.alpha, dim=-1)
 
     def derive(self) -> str:
-        """The candidate with the largest alpha."""
+        """The decided candidate, else the one with the largest alpha."""
+        if self.decided is not None:
+            return self.decided
         return self.op_names[int(torch.argmax(self.alpha.detach()))]
 
+    def decide(self, name: str) -> None:
+        """Fix this slot to candidate `name` for the rest of the search."""
+        if name not in self.op_names:
+            raise ValueError(f"{name!r} is not a candidate of this {self.cell_type.value} slot: {self.op_names}")
+        self.decided = name
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.decided is not None:
+            return self.ops[self.decided](x)
         weights = self.mixing_weights()
         if self._mode == "reference":
             return sum(w * self.ops[name](x) for w, name in zip(weights, self.op_names))

@@ -106,7 +106,7 @@ def genotypes_digest(genotypes: dict) -> str:
 #: Engine config fields added after experiments were first planned, with their default: digested only when set to
 #: something else, so that a trial planned before the field existed keeps its key and a grown experiment does not
 #: run it again. Add a field here when you add it to SearchConfig/RetrainConfig (tests/test_tune_spec.py pins keys).
-ADDED_AT_DEFAULT: dict[str, object] = {"alpha_lr_decay_epochs": 0}
+ADDED_AT_DEFAULT: dict[str, object] = {"alpha_lr_decay_epochs": 0, "decide_from_epoch": 0, "decide_by_epoch": 0}
 
 
 def trial_key(experiment: str, plan: TrialPlan) -> str:

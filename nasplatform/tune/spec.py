@@ -519,7 +519,14 @@ def smoke_spec(spec: ExperimentSpec) -> ExperimentSpec:
     the runner drops them when the cluster has none. A spec that reuses genotypes (retrain.genotypes_from)
     runs a 1-epoch search of its own instead, so a dry run needs neither the source nor its files."""
     shrink = {"data.max_images": SMOKE_MAX_IMAGES, "ndf": SMOKE_NDF, "max_iters_per_epoch": SMOKE_MAX_IMAGES}
-    drop = {"swap_epoch", "alpha_lr_decay_epochs", "data.load_size", "val_every"}
+    drop = {
+        "swap_epoch",
+        "alpha_lr_decay_epochs",
+        "decide_from_epoch",
+        "decide_by_epoch",
+        "data.load_size",
+        "val_every",
+    }
 
     def small(settings, **stage):
         return {**{k: v for k, v in settings.items() if k not in drop}, **shrink, **stage}
