@@ -21,6 +21,7 @@ from analysis.style import (
     DIRECTION_LABEL,
     FID_LABEL,
     HIDDEN_LABEL,
+    LEGEND_COLUMNS,
     MISSING_COLOR,
     SEARCHED_GREEN,
     FigureResult,
@@ -132,7 +133,7 @@ def _draw(table: pd.DataFrame, datasets: list[str], title: str):
             [], [], marker="s", s=110, facecolor="none", edgecolor=MISSING_COLOR, hatch="////", label="missing trials"
         )
     )
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), LEGEND_COLUMNS), fontsize=8)
     suptitle(fig, title)
     return fig
 

@@ -52,13 +52,24 @@ def valid_mask(rows: pd.DataFrame, direction: Direction) -> pd.Series:
     return (rows["status"] == "ok") & rows[direction.fid].notna()
 
 
-def expected_repeats(rows: pd.DataFrame, keys: list[str]) -> int:
-    """Trials each grid cell should hold: the most complete cell, or the number of distinct repeat
-    indices in the figure, whichever is larger (a repeat missing everywhere still shows)."""
+def expected_repeats(rows: pd.DataFrame, keys: list[str]) -> dict[tuple, int]:
+    """Trials each grid cell should hold: one per repeat index of the figure (a repeat missing everywhere still
+    shows), times the searches a cell's genotypes come from. A model of searched genotypes (N, C') is retrained
+    once per search (`search_trial_id`), a fixed one (C) once: so with 2 searches and 5 repeats N and C' cells
+    expect 10 and C cells 5. The searches per cell are the most any cell of the figure holds, so a cell that lost
+    one search's trials shows the gap; a cell with no row at all expects the most any cell expects."""
     if rows.empty:
-        return 0
-    per_cell = int(rows.groupby(keys, dropna=False).size().max())
-    return max(per_cell, int(rows["repeat"].nunique()))
+        return {}
+    repeats = int(rows["repeat"].nunique())
+    searched = rows["search_trial_id"].notna() if "search_trial_id" in rows else pd.Series(False, index=rows.index)
+    per_cell = rows.assign(_search=rows.get("search_trial_id"), _searched=searched).groupby(keys, dropna=False)
+    searches = int(per_cell["_search"].nunique().max()) if searched.any() else 1
+    expected = {
+        (cell if isinstance(cell, tuple) else (cell,)): repeats * (max(searches, 1) if any_searched else 1)
+        for cell, any_searched in per_cell["_searched"].any().items()
+    }
+    expected[None] = max(expected.values())
+    return expected
 
 
 def grid_gaps(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -68,11 +79,12 @@ def grid_gaps(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     The grid is the product of the values each key takes in `rows`, so a cell with no row (e.g. one
     dataset lacking a scheme) is a gap too. `rows` must have no nulls in `keys` (use NO_VALUE).
     """
-    expected = expected_repeats(rows, keys)
+    expected_per_cell = expected_repeats(rows, keys)
     levels = [sorted(rows[k].unique(), key=str) for k in keys]
     records = []
     for cell in itertools.product(*levels):
         in_cell = rows[(rows[keys] == pd.Series(cell, index=keys)).all(axis=1)]
+        expected = expected_per_cell.get(tuple(cell), expected_per_cell.get(None, 0))
         for direction in DIRECTIONS:
             n_valid = int(valid_mask(in_cell, direction).sum())
             if n_valid >= expected:

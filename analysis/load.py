@@ -258,11 +258,12 @@ def load_metrics(path: Path | str) -> pd.DataFrame:
 def _runs_root(runs_root: Path | str | None, experiment_uri: str | None, table: Path) -> Path:
     """What a row's relative run_dir is relative to: --runs-root if given, else the experiment folder the row was
     collected from (`experiment_uri`, when it is a local folder here), else the folder of its table."""
+    # absolute, so that run_dir stays right when the report resolves it again from its own folder
     if runs_root is not None:
-        return Path(runs_root)
+        return Path(runs_root).absolute()
     if experiment_uri and "://" not in experiment_uri and Path(experiment_uri).is_dir():
-        return Path(experiment_uri)
-    return table.parent
+        return Path(experiment_uri).absolute()
+    return table.parent.absolute()
 
 
 def resolve_run_dir(run_dir: str | None, runs_root: Path) -> Path | None:

@@ -14,7 +14,7 @@ from matplotlib.transforms import offset_copy
 
 from analysis.grid import DIRECTIONS, Direction, valid_mask
 from analysis.stats import summarize
-from analysis.style import DIRECTION_LABEL, FID_NORM_LABEL, MISSING_COLOR, new_figure, suptitle
+from analysis.style import DIRECTION_LABEL, FID_NORM_LABEL, LEGEND_COLUMNS, MISSING_COLOR, new_figure, suptitle
 
 SizeMode = Literal["row_ref", "per_generator"]
 
@@ -168,7 +168,7 @@ def draw_scatter(
             [], [], marker="s", s=110, facecolor="none", edgecolor=MISSING_COLOR, hatch="////", label="missing trials"
         )
     )
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), LEGEND_COLUMNS), fontsize=8)
     suptitle(fig, title)
     return fig
 

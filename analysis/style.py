@@ -14,6 +14,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 #: The paper's colors: red = CycleGAN (C-models), green = CycleGANAS outcomes (N-models, "searched").
+#: Entries per row of a figure's legend below its panels: more rows, not a row wider than the figure.
+LEGEND_COLUMNS = 5
 CYCLEGAN_RED = "#d62728"
 SCALED_CYCLEGAN_RED = "#8c1c13"  # C'<H>: CycleGAN with per-generator H, a darker red of the same family
 SEARCHED_GREEN = "#2ca02c"

@@ -992,3 +992,36 @@ def test_searched_discriminator_rows_are_their_own_model_and_run_dirs_follow_the
     frame, _ = load_tables([table])
     assert sorted(frame["architecture"]) == ["N32", "N32 +searched D"]
     assert set(frame["run_dir"]) == {str(exp / "retrain" / "t0" / "run")}
+
+
+def test_models_of_two_searches_expect_twice_the_trials_of_fixed_ones(tmp_path):
+    """cpu_mini's layout: C once per repeat, N and C' once per repeat and search; complete means no gap."""
+    rows = []
+    for row in labelled_rows("fig5", FIG5, ("facades",), 3):
+        if row["architecture"].startswith("C"):
+            rows.append(row)
+            continue
+        for search in ("s0", "s1"):
+            rows.append({**row, "search_trial_id": search, "trial_id": f"{row['trial_id']}-{search}"})
+    complete = build_report(write_results(rows, tmp_path / "complete.parquet"), tmp_path / "complete").figures[0]
+    assert complete.n_missing == 0 and "Incomplete" not in complete.caption
+    # one N64 trial of search s1 lost: 1 of the 6 N64 trials, in both directions
+    lost = [r for r in rows if not (r["architecture"] == "N64" and r["search_trial_id"] == "s1" and r["repeat"] == 2)]
+    fig5 = build_report(write_results(lost, tmp_path / "lost.parquet"), tmp_path / "lost").figures[0]
+    assert fig5.n_missing == 2
+    missing = pd.read_csv(fig5.files.csv).query("kind == 'missing'")
+    assert set(zip(missing["group"], missing["n"])) == {("N64", 1)}
+
+
+def test_a_relative_runs_root_is_relative_to_the_working_directory(tmp_path, monkeypatch):
+    """`--runs-root runs/x` as typed in a shell: samples are found there, not under the report's folder."""
+    exp = tmp_path / "runs" / "x"
+    write_sample(exp / "retrain" / "t0" / "run" / "samples" / "epoch_0003.png", 90)
+    rows = [retrain("fig5", "d", "C32", 0, 40.0, 50.0, 2_000_000, 2_000_000, run_dir="retrain/t0/run")]
+    table = tmp_path / "docs" / "x.parquet"
+    table.parent.mkdir()
+    write_results(rows, table)
+    monkeypatch.chdir(tmp_path)
+    report = build_report([Path("docs/x.parquet")], Path("docs/x"), runs_root="runs/x")
+    assert len(report.samples) == 1 and report.samples[0][0].name.endswith("epoch_0003.png")
+    assert (tmp_path / "docs" / "x" / "samples" / report.samples[0][0].name).is_file()
