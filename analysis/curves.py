@@ -64,12 +64,25 @@ def decisiveness_curve(metrics: pd.DataFrame, title: str, folder: Path, stem: st
     since = metrics["genotype_stable_since"].iloc[-1] if "genotype_stable_since" in metrics and len(metrics) else None
     if since is not None and pd.notna(since):
         ax.axvline(float(since), color=CYCLEGAN_RED, ls="--", lw=1, label=f"genotype stable since {int(since)}")
+    decided = "decided_ops" in metrics and metrics["decided_ops"].fillna(0).max() > 0
+    handles, labels = ax.get_legend_handles_labels()
+    if decided:  # greedy decisions (SearchConfig.decide_*): how many mixed ops were fixed by each epoch's end
+        right = ax.twinx()
+        (line,) = right.step(metrics["epoch"], metrics["decided_ops"], where="post", color="grey", ls=":", lw=1.5)
+        right.set_ylim(0, None)
+        right.set_ylabel("mixed ops decided", fontsize=8)
+        right.yaxis.set_major_locator(MaxNLocator(integer=True))
+        handles, labels = [*handles, line], [*labels, "mixed ops decided (right axis)"]
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("epoch", fontsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("mean normalised alpha entropy", fontsize=8)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(handles, labels, fontsize=7, loc="lower left")
     suptitle(fig, title + " — how decided the search is (1 = uniform mixing)")
-    table_columns = ["epoch", *columns] + (["genotype_stable_since"] if "genotype_stable_since" in metrics else [])
+    table_columns = (
+        ["epoch", *columns]
+        + (["genotype_stable_since"] if "genotype_stable_since" in metrics else [])
+        + (["decided_ops"] if decided else [])
+    )
     return save_figure(fig, metrics[table_columns], folder, stem)

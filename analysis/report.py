@@ -154,8 +154,9 @@ def search_run_figures(row: pd.Series, run_dir: Path | None, folder: Path, stem:
             run.figures.append(
                 (
                     entropy,
-                    "Mean normalised entropy of softmax(alpha) per epoch, all mixed ops and per "
-                    f"network, and the epoch since which the genotype is final ({metrics.name})",
+                    "Mean normalised entropy of softmax(alpha) per epoch, all mixed ops and per network, the "
+                    "epoch since which the genotype is final and, in a search with greedy decisions, how many "
+                    f"mixed ops were decided by each epoch's end ({metrics.name})",
                 )
             )
     return run

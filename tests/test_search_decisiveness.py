@@ -244,6 +244,9 @@ def test_a_deciding_search_fixes_every_op_by_its_last_decision_epoch(tiny_data, 
     ).all()  # a decided op's alpha gets no gradient, so Adam leaves it where it was
     saved = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["job"]["decisions"]
     assert len(saved) == total
+    # the report's decisiveness figure plots the decisions next to the entropy
+    files = decisiveness_curve(load_metrics(tmp_path / "run" / "metrics.parquet"), "run", tmp_path / "fig", "entropy")
+    assert list(pd.read_csv(files.csv)["decided_ops"]) == list(metrics["decided_ops"])
     # each op was fixed to its argmax, and its frozen alphas keep saying so
     assert {(n, s): o for n, s, o in saved} == recorded_choices(alphas.to_dict("records"))[4]
     assert set(result.genotypes) == {"g_a", "g_b", "d_a", "d_b"}
