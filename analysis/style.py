@@ -9,13 +9,15 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # headless: report builds run on cluster nodes and in CI without a display
+# SVG element ids from a fixed salt and no date: a report rebuilt from the same table is the same files
+matplotlib.rcParams["svg.hashsalt"] = "nasplatform"
 
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-#: The paper's colors: red = CycleGAN (C-models), green = CycleGANAS outcomes (N-models, "searched").
 #: Entries per row of a figure's legend below its panels: more rows, not a row wider than the figure.
 LEGEND_COLUMNS = 5
+#: The paper's colors: red = CycleGAN (C-models), green = CycleGANAS outcomes (N-models, "searched").
 CYCLEGAN_RED = "#d62728"
 SCALED_CYCLEGAN_RED = "#8c1c13"  # C'<H>: CycleGAN with per-generator H, a darker red of the same family
 SEARCHED_GREEN = "#2ca02c"
@@ -60,7 +62,7 @@ def save_figure(fig: Figure, table: pd.DataFrame, folder: Path, stem: str) -> Fi
     folder.mkdir(parents=True, exist_ok=True)
     files = FigureFiles(folder / f"{stem}.png", folder / f"{stem}.svg", folder / f"{stem}.csv")
     fig.savefig(files.png, dpi=110)
-    fig.savefig(files.svg)
+    fig.savefig(files.svg, metadata={"Date": None})
     table.to_csv(files.csv, index=False)
     return files
 

@@ -1025,3 +1025,14 @@ def test_a_relative_runs_root_is_relative_to_the_working_directory(tmp_path, mon
     report = build_report([Path("docs/x.parquet")], Path("docs/x"), runs_root="runs/x")
     assert len(report.samples) == 1 and report.samples[0][0].name.endswith("epoch_0003.png")
     assert (tmp_path / "docs" / "x" / "samples" / report.samples[0][0].name).is_file()
+
+
+def test_a_report_rebuilt_from_the_same_table_is_the_same_files(tmp_path):
+    """Committed reports (docs/results/) can be checked against a rebuild: no dates, no random SVG ids."""
+    results = write_results(labelled_rows("fig5", FIG5, ("facades",), 2), tmp_path / "results.parquet")
+    first, second = build_report(results, tmp_path / "a"), build_report(results, tmp_path / "b")
+    files = sorted(p.relative_to(first.out_dir) for p in first.out_dir.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second.out_dir) for p in second.out_dir.rglob("*") if p.is_file())
+    assert any(p.suffix == ".svg" for p in files)
+    for path in files:
+        assert (first.out_dir / path).read_bytes() == (second.out_dir / path).read_bytes(), path
