@@ -52,7 +52,7 @@ def valid_mask(rows: pd.DataFrame, direction: Direction) -> pd.Series:
     return (rows["status"] == "ok") & rows[direction.fid].notna()
 
 
-def expected_repeats(rows: pd.DataFrame, keys: list[str]) -> dict[tuple, int]:
+def expected_trials(rows: pd.DataFrame, keys: list[str]) -> dict[tuple, int]:
     """Trials each grid cell should hold: one per repeat index of the figure (a repeat missing everywhere still
     shows), times the searches a cell's genotypes come from. A model of searched genotypes (N, C') is retrained
     once per search (`search_trial_id`), a fixed one (C) once: so with 2 searches and 5 repeats N and C' cells
@@ -79,7 +79,7 @@ def grid_gaps(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     The grid is the product of the values each key takes in `rows`, so a cell with no row (e.g. one
     dataset lacking a scheme) is a gap too. `rows` must have no nulls in `keys` (use NO_VALUE).
     """
-    expected_per_cell = expected_repeats(rows, keys)
+    expected_per_cell = expected_trials(rows, keys)
     levels = [sorted(rows[k].unique(), key=str) for k in keys]
     records = []
     for cell in itertools.product(*levels):
