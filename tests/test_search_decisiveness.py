@@ -195,7 +195,8 @@ def test_greedy_decision_fixes_the_most_certain_mixed_ops_to_their_argmax():
     with torch.no_grad():
         for _, _, op in ops:
             op.alpha.zero_()
-        # three hand-made certainties: d_b's first op almost one-hot, g_b's second less, g_a's first a little
+        # hand-made certainties: d_b's first mixed op almost one-hot (on its last candidate), g_b's second less so,
+        # g_a's first a little; every other op uniform
         (_, _, g_a0), (_, _, d_b0) = ops[0], next(o for o in ops if o[0] == "d_b")
         g_b1 = [o for o in ops if o[0] == "g_b"][1][2]
         d_b0.alpha[-1], g_b1.alpha[1], g_a0.alpha[0] = 9.0, 3.0, 0.5
