@@ -129,7 +129,7 @@ class SearchJob:
         row = {f"genotype_{name}": g.to_json() for name, g in genotypes.items()}
         row.update(alpha_entropy(self.nets))
         row["genotype_stable_since"] = genotype_stable_since(self.alpha_rows, current_choices(self.nets), epoch)
-        row["decided_ops"] = sum(op.decided is not None for _, net in self.nets.items() for _, op in net.mixed_ops())
+        row["decided_ops"] = len(decisions(self.nets))
         row.update(
             {
                 "lr": self.cfg.optim.lr,
